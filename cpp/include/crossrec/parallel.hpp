@@ -1,0 +1,81 @@
+// Parallel loops over rows with exception capture and per-thread scratch.
+#pragma once
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#if defined(CROSSREC_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+namespace crossrec {
+
+// 0 means every core the process may use.
+inline int resolve_threads(int n_threads) {
+  if (n_threads > 0) return n_threads;
+#if defined(CROSSREC_HAVE_OPENMP)
+  return omp_get_max_threads();
+#else
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw ? static_cast<int>(hw) : 1;
+#endif
+}
+
+// An exception must not leave an OpenMP region (std::terminate): keep the first, rethrow after.
+class ExceptionCapture {
+ public:
+  void capture() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+  bool failed() const { return static_cast<bool>(error_); }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr error_;
+};
+
+// Runs body(i, scratch) for i in [0, n); scratch = make_scratch() once per thread.
+// `chunk` rows are handed out at a time (dynamic schedule, for skewed sparse rows).
+template <class MakeScratch, class Body>
+void parallel_for(int64_t n, [[maybe_unused]] int n_threads, int64_t chunk, MakeScratch&& make_scratch,
+                  Body&& body) {
+  ExceptionCapture errors;
+  if (chunk < 1) chunk = 1;
+#if defined(CROSSREC_HAVE_OPENMP)
+  const int threads = resolve_threads(n_threads);
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    try {
+      auto scratch = make_scratch();
+#if defined(CROSSREC_HAVE_OPENMP)
+#pragma omp for schedule(dynamic, chunk)
+#endif
+      for (int64_t i = 0; i < n; ++i) {
+        if (errors.failed()) continue;
+        try {
+          body(i, scratch);
+        } catch (...) {
+          errors.capture();
+        }
+      }
+    } catch (...) {
+      errors.capture();
+    }
+  }
+  errors.rethrow();
+}
+
+struct NoScratch {};
+
+template <class Body>
+void parallel_for(int64_t n, int n_threads, int64_t chunk, Body&& body) {
+  parallel_for(n, n_threads, chunk, [] { return NoScratch{}; },
+               [&](int64_t i, NoScratch&) { body(i); });
+}
+
+}  // namespace crossrec

@@ -1,0 +1,16 @@
+"""crossrec: cross-domain recommender systems on a C++ core.
+
+Only public names live here; see the modules for the implementations.
+"""
+from . import metrics
+from .data import IdMap, Interactions
+from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
+from .models.base import Recommender, load
+from .topn import topn_from_factors, topn_from_scores
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CrossrecError", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
+    "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
+]

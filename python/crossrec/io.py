@@ -1,0 +1,90 @@
+"""Saving and loading models without pickle: one .npz holding arrays and a JSON header.
+
+Files are written atomically (temporary file in the same folder, then rename), read with
+``allow_pickle=False``, and checked: a corrupt, truncated or foreign file raises ModelFileError.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelFileError
+
+FORMAT = "crossrec-model"
+VERSION = 1
+_META_KEY = "__crossrec_meta__"
+
+
+def ids_to_array(ids: np.ndarray, what: str) -> np.ndarray:
+    """External ids as an array numpy can store without pickle."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind in "iufUSb":
+        return ids
+    values = list(ids)
+    if all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=str)
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=np.int64)
+    raise ModelFileError(f"{what} ids of mixed or non-scalar types cannot be saved without pickle; "
+                         "map them to strings or integers first")
+
+
+def write_model_file(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Atomically write arrays plus a JSON header to ``path``."""
+    path = os.fspath(path)
+    header = {"format": FORMAT, "version": VERSION, **meta}
+    payload = dict(arrays)
+    payload[_META_KEY] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".crossrec-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read and check a model file; returns (header, arrays)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no model file at {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{path!r} is not a readable crossrec model file (corrupt or truncated): {exc}") from exc
+    if _META_KEY not in arrays:
+        raise ModelFileError(f"{path!r} is not a crossrec model file (no header)")
+    try:
+        header = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path!r}: corrupt model header: {exc}") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{path!r} is not a crossrec model file (format {header.get('format')!r})"
+                             if isinstance(header, dict) else f"{path!r}: corrupt model header")
+    if header.get("version") != VERSION:
+        raise ModelFileError(f"{path!r}: unsupported model file version {header.get('version')!r} "
+                             f"(this crossrec reads version {VERSION})")
+    return header, arrays
+
+
+def jsonable(value: Any) -> Any:
+    """Hyper-parameters as JSON values (numpy scalars to Python)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("CROSSREC_DATA", REPO.parent / "shared" / "data"))
+
+settings.register_profile("ci", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def data_path(*parts) -> Path:
+    """Path of a real data file; skips the test when the data sets are not there."""
+    p = DATA_DIR.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"data set not found: {p} (set CROSSREC_DATA)")
+    return p
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
