@@ -25,3 +25,15 @@ def data_path(*parts) -> Path:
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="class")
+def data(request):
+    """Contract data for ModelContract subclasses (tests/contract.py)."""
+    from contract import small_data
+    return small_data(explicit=getattr(request.cls, "explicit_data", True))
+
+
+@pytest.fixture(scope="class")
+def fitted(request, data):
+    return request.cls().make_model().fit(data)

@@ -20,19 +20,13 @@ def small_data(seed=0, n_users=40, n_items=60, per_user=12, explicit=True):
 
 
 class ModelContract:
+    """Uses the class-scoped fixtures ``data`` and ``fitted`` from conftest.py."""
+
     rating_model = False
     explicit_data = True
 
     def make_model(self):  # pragma: no cover - overridden
         raise NotImplementedError
-
-    @pytest.fixture(scope="class")
-    def data(self):
-        return small_data(explicit=self.explicit_data)
-
-    @pytest.fixture(scope="class")
-    def fitted(self, data):
-        return self.make_model().fit(data)
 
     def test_fit_returns_self(self, data):
         m = self.make_model()

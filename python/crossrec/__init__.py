@@ -6,11 +6,12 @@ from . import metrics
 from .data import IdMap, Interactions
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .models.base import Recommender, load
+from .models.baseline import Baseline, MostPopular, Random
 from .topn import topn_from_factors, topn_from_scores
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CrossrecError", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
+    "Baseline", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
 ]
