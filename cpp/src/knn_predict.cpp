@@ -23,28 +23,27 @@ inline bool better(const Candidate& a, const Candidate& b) {
   return a.sim > b.sim || (a.sim == b.sim && a.order < b.order);
 }
 
-// Keeps the k best candidates (min-heap on `better`, worst at the front).
+// Keeps the k best candidates. Collect everything, then select: most queries have fewer than k
+// positive candidates (no selection at all) and nth_element is O(m) otherwise, cheaper than a heap.
 class KBest {
  public:
   void reset(int k) {
     k_ = k;
-    heap_.clear();
+    all_.clear();
   }
-  void push(const Candidate& c) {
-    if (static_cast<int>(heap_.size()) < k_) {
-      heap_.push_back(c);
-      std::push_heap(heap_.begin(), heap_.end(), better);
-    } else if (better(c, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), better);
-      heap_.back() = c;
-      std::push_heap(heap_.begin(), heap_.end(), better);
+  void push(const Candidate& c) { all_.push_back(c); }
+  // The k best (any order); valid until the next reset/push.
+  const std::vector<Candidate>& items() {
+    if (static_cast<int>(all_.size()) > k_) {
+      std::nth_element(all_.begin(), all_.begin() + k_, all_.end(), better);
+      all_.resize(static_cast<size_t>(k_));
     }
+    return all_;
   }
-  const std::vector<Candidate>& items() const { return heap_; }
 
  private:
   int k_ = 0;
-  std::vector<Candidate> heap_;
+  std::vector<Candidate> all_;
 };
 
 bool known(const CsrView& X, const CsrView& XT, int32_t x, int32_t y) {
@@ -64,7 +63,7 @@ double base_of(const PredictParams& pp, int32_t x, int32_t y) {
 }
 
 // Aggregates the kept neighbours into a prediction (rules in knn_predict.hpp).
-float aggregate(const PredictParams& pp, const KBest& best, bool is_known, int32_t x, int32_t y, int32_t* used) {
+float aggregate(const PredictParams& pp, KBest& best, bool is_known, int32_t x, int32_t y, int32_t* used) {
   double est;
   int actual_k = 0;
   if (!is_known) {

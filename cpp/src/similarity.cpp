@@ -1,6 +1,7 @@
 #include "crossrec/similarity.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "crossrec/parallel.hpp"
@@ -8,64 +9,56 @@
 
 namespace crossrec {
 
-SimilarityRow::SimilarityRow(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt)
-    : rows_(rows), cols_(cols), norms_(norms), opt_(opt), n_(rows.n_rows) {
-  const size_t n = static_cast<size_t>(n_);
-  cnt_.assign(n, 0);
-  switch (opt_.kind) {
-    case SimKind::cosine:
-      sxy_.assign(n, 0.0);
-      break;
-    case SimKind::cosine_corated:
-    case SimKind::pearson_baseline:
-      sxy_.assign(n, 0.0);
-      sxx_.assign(n, 0.0);
-      syy_.assign(n, 0.0);
-      break;
-    case SimKind::pearson:
-      sxy_.assign(n, 0.0);
-      sxx_.assign(n, 0.0);
-      syy_.assign(n, 0.0);
-      sx_.assign(n, 0.0);
-      sy_.assign(n, 0.0);
-      break;
-    case SimKind::msd:
-      sxx_.assign(n, 0.0);  // holds sum (x - y)^2
-      break;
-    case SimKind::jaccard:
-      break;
-  }
-  touched_.reserve(std::min<size_t>(n, 1024));
-}
-
 namespace {
 
-// The inner loop, specialised per kind so that each touches only the sums it needs.
-// `mark(j)` records a first touch (sparse mode); in dense mode it is a no-op.
+int stride_of(SimKind kind) {
+  switch (kind) {
+    case SimKind::cosine:
+    case SimKind::msd:
+      return 2;
+    case SimKind::cosine_corated:
+    case SimKind::pearson_baseline:
+      return 4;
+    case SimKind::pearson:
+      return 6;
+    case SimKind::jaccard:
+      return 1;
+  }
+  return 1;
+}
+
+// The inner loop, specialised per kind so that each updates only the sums it needs.
+// Track: keep a list of first-touched rows (sparse rows); otherwise the caller scans all rows.
 template <SimKind K, bool Track>
-void accumulate_row(const CsrView& rows, const CsrView& cols, int64_t i, int32_t* cnt, double* sxy, double* sxx,
-                    double* syy, double* sx, double* sy, std::vector<int32_t>& touched) {
+void accumulate_row(const CsrView& rows, const CsrView& cols, int64_t i, double* acc, std::vector<int32_t>& touched) {
+  constexpr int S = K == SimKind::cosine || K == SimKind::msd ? 2
+                    : K == SimKind::pearson                  ? 6
+                    : K == SimKind::jaccard                  ? 1
+                                                             : 4;
   for (int64_t p = rows.begin(i); p < rows.end(i); ++p) {
     const int32_t c = rows.indices[p];
     const double x = rows.value(p);
+    const double xx = x * x;
     const int64_t q_end = cols.end(c);
     for (int64_t q = cols.begin(c); q < q_end; ++q) {
       const int32_t j = cols.indices[q];
-      if (Track && cnt[j] == 0) touched.push_back(j);
-      ++cnt[j];
-      if constexpr (K == SimKind::jaccard) continue;
-      const double y = cols.value(q);
-      if constexpr (K == SimKind::cosine) {
-        sxy[j] += x * y;
-      } else if constexpr (K == SimKind::msd) {
-        sxx[j] += (x - y) * (x - y);
-      } else {
-        sxy[j] += x * y;
-        sxx[j] += x * x;
-        syy[j] += y * y;
-        if constexpr (K == SimKind::pearson) {
-          sx[j] += x;
-          sy[j] += y;
+      double* a = acc + static_cast<int64_t>(j) * S;
+      if (Track && a[0] == 0.0) touched.push_back(j);
+      a[0] += 1.0;
+      if constexpr (K != SimKind::jaccard) {
+        const double y = cols.value(q);
+        if constexpr (K == SimKind::cosine) {
+          a[1] += x * y;
+        } else if constexpr (K == SimKind::msd) {
+          a[1] += (x - y) * (x - y);
+        } else {
+          a[1] += x * y;
+          a[2] += xx;
+          a[3] += y * y;
+          if constexpr (K == SimKind::pearson) {
+            a[4] += x;
+            a[5] += y;
+          }
         }
       }
     }
@@ -73,26 +66,30 @@ void accumulate_row(const CsrView& rows, const CsrView& cols, int64_t i, int32_t
 }
 
 template <bool Track>
-void accumulate_any(SimKind kind, const CsrView& rows, const CsrView& cols, int64_t i, int32_t* cnt, double* sxy,
-                    double* sxx, double* syy, double* sx, double* sy, std::vector<int32_t>& touched) {
+void accumulate_any(SimKind kind, const CsrView& rows, const CsrView& cols, int64_t i, double* acc,
+                    std::vector<int32_t>& touched) {
   switch (kind) {
     case SimKind::cosine:
-      return accumulate_row<SimKind::cosine, Track>(rows, cols, i, cnt, sxy, sxx, syy, sx, sy, touched);
+      return accumulate_row<SimKind::cosine, Track>(rows, cols, i, acc, touched);
     case SimKind::cosine_corated:
     case SimKind::pearson_baseline:
-      return accumulate_row<SimKind::cosine_corated, Track>(rows, cols, i, cnt, sxy, sxx, syy, sx, sy, touched);
+      return accumulate_row<SimKind::cosine_corated, Track>(rows, cols, i, acc, touched);
     case SimKind::pearson:
-      return accumulate_row<SimKind::pearson, Track>(rows, cols, i, cnt, sxy, sxx, syy, sx, sy, touched);
+      return accumulate_row<SimKind::pearson, Track>(rows, cols, i, acc, touched);
     case SimKind::msd:
-      return accumulate_row<SimKind::msd, Track>(rows, cols, i, cnt, sxy, sxx, syy, sx, sy, touched);
+      return accumulate_row<SimKind::msd, Track>(rows, cols, i, acc, touched);
     case SimKind::jaccard:
-      return accumulate_row<SimKind::jaccard, Track>(rows, cols, i, cnt, sxy, sxx, syy, sx, sy, touched);
+      return accumulate_row<SimKind::jaccard, Track>(rows, cols, i, acc, touched);
   }
 }
 
-double* ptr(std::vector<double>& v) { return v.empty() ? nullptr : v.data(); }
-
 }  // namespace
+
+SimilarityRow::SimilarityRow(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt)
+    : rows_(rows), cols_(cols), norms_(norms), opt_(opt), n_(rows.n_rows), stride_(stride_of(opt.kind)) {
+  acc_.assign(static_cast<size_t>(n_) * stride_, 0.0);
+  touched_.reserve(std::min<size_t>(static_cast<size_t>(n_), 1024));
+}
 
 void SimilarityRow::accumulate(int64_t i) {
   // Work of this row = number of (column entry) visits; each can touch at most one new row.
@@ -102,44 +99,45 @@ void SimilarityRow::accumulate(int64_t i) {
   for (int64_t p = rows_.begin(i); p < rows_.end(i); ++p) work += cols_.row_nnz(rows_.indices[p]);
   dense_ = work >= n_ / 2;
   if (dense_) {
-    accumulate_any<false>(opt_.kind, rows_, cols_, i, cnt_.data(), ptr(sxy_), ptr(sxx_), ptr(syy_), ptr(sx_),
-                          ptr(sy_), touched_);
+    accumulate_any<false>(opt_.kind, rows_, cols_, i, acc_.data(), touched_);
   } else {
-    accumulate_any<true>(opt_.kind, rows_, cols_, i, cnt_.data(), ptr(sxy_), ptr(sxx_), ptr(syy_), ptr(sx_),
-                         ptr(sy_), touched_);
+    accumulate_any<true>(opt_.kind, rows_, cols_, i, acc_.data(), touched_);
   }
 }
 
-double SimilarityRow::finish(int64_t i, int64_t j) const {
-  const double n = cnt_[j];
+double SimilarityRow::finish(int64_t i, const double* a) const {
+  const double n = a[0];
   const int min_support = opt_.kind == SimKind::pearson_baseline ? std::max(2, opt_.min_support) : opt_.min_support;
-  if (cnt_[j] < min_support) return 0.0;
+  if (n < min_support) return 0.0;
   double s = 0.0;
   switch (opt_.kind) {
     case SimKind::cosine: {
+      const int64_t j = (a - acc_.data()) / stride_;
       const double d = norms_[i] * norms_[j];
-      s = d > 0.0 ? sxy_[j] / d : 0.0;
+      s = d > 0.0 ? a[1] / d : 0.0;
       break;
     }
     case SimKind::cosine_corated:
     case SimKind::pearson_baseline: {
-      const double d = std::sqrt(sxx_[j] * syy_[j]);
-      s = d > 0.0 ? sxy_[j] / d : 0.0;
+      const double d = std::sqrt(a[2] * a[3]);
+      s = d > 0.0 ? a[1] / d : 0.0;
       break;
     }
     case SimKind::pearson: {
       // Surprise's formula, term for term, so that integer ratings give bit-identical values.
-      const double num = n * sxy_[j] - sx_[j] * sy_[j];
-      const double d = std::sqrt((n * sxx_[j] - sx_[j] * sx_[j]) * (n * syy_[j] - sy_[j] * sy_[j]));
+      const double num = n * a[1] - a[4] * a[5];
+      const double d = std::sqrt((n * a[2] - a[4] * a[4]) * (n * a[3] - a[5] * a[5]));
       s = d > 0.0 ? num / d : 0.0;
       break;
     }
     case SimKind::msd:
-      s = 1.0 / (sxx_[j] / n + 1.0);
+      s = 1.0 / (a[1] / n + 1.0);
       break;
-    case SimKind::jaccard:
-      s = n / static_cast<double>(rows_.row_nnz(i) + rows_.row_nnz(j) - cnt_[j]);
+    case SimKind::jaccard: {
+      const int64_t j = (a - acc_.data()) / stride_;
+      s = n / static_cast<double>(rows_.row_nnz(i) + rows_.row_nnz(j) - static_cast<int64_t>(n));
       break;
+    }
   }
   if (opt_.shrink > 0.0) {
     s *= opt_.kind == SimKind::pearson_baseline ? (n - 1.0) / (n - 1.0 + opt_.shrink) : n / (n + opt_.shrink);

@@ -6,7 +6,6 @@
 // sum_c |column c|^2 and the memory per thread is O(n_rows); the output keeps k neighbours per
 // row, O(n_rows * k), never n_rows x n_rows.
 #pragma once
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -47,7 +46,7 @@ class SimilarityRow {
     accumulate(i);
     if (dense_) {
       for (int64_t j = 0; j < n_; ++j) {
-        if (touched_mark(j)) emit(i, j, visit);
+        if (acc_[j * stride_] != 0.0) emit(i, j, visit);
       }
     } else {
       for (int32_t j : touched_) emit(i, j, visit);
@@ -57,24 +56,16 @@ class SimilarityRow {
 
  private:
   void accumulate(int64_t i);
-  bool touched_mark(int64_t j) const { return cnt_[j] != 0; }
-  double finish(int64_t i, int64_t j) const;
+  double finish(int64_t i, const double* a) const;
 
   template <class Visit>
   void emit(int64_t i, int64_t j, Visit& visit) {
+    double* a = acc_.data() + j * stride_;
     if (j != i) {
-      const double s = finish(i, j);
+      const double s = finish(i, a);
       if (s != 0.0) visit(static_cast<int32_t>(j), s);
     }
-    clear(j);
-  }
-  void clear(int64_t j) {
-    cnt_[j] = 0;
-    if (!sxy_.empty()) sxy_[j] = 0.0;
-    if (!sxx_.empty()) sxx_[j] = 0.0;
-    if (!syy_.empty()) syy_[j] = 0.0;
-    if (!sx_.empty()) sx_[j] = 0.0;
-    if (!sy_.empty()) sy_[j] = 0.0;
+    for (int t = 0; t < stride_; ++t) a[t] = 0.0;
   }
 
   const CsrView& rows_;
@@ -82,10 +73,13 @@ class SimilarityRow {
   const double* norms_;
   SimOptions opt_;
   int64_t n_;
-  bool dense_ = false;  // this row touches many rows: scan all instead of sorting a touched list
-  // Co-rated statistics per other row j (only the ones the kind needs are allocated).
-  std::vector<int32_t> cnt_;
-  std::vector<double> sxy_, sxx_, syy_, sx_, sy_;
+  bool dense_ = false;  // this row touches many rows: scan all instead of keeping a touched list
+  // Co-rated sums per other row j, interleaved so that one update touches one cache line:
+  // acc_[j * stride_ + 0] = n (co-rated count), then the sums the kind needs, in this order:
+  // cosine {xy}, cosine_corated/pearson_baseline {xy, xx, yy}, pearson {xy, xx, yy, x, y},
+  // msd {(x - y)^2}, jaccard {}.
+  int stride_ = 1;
+  std::vector<double> acc_;
   std::vector<int32_t> touched_;
 };
 
