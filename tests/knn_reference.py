@@ -16,10 +16,12 @@ def full_similarity(matrix, kind, shrink=0.0, min_support=1, baseline=None):
     vals = dense.copy()
     if kind == "adjusted_cosine":
         col_mean = np.array([dense[mask[:, c], c].mean() if mask[:, c].any() else 0.0 for c in range(n_cols)])
-        vals = np.where(mask, dense - col_mean[None, :], 0.0)
+        # the kernels see float32 values: centre, then round as they do (ties then break alike)
+        vals = np.where(mask, dense - col_mean[None, :], 0.0).astype(np.float32).astype(np.float64)
     if kind == "pearson_baseline":
         mu, br, bc = baseline
         vals = np.where(mask, dense - (mu + np.asarray(br, float)[:, None] + np.asarray(bc, float)[None, :]), 0.0)
+        vals = vals.astype(np.float32).astype(np.float64)
     sim = np.zeros((n, n))
     for i in range(n):
         for j in range(n):

@@ -54,6 +54,8 @@ def kernel_input(matrix: sp.csr_matrix, kind: str, baseline=None) -> tuple[str, 
         col_mean = col_sum / np.maximum(col_cnt, 1)
         return "cosine_corated", (matrix.data - col_mean[matrix.indices]).astype(np.float32)
     if kind == "pearson_baseline":
+        if matrix.nnz == 0:
+            return kind, None
         if baseline is None:
             from .models.baseline import fit_biases
             baseline = fit_biases(matrix)
