@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "crossrec/parallel.hpp"
-#include "crossrec/topk.hpp"
 
 namespace crossrec {
 
@@ -65,6 +65,31 @@ void accumulate_row(const CsrView& rows, const CsrView& cols, int64_t i, double*
   }
 }
 
+// Plain cosine: one sum per row, the hottest loop of item-item CF on implicit data.
+template <bool Track>
+void accumulate_plain_cosine(const CsrView& rows, const CsrView& cols, int64_t i, double* acc,
+                             std::vector<int32_t>& touched) {
+  for (int64_t p = rows.begin(i); p < rows.end(i); ++p) {
+    const int32_t c = rows.indices[p];
+    const double x = rows.value(p);
+    const int64_t q_end = cols.end(c);
+    const int32_t* idx = cols.indices;
+    if (cols.data) {
+      for (int64_t q = cols.begin(c); q < q_end; ++q) {
+        const int32_t j = idx[q];
+        if (Track && acc[j] == 0.0) touched.push_back(j);
+        acc[j] += x * cols.data[q];
+      }
+    } else {
+      for (int64_t q = cols.begin(c); q < q_end; ++q) {
+        const int32_t j = idx[q];
+        if (Track && acc[j] == 0.0) touched.push_back(j);
+        acc[j] += x;
+      }
+    }
+  }
+}
+
 template <bool Track>
 void accumulate_any(SimKind kind, const CsrView& rows, const CsrView& cols, int64_t i, double* acc,
                     std::vector<int32_t>& touched) {
@@ -86,8 +111,18 @@ void accumulate_any(SimKind kind, const CsrView& rows, const CsrView& cols, int6
 }  // namespace
 
 SimilarityRow::SimilarityRow(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt)
-    : rows_(rows), cols_(cols), norms_(norms), opt_(opt), n_(rows.n_rows), stride_(stride_of(opt.kind)) {
+    : rows_(rows),
+      cols_(cols),
+      norms_(norms),
+      opt_(opt),
+      n_(rows.n_rows),
+      plain_cosine_(opt.kind == SimKind::cosine && opt.shrink == 0.0 && opt.min_support <= 1),
+      stride_(plain_cosine_ ? 1 : stride_of(opt.kind)) {
   acc_.assign(static_cast<size_t>(n_) * stride_, 0.0);
+  if (opt.kind == SimKind::cosine) {
+    inv_norm_.resize(static_cast<size_t>(n_));
+    for (int64_t j = 0; j < n_; ++j) inv_norm_[j] = norms_[j] > 0.0 ? 1.0 / norms_[j] : 0.0;
+  }
   touched_.reserve(std::min<size_t>(static_cast<size_t>(n_), 1024));
 }
 
@@ -98,25 +133,29 @@ void SimilarityRow::accumulate(int64_t i) {
   int64_t work = 0;
   for (int64_t p = rows_.begin(i); p < rows_.end(i); ++p) work += cols_.row_nnz(rows_.indices[p]);
   dense_ = work >= n_ / 2;
-  if (dense_) {
+  if (plain_cosine_) {
+    if (dense_) {
+      accumulate_plain_cosine<false>(rows_, cols_, i, acc_.data(), touched_);
+    } else {
+      accumulate_plain_cosine<true>(rows_, cols_, i, acc_.data(), touched_);
+    }
+  } else if (dense_) {
     accumulate_any<false>(opt_.kind, rows_, cols_, i, acc_.data(), touched_);
   } else {
     accumulate_any<true>(opt_.kind, rows_, cols_, i, acc_.data(), touched_);
   }
 }
 
-double SimilarityRow::finish(int64_t i, const double* a) const {
+double SimilarityRow::finish(int64_t i, int64_t j, const double* a) const {
+  if (plain_cosine_) return a[0] * inv_norm_[i] * inv_norm_[j];
   const double n = a[0];
   const int min_support = opt_.kind == SimKind::pearson_baseline ? std::max(2, opt_.min_support) : opt_.min_support;
   if (n < min_support) return 0.0;
   double s = 0.0;
   switch (opt_.kind) {
-    case SimKind::cosine: {
-      const int64_t j = (a - acc_.data()) / stride_;
-      const double d = norms_[i] * norms_[j];
-      s = d > 0.0 ? a[1] / d : 0.0;
+    case SimKind::cosine:
+      s = a[1] * inv_norm_[i] * inv_norm_[j];
       break;
-    }
     case SimKind::cosine_corated:
     case SimKind::pearson_baseline: {
       const double d = std::sqrt(a[2] * a[3]);
@@ -134,7 +173,6 @@ double SimilarityRow::finish(int64_t i, const double* a) const {
       s = 1.0 / (a[1] / n + 1.0);
       break;
     case SimKind::jaccard: {
-      const int64_t j = (a - acc_.data()) / stride_;
       s = n / static_cast<double>(rows_.row_nnz(i) + rows_.row_nnz(j) - static_cast<int64_t>(n));
       break;
     }
@@ -150,28 +188,43 @@ void topk_similarity(const CsrView& rows, const CsrView& cols, const double* nor
                      int32_t* out_count, int n_threads) {
   struct Scratch {
     SimilarityRow sim;
-    TopNHeap heap;
-    std::vector<std::pair<int32_t, float>> row;
+    std::vector<std::pair<float, int32_t>> cand;
+  };
+  // a ranks before b: larger similarity, then lower index
+  auto better = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
   parallel_for(
-      n_query, n_threads, 16,
-      [&] { return Scratch{SimilarityRow(rows, cols, norms, opt), TopNHeap(k), {}}; },
+      n_query, n_threads, 16, [&] { return Scratch{SimilarityRow(rows, cols, norms, opt), {}}; },
       [&](int64_t q, Scratch& s) {
         const int64_t i = query_rows ? query_rows[q] : q;
-        s.heap.clear();
-        s.sim.for_each(i, [&](int32_t j, double v) { s.heap.push(j, static_cast<float>(v)); });
+        s.cand.clear();
+        // Selection in O(candidates) rather than a heap: collect, and whenever 4k candidates have
+        // piled up keep the best k (nth_element); later candidates below the k-th best are skipped.
+        const size_t cap = static_cast<size_t>(k) * 4 + 64;
+        std::pair<float, int32_t> kth{-std::numeric_limits<float>::infinity(), -1};
+        s.sim.for_each(i, [&](int32_t j, double v) {
+          const std::pair<float, int32_t> c{static_cast<float>(v), j};
+          if (!better(c, kth)) return;
+          s.cand.push_back(c);
+          if (s.cand.size() >= cap) {
+            std::nth_element(s.cand.begin(), s.cand.begin() + (k - 1), s.cand.end(), better);
+            kth = s.cand[k - 1];
+            s.cand.resize(static_cast<size_t>(k));
+          }
+        });
+        if (static_cast<int64_t>(s.cand.size()) > k) {
+          std::nth_element(s.cand.begin(), s.cand.begin() + k, s.cand.end(), better);
+          s.cand.resize(static_cast<size_t>(k));
+        }
+        // Canonical CSR order: by neighbour index.
+        std::sort(s.cand.begin(), s.cand.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+        const int count = static_cast<int>(s.cand.size());
         int32_t* idx = out_idx + q * k;
         float* val = out_sim + q * k;
-        s.heap.write(idx, val);  // best first, padded with -1
-        int count = 0;
-        while (count < k && idx[count] >= 0) ++count;
-        // Canonical CSR order: by neighbour index.
-        s.row.clear();
-        for (int j = 0; j < count; ++j) s.row.emplace_back(idx[j], val[j]);
-        std::sort(s.row.begin(), s.row.end());
         for (int j = 0; j < count; ++j) {
-          idx[j] = s.row[j].first;
-          val[j] = s.row[j].second;
+          idx[j] = s.cand[j].second;
+          val[j] = s.cand[j].first;
         }
         out_count[q] = count;
       });
