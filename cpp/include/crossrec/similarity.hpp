@@ -70,7 +70,22 @@ class SimilarityRow {
       const double s = finish(i, j, a);
       if (s != 0.0) visit(static_cast<int32_t>(j), s);
     }
-    for (int t = 0; t < stride_; ++t) a[t] = 0.0;
+    // strides are 1, 2, 4 or 6: spelled out, as a loop here compiles to a memset call per row
+    switch (stride_) {
+      case 6:
+        a[5] = 0.0;
+        a[4] = 0.0;
+        [[fallthrough]];
+      case 4:
+        a[3] = 0.0;
+        a[2] = 0.0;
+        [[fallthrough]];
+      case 2:
+        a[1] = 0.0;
+        [[fallthrough]];
+      default:
+        a[0] = 0.0;
+    }
   }
 
   const CsrView& rows_;
