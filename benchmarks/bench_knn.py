@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
-import crossrec as cr  # noqa: E402
+import crossrec as cr
 
 DATA = Path(os.environ.get("CROSSREC_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results" / "knn.json"

@@ -1,16 +1,15 @@
 """The sparse top-k similarity kernel against a brute-force numpy reference (tests/knn_reference.py)."""
 import concurrent.futures
 
+import crossrec as cr
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given
-from hypothesis import strategies as st
-
-import crossrec as cr
 from crossrec import _core
 from crossrec.models.baseline import fit_biases
 from crossrec.similarity import KINDS, topk_similarity
+from hypothesis import given
+from hypothesis import strategies as st
 from knn_reference import full_similarity, topk_reference
 
 

@@ -32,7 +32,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._validation import as_csr, as_index_array, check_choice, check_float, check_n_threads, check_positive_int, csr_parts
+from ._validation import (
+    as_csr,
+    as_index_array,
+    check_choice,
+    check_float,
+    check_n_threads,
+    check_positive_int,
+    csr_parts,
+)
 
 KINDS = ("cosine", "cosine_corated", "adjusted_cosine", "pearson", "pearson_baseline", "msd", "jaccard")
 

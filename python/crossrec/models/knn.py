@@ -40,7 +40,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _core
-from .._validation import as_index_array, check_choice, check_float, check_n_threads, check_positive_int, csr_parts
+from .._validation import (
+    as_index_array,
+    check_choice,
+    check_float,
+    check_n_threads,
+    check_positive_int,
+    csr_parts,
+)
 from ..data import Interactions
 from ..similarity import KINDS, kernel_input, topk_similarity
 from .base import Recommender
@@ -85,7 +92,7 @@ class _NeighborhoodModel(Recommender):
         check_float(self.reg_item, "reg_item", 0.0)
         check_n_threads(self.n_threads)
 
-    def fit(self, data: Interactions) -> "_NeighborhoodModel":
+    def fit(self, data: Interactions) -> _NeighborhoodModel:
         """Compute the neighbour lists and the statistics the estimators need; returns self."""
         self._check_params()
         m = self._start_fit(data)
