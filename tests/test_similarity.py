@@ -226,3 +226,15 @@ def test_core_rejects_corrupt_csr():
 
 def test_public_name():
     assert cr.similarity.topk_similarity is topk_similarity
+
+
+@pytest.mark.parametrize("kind", ["cosine_corated", "pearson", "msd", "jaccard", "cosine"])
+def test_float_and_double_accumulators_agree(kind):
+    """Integer ratings take the float-accumulator path; one extra disconnected row with a
+    fractional rating forces the double path. The shared rows must get the same similarities."""
+    m = ratings(11, 40, 30, density=0.3)
+    extra = sp.csr_matrix(([0.5], ([0], [30])), shape=(1, 31))
+    both = sp.vstack([sp.hstack([m, sp.csr_matrix((40, 1))]), extra]).tocsr()
+    a = topk_similarity(m, k=40, kind=kind, shrink=2.0).toarray()
+    b = topk_similarity(both, k=41, kind=kind, shrink=2.0).toarray()[:40, :40]
+    np.testing.assert_array_equal(a, b)

@@ -85,7 +85,7 @@ CROSSREC_BINDINGS(knn) {
         require(X.data.has_value(), "matrix.data: ratings are required");
         std::optional<CsrArg> S;
         if (!sim_data.is_none()) S = csr_arg(indptr, indices, sim_data, n_y, "sim_data");
-        const SimOptions opt = sim_options(kind, shrink, min_support);
+        SimOptions opt = sim_options(kind, shrink, min_support);
         auto [x, y] = query_args(qx, qy);
         const int64_t n_x = X.view.n_rows;
         PredictArgs pa = predict_args(centering, k, min_k, global_mean, x_mean, bx, by, clip, lo, hi, n_x, n_y);
@@ -102,6 +102,7 @@ CROSSREC_BINDINGS(knn) {
           validate_indices(x.data(), nq, n_x, "qx");
           validate_indices(y.data(), nq, n_y, "qy");
           const CsrView& sv = S ? S->view : X.view;
+          opt.float_accumulators = use_float_accumulators(sv, opt);
           CsrOwned T = transpose(X.view), ST = transpose(sv);
           std::vector<double> norms;
           if (opt.kind == SimKind::cosine) norms = row_norms(sv);

@@ -13,7 +13,7 @@ CROSSREC_BINDINGS(similarity) {
          const std::string& kind, double shrink, int min_support, const py::object& rows_obj, int n_threads) {
         CsrArg X = csr_arg(indptr, indices, data, n_cols, "matrix");
         require(k >= 1, "k: must be >= 1, got " + std::to_string(k));
-        const SimOptions opt = sim_options(kind, shrink, min_support);
+        SimOptions opt = sim_options(kind, shrink, min_support);
         thread_arg(n_threads);
         const int64_t n_rows = X.view.n_rows;
         std::optional<In<int32_t>> rows;
@@ -27,6 +27,7 @@ CROSSREC_BINDINGS(similarity) {
           X.validate();
           validate_sorted(X.view, "matrix");
           if (rows) validate_indices(rows->data(), n_query, n_rows, "rows");
+          opt.float_accumulators = use_float_accumulators(X.view, opt);
           CsrOwned T = transpose(X.view);
           const CsrView cols = T.view(X.view.n_cols, n_rows);
           std::vector<double> norms;

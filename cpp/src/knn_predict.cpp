@@ -92,9 +92,12 @@ float aggregate(const PredictParams& pp, KBest& best, bool is_known, int32_t x, 
 
 }  // namespace
 
-void knn_predict_rated(const CsrView& X, const CsrView& XT, const CsrView& sim_rows, const CsrView& sim_cols,
-                       const double* norms, const SimOptions& opt, const PredictParams& pp, const int32_t* qx,
-                       const int32_t* qy, int64_t n_queries, float* out, int32_t* out_k, int n_threads) {
+namespace {
+
+template <class T>
+void predict_rated_impl(const CsrView& X, const CsrView& XT, const CsrView& sim_rows, const CsrView& sim_cols,
+                        const double* norms, const SimOptions& opt, const PredictParams& pp, const int32_t* qx,
+                        const int32_t* qy, int64_t n_queries, float* out, int32_t* out_k, int n_threads) {
   // Group the queries by x (counting sort, stable) so each similarity row is computed once.
   const int64_t n_x = X.n_rows;
   std::vector<int64_t> start(static_cast<size_t>(n_x) + 1, 0);
@@ -110,7 +113,7 @@ void knn_predict_rated(const CsrView& X, const CsrView& XT, const CsrView& sim_r
     if (start[x + 1] > start[x]) groups.push_back(static_cast<int32_t>(x));
 
   struct Scratch {
-    SimilarityRow sim;
+    SimilarityRow<T> sim;
     std::vector<double> row;  // dense similarity row of the current x
     std::vector<int32_t> set;
     KBest best;
@@ -118,7 +121,7 @@ void knn_predict_rated(const CsrView& X, const CsrView& XT, const CsrView& sim_r
   parallel_for(
       static_cast<int64_t>(groups.size()), n_threads, 1,
       [&] {
-        return Scratch{SimilarityRow(sim_rows, sim_cols, norms, opt), std::vector<double>(n_x, 0.0), {}, {}};
+        return Scratch{SimilarityRow<T>(sim_rows, sim_cols, norms, opt), std::vector<double>(n_x, 0.0), {}, {}};
       },
       [&](int64_t g, Scratch& s) {
         const int32_t x = groups[g];
@@ -145,6 +148,17 @@ void knn_predict_rated(const CsrView& X, const CsrView& XT, const CsrView& sim_r
         for (int32_t j : s.set) s.row[j] = 0.0;
         s.set.clear();
       });
+}
+
+}  // namespace
+
+void knn_predict_rated(const CsrView& X, const CsrView& XT, const CsrView& sim_rows, const CsrView& sim_cols,
+                       const double* norms, const SimOptions& opt, const PredictParams& pp, const int32_t* qx,
+                       const int32_t* qy, int64_t n_queries, float* out, int32_t* out_k, int n_threads) {
+  with_accumulator(opt, [&](auto zero) {
+    predict_rated_impl<decltype(zero)>(X, XT, sim_rows, sim_cols, norms, opt, pp, qx, qy, n_queries, out, out_k,
+                                       n_threads);
+  });
 }
 
 void knn_predict_fixed(const CsrView& X, const CsrView& XT, const CsrView& neighbors, const PredictParams& pp,

@@ -29,24 +29,24 @@ int stride_of(SimKind kind) {
 
 // The inner loop, specialised per kind so that each updates only the sums it needs.
 // Track: keep a list of first-touched rows (sparse rows); otherwise the caller scans all rows.
-template <SimKind K, bool Track>
-void accumulate_row(const CsrView& rows, const CsrView& cols, int64_t i, double* acc, std::vector<int32_t>& touched) {
+template <SimKind K, bool Track, class T>
+void accumulate_row(const CsrView& rows, const CsrView& cols, int64_t i, T* acc, std::vector<int32_t>& touched) {
   constexpr int S = K == SimKind::cosine || K == SimKind::msd ? 2
                     : K == SimKind::pearson                  ? 6
                     : K == SimKind::jaccard                  ? 1
                                                              : 4;
   for (int64_t p = rows.begin(i); p < rows.end(i); ++p) {
     const int32_t c = rows.indices[p];
-    const double x = rows.value(p);
-    const double xx = x * x;
+    const T x = rows.value(p);
+    const T xx = x * x;
     const int64_t q_end = cols.end(c);
     for (int64_t q = cols.begin(c); q < q_end; ++q) {
       const int32_t j = cols.indices[q];
-      double* a = acc + static_cast<int64_t>(j) * S;
-      if (Track && a[0] == 0.0) touched.push_back(j);
-      a[0] += 1.0;
+      T* a = acc + static_cast<int64_t>(j) * S;
+      if (Track && a[0] == T(0)) touched.push_back(j);
+      a[0] += T(1);
       if constexpr (K != SimKind::jaccard) {
-        const double y = cols.value(q);
+        const T y = cols.value(q);
         if constexpr (K == SimKind::cosine) {
           a[1] += x * y;
         } else if constexpr (K == SimKind::msd) {
@@ -66,51 +66,52 @@ void accumulate_row(const CsrView& rows, const CsrView& cols, int64_t i, double*
 }
 
 // Plain cosine: one sum per row, the hottest loop of item-item CF on implicit data.
-template <bool Track>
-void accumulate_plain_cosine(const CsrView& rows, const CsrView& cols, int64_t i, double* acc,
+template <bool Track, class T>
+void accumulate_plain_cosine(const CsrView& rows, const CsrView& cols, int64_t i, T* acc,
                              std::vector<int32_t>& touched) {
   for (int64_t p = rows.begin(i); p < rows.end(i); ++p) {
     const int32_t c = rows.indices[p];
-    const double x = rows.value(p);
+    const T x = rows.value(p);
     const int64_t q_end = cols.end(c);
     const int32_t* idx = cols.indices;
     if (cols.data) {
       for (int64_t q = cols.begin(c); q < q_end; ++q) {
         const int32_t j = idx[q];
-        if (Track && acc[j] == 0.0) touched.push_back(j);
+        if (Track && acc[j] == T(0)) touched.push_back(j);
         acc[j] += x * cols.data[q];
       }
     } else {
       for (int64_t q = cols.begin(c); q < q_end; ++q) {
         const int32_t j = idx[q];
-        if (Track && acc[j] == 0.0) touched.push_back(j);
+        if (Track && acc[j] == T(0)) touched.push_back(j);
         acc[j] += x;
       }
     }
   }
 }
 
-template <bool Track>
-void accumulate_any(SimKind kind, const CsrView& rows, const CsrView& cols, int64_t i, double* acc,
+template <bool Track, class T>
+void accumulate_any(SimKind kind, const CsrView& rows, const CsrView& cols, int64_t i, T* acc,
                     std::vector<int32_t>& touched) {
   switch (kind) {
     case SimKind::cosine:
-      return accumulate_row<SimKind::cosine, Track>(rows, cols, i, acc, touched);
+      return accumulate_row<SimKind::cosine, Track, T>(rows, cols, i, acc, touched);
     case SimKind::cosine_corated:
     case SimKind::pearson_baseline:
-      return accumulate_row<SimKind::cosine_corated, Track>(rows, cols, i, acc, touched);
+      return accumulate_row<SimKind::cosine_corated, Track, T>(rows, cols, i, acc, touched);
     case SimKind::pearson:
-      return accumulate_row<SimKind::pearson, Track>(rows, cols, i, acc, touched);
+      return accumulate_row<SimKind::pearson, Track, T>(rows, cols, i, acc, touched);
     case SimKind::msd:
-      return accumulate_row<SimKind::msd, Track>(rows, cols, i, acc, touched);
+      return accumulate_row<SimKind::msd, Track, T>(rows, cols, i, acc, touched);
     case SimKind::jaccard:
-      return accumulate_row<SimKind::jaccard, Track>(rows, cols, i, acc, touched);
+      return accumulate_row<SimKind::jaccard, Track, T>(rows, cols, i, acc, touched);
   }
 }
 
 }  // namespace
 
-SimilarityRow::SimilarityRow(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt)
+template <class T>
+SimilarityRow<T>::SimilarityRow(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt)
     : rows_(rows),
       cols_(cols),
       norms_(norms),
@@ -118,7 +119,7 @@ SimilarityRow::SimilarityRow(const CsrView& rows, const CsrView& cols, const dou
       n_(rows.n_rows),
       plain_cosine_(opt.kind == SimKind::cosine && opt.shrink == 0.0 && opt.min_support <= 1),
       stride_(plain_cosine_ ? 1 : stride_of(opt.kind)) {
-  acc_.assign(static_cast<size_t>(n_) * stride_, 0.0);
+  acc_.assign(static_cast<size_t>(n_) * stride_, T(0));
   if (opt.kind == SimKind::cosine) {
     inv_norm_.resize(static_cast<size_t>(n_));
     for (int64_t j = 0; j < n_; ++j) inv_norm_[j] = norms_[j] > 0.0 ? 1.0 / norms_[j] : 0.0;
@@ -126,7 +127,8 @@ SimilarityRow::SimilarityRow(const CsrView& rows, const CsrView& cols, const dou
   touched_.reserve(std::min<size_t>(static_cast<size_t>(n_), 1024));
 }
 
-void SimilarityRow::accumulate(int64_t i) {
+template <class T>
+void SimilarityRow<T>::accumulate(int64_t i) {
   // Work of this row = number of (column entry) visits; each can touch at most one new row.
   // When it is large compared with n_rows, scanning all rows afterwards is cheaper than keeping
   // a touched list (no branch in the inner loop).
@@ -146,8 +148,12 @@ void SimilarityRow::accumulate(int64_t i) {
   }
 }
 
-double SimilarityRow::finish(int64_t i, int64_t j, const double* a) const {
-  if (plain_cosine_) return a[0] * inv_norm_[i] * inv_norm_[j];
+template <class T>
+double SimilarityRow<T>::finish(int64_t i, int64_t j, const T* acc) const {
+  if (plain_cosine_) return acc[0] * inv_norm_[i] * inv_norm_[j];
+  // The formulas run in double whatever the accumulator type.
+  double a[6] = {0, 0, 0, 0, 0, 0};
+  for (int t = 0; t < stride_; ++t) a[t] = acc[t];
   const double n = a[0];
   const int min_support = opt_.kind == SimKind::pearson_baseline ? std::max(2, opt_.min_support) : opt_.min_support;
   if (n < min_support) return 0.0;
@@ -183,11 +189,17 @@ double SimilarityRow::finish(int64_t i, int64_t j, const double* a) const {
   return s;
 }
 
-void topk_similarity(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt,
-                     const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim,
-                     int32_t* out_count, int n_threads) {
+template class SimilarityRow<float>;
+template class SimilarityRow<double>;
+
+namespace {
+
+template <class T>
+void topk_impl(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt,
+               const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim,
+               int32_t* out_count, int n_threads) {
   struct Scratch {
-    SimilarityRow sim;
+    SimilarityRow<T> sim;
     std::vector<std::pair<float, int32_t>> cand;
   };
   // a ranks before b: larger similarity, then lower index
@@ -195,7 +207,7 @@ void topk_similarity(const CsrView& rows, const CsrView& cols, const double* nor
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
   parallel_for(
-      n_query, n_threads, 16, [&] { return Scratch{SimilarityRow(rows, cols, norms, opt), {}}; },
+      n_query, n_threads, 16, [&] { return Scratch{SimilarityRow<T>(rows, cols, norms, opt), {}}; },
       [&](int64_t q, Scratch& s) {
         const int64_t i = query_rows ? query_rows[q] : q;
         s.cand.clear();
@@ -228,6 +240,33 @@ void topk_similarity(const CsrView& rows, const CsrView& cols, const double* nor
         }
         out_count[q] = count;
       });
+}
+
+}  // namespace
+
+void topk_similarity(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt,
+                     const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim,
+                     int32_t* out_count, int n_threads) {
+  with_accumulator(opt, [&](auto zero) {
+    topk_impl<decltype(zero)>(rows, cols, norms, opt, query_rows, n_query, k, out_idx, out_sim, out_count,
+                              n_threads);
+  });
+}
+
+bool float_is_exact(const CsrView& rows) {
+  double max_abs = 0.0;
+  int64_t max_row = 0;
+  for (int64_t r = 0; r < rows.n_rows; ++r) max_row = std::max(max_row, rows.row_nnz(r));
+  if (rows.data) {
+    for (int64_t p = 0; p < rows.nnz(); ++p) {
+      const double v = rows.data[p];
+      if (v != std::floor(v)) return false;
+      max_abs = std::max(max_abs, std::fabs(v));
+    }
+  } else {
+    max_abs = 1.0;
+  }
+  return max_abs * max_abs * static_cast<double>(max_row) < 16777216.0;  // 2^24
 }
 
 std::vector<double> row_norms(const CsrView& rows) {

@@ -30,11 +30,28 @@ struct SimOptions {
   SimKind kind = SimKind::cosine;
   double shrink = 0.0;
   int min_support = 1;
+  // Accumulate in float (half the scratch, faster) instead of double; see float_is_exact().
+  bool float_accumulators = false;
 };
+
+// True when float sums of this matrix's co-rated statistics are exact, so float accumulators give
+// bit-identical similarities to double ones: every value is an integer, and the largest possible
+// sum (max |v|^2 times the longest row) stays below 2^24.
+bool float_is_exact(const CsrView& rows);
+
+// The accumulator choice: float when exact, and for plain cosine (sums of products only, no
+// cancellation: float costs at most ~1e-7 relative error); double otherwise.
+inline bool use_float_accumulators(const CsrView& rows, const SimOptions& opt) {
+  const bool plain_cosine = opt.kind == SimKind::cosine && opt.shrink == 0.0 && opt.min_support <= 1;
+  return plain_cosine || float_is_exact(rows);
+}
 
 // Per-thread scratch computing the similarities of one row with all rows that share a column.
 // `rows` is the matrix, `cols` its transpose (same values). `norms` (length n_rows, only for
-// cosine) holds the full-row L2 norms.
+// cosine) holds the full-row L2 norms. T is the accumulator type: float halves the scratch (it
+// then stays in L1 for a few thousand rows); it is used only where it loses nothing (see
+// use_float_accumulators).
+template <class T>
 class SimilarityRow {
  public:
   SimilarityRow(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt);
@@ -51,7 +68,7 @@ class SimilarityRow {
       int64_t m = 0;
       for (int64_t j = 0; j < n_; ++j) {
         touched_[m] = static_cast<int32_t>(j);
-        m += acc_[j * stride_] != 0.0;
+        m += acc_[j * stride_] != T(0);
       }
       touched_.resize(static_cast<size_t>(m));
     }
@@ -61,11 +78,11 @@ class SimilarityRow {
 
  private:
   void accumulate(int64_t i);
-  double finish(int64_t i, int64_t j, const double* a) const;
+  double finish(int64_t i, int64_t j, const T* a) const;
 
   template <class Visit>
   void emit(int64_t i, int64_t j, Visit& visit) {
-    double* a = acc_.data() + j * stride_;
+    T* a = acc_.data() + j * stride_;
     if (j != i) {
       const double s = finish(i, j, a);
       if (s != 0.0) visit(static_cast<int32_t>(j), s);
@@ -73,18 +90,18 @@ class SimilarityRow {
     // strides are 1, 2, 4 or 6: spelled out, as a loop here compiles to a memset call per row
     switch (stride_) {
       case 6:
-        a[5] = 0.0;
-        a[4] = 0.0;
+        a[5] = T(0);
+        a[4] = T(0);
         [[fallthrough]];
       case 4:
-        a[3] = 0.0;
-        a[2] = 0.0;
+        a[3] = T(0);
+        a[2] = T(0);
         [[fallthrough]];
       case 2:
-        a[1] = 0.0;
+        a[1] = T(0);
         [[fallthrough]];
       default:
-        a[0] = 0.0;
+        a[0] = T(0);
     }
   }
 
@@ -102,10 +119,20 @@ class SimilarityRow {
   // whose sum is exactly 0 has similarity 0 anyway, so the sum doubles as the touched mark.
   bool plain_cosine_ = false;
   int stride_ = 1;
-  std::vector<double> acc_;
+  std::vector<T> acc_;
   std::vector<double> inv_norm_;  // cosine: 1 / ||row|| (0 for empty rows), a multiply instead of a divide
   std::vector<int32_t> touched_;
 };
+
+extern template class SimilarityRow<float>;
+extern template class SimilarityRow<double>;
+
+// Calls f(T{}) with the accumulator type chosen in opt.
+template <class F>
+decltype(auto) with_accumulator(const SimOptions& opt, F&& f) {
+  if (opt.float_accumulators) return f(float{});
+  return f(double{});
+}
 
 // Top-k neighbours (largest similarity; ties to the lower row index) of each query row.
 // query_rows: the rows to compute (nullptr = all rows, n_query = n_rows). Outputs are padded
