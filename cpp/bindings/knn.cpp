@@ -103,10 +103,13 @@ CROSSREC_BINDINGS(knn) {
           validate_indices(y.data(), nq, n_y, "qy");
           const CsrView& sv = S ? S->view : X.view;
           opt.float_accumulators = use_float_accumulators(sv, opt);
-          CsrOwned T = transpose(X.view), ST = transpose(sv);
+          CsrOwned T = transpose(X.view);
+          CsrOwned ST;  // the similarity values' transpose, only when they differ from the ratings
+          if (S) ST = transpose(sv);
           std::vector<double> norms;
           if (opt.kind == SimKind::cosine) norms = row_norms(sv);
-          knn_predict_rated(X.view, T.view(n_y, n_x), sv, ST.view(n_y, n_x), norms.empty() ? nullptr : norms.data(),
+          knn_predict_rated(X.view, T.view(n_y, n_x), sv, S ? ST.view(n_y, n_x) : T.view(n_y, n_x),
+                            norms.empty() ? nullptr : norms.data(),
                             opt, pa.pp, x.data(), y.data(), nq, out.mutable_data(), used.mutable_data(), n_threads);
         }
         return std::make_pair(out, used);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "crossrec/parallel.hpp"
@@ -10,39 +11,48 @@
 namespace crossrec {
 namespace {
 
-// One candidate neighbour of a (x, y) query.
+// One candidate neighbour of a (x, y) query: its similarity and the position of its rating in
+// the list it came from (16 bytes: the candidate loop is the hottest part of prediction).
 struct Candidate {
   double sim;
-  int64_t order;  // tie-break: earlier in the rater list wins (Surprise's heapq.nlargest is stable)
-  double rating;
-  int32_t x2;
+  int64_t pos;  // also the tie-break: earlier wins (Surprise's heapq.nlargest is stable)
 };
 
 // a ranks before b
 inline bool better(const Candidate& a, const Candidate& b) {
-  return a.sim > b.sim || (a.sim == b.sim && a.order < b.order);
+  return a.sim > b.sim || (a.sim == b.sim && a.pos < b.pos);
 }
 
-// Keeps the k best candidates. Collect everything, then select: most queries have fewer than k
-// positive candidates (no selection at all) and nth_element is O(m) otherwise, cheaper than a heap.
+// Keeps the k best candidates: collect, and whenever 4k have piled up keep the best k
+// (nth_element, O(m)); later candidates that cannot beat the k-th best are not even stored.
 class KBest {
  public:
   void reset(int k) {
     k_ = k;
     all_.clear();
+    has_kth_ = false;
   }
-  void push(const Candidate& c) { all_.push_back(c); }
+  void push(const Candidate& c) {
+    if (has_kth_ && !better(c, kth_)) return;
+    all_.push_back(c);
+    if (all_.size() >= static_cast<size_t>(4 * k_ + 64)) select();
+  }
   // The k best (any order); valid until the next reset/push.
   const std::vector<Candidate>& items() {
-    if (static_cast<int>(all_.size()) > k_) {
-      std::nth_element(all_.begin(), all_.begin() + k_, all_.end(), better);
-      all_.resize(static_cast<size_t>(k_));
-    }
+    if (static_cast<int>(all_.size()) > k_) select();
     return all_;
   }
 
  private:
+  void select() {
+    std::nth_element(all_.begin(), all_.begin() + (k_ - 1), all_.end(), better);
+    kth_ = all_[k_ - 1];
+    has_kth_ = true;
+    all_.resize(static_cast<size_t>(k_));
+  }
   int k_ = 0;
+  bool has_kth_ = false;
+  Candidate kth_{};
   std::vector<Candidate> all_;
 };
 
@@ -63,7 +73,10 @@ double base_of(const PredictParams& pp, int32_t x, int32_t y) {
 }
 
 // Aggregates the kept neighbours into a prediction (rules in knn_predict.hpp).
-float aggregate(const PredictParams& pp, KBest& best, bool is_known, int32_t x, int32_t y, int32_t* used) {
+// neighbour(pos) -> (x2, rating) of a candidate.
+template <class Neighbour>
+float aggregate(const PredictParams& pp, KBest& best, bool is_known, int32_t x, int32_t y, int32_t* used,
+                Neighbour&& neighbour) {
   double est;
   int actual_k = 0;
   if (!is_known) {
@@ -71,9 +84,10 @@ float aggregate(const PredictParams& pp, KBest& best, bool is_known, int32_t x, 
   } else {
     double sum_sim = 0.0, sum = 0.0;
     for (const Candidate& c : best.items()) {
-      double d = c.rating;
-      if (pp.centering == Centering::mean) d -= pp.x_mean[c.x2];
-      if (pp.centering == Centering::baseline) d -= pp.global_mean + pp.bx[c.x2] + pp.by[y];
+      const auto [x2, rating] = neighbour(c.pos);
+      double d = rating;
+      if (pp.centering == Centering::mean) d -= pp.x_mean[x2];
+      if (pp.centering == Centering::baseline) d -= pp.global_mean + pp.bx[x2] + pp.by[y];
       sum_sim += c.sim;
       sum += c.sim * d;
       ++actual_k;
@@ -140,10 +154,12 @@ void predict_rated_impl(const CsrView& X, const CsrView& XT, const CsrView& sim_
               const double v = s.row[x2];
               // Only sim > 0 ever contributes, and positives outrank everything else, so the k
               // best positives are exactly the positives among Surprise's k nearest raters.
-              if (v > 0.0) s.best.push(Candidate{v, p, XT.value(p), x2});
+              if (v > 0.0) s.best.push(Candidate{v, p});
             }
           }
-          out[q] = aggregate(pp, s.best, is_known, x, y, out_k ? out_k + q : nullptr);
+          out[q] = aggregate(pp, s.best, is_known, x, y, out_k ? out_k + q : nullptr, [&](int64_t p) {
+            return std::pair<int32_t, double>(XT.indices[p], XT.value(p));
+          });
         }
         for (int32_t j : s.set) s.row[j] = 0.0;
         s.set.clear();
@@ -178,10 +194,14 @@ void knn_predict_fixed(const CsrView& X, const CsrView& XT, const CsrView& neigh
             const int32_t* b = X.indices + X.begin(x2);
             const int32_t* e = X.indices + X.end(x2);
             const int32_t* hit = std::lower_bound(b, e, y);
-            if (hit != e && *hit == y) best.push(Candidate{v, x2, X.value(hit - X.indices), x2});
+            // X's rows are stored in row order, so the position also orders by x2 (the tie-break).
+            if (hit != e && *hit == y) best.push(Candidate{v, hit - X.indices});
           }
         }
-        out[q] = aggregate(pp, best, is_known, x, y, out_k ? out_k + q : nullptr);
+        out[q] = aggregate(pp, best, is_known, x, y, out_k ? out_k + q : nullptr, [&](int64_t pos) {
+          const int64_t* row_end = std::upper_bound(X.indptr, X.indptr + X.n_rows + 1, pos);
+          return std::pair<int32_t, double>(static_cast<int32_t>(row_end - X.indptr - 1), X.value(pos));
+        });
       });
 }
 

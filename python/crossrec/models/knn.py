@@ -104,12 +104,13 @@ class _NeighborhoodModel(Recommender):
         row_of = np.repeat(np.arange(X.shape[0]), counts)
         sums = np.bincount(row_of, weights=X.data.astype(np.float64), minlength=X.shape[0])
         self.x_mean_ = np.where(counts > 0, sums / np.maximum(counts, 1), self.global_mean_)
+        self.user_bias_ = self.item_bias_ = None
         if self.centering == "baseline" or self.similarity == "pearson_baseline":
-            mu, self.user_bias_, self.item_bias_ = fit_biases(m, self.reg_user, self.reg_item, 10)
+            _, self.user_bias_, self.item_bias_ = fit_biases(m, self.reg_user, self.reg_item, 10)
         self.neighbors_ = None  # a previous fit's lists are stale
         if self.neighborhood == "fixed":
             self._neighbors()
-        popularity = np.diff(self.seen_.tocsc().indptr)
+        popularity = np.bincount(m.indices, minlength=m.shape[1])
         self.popularity_order_ = np.argsort(-popularity, kind="stable").astype(np.int32)
         # A row shares nothing with any other row when each of its columns has it as only entry.
         col_count = np.bincount(X.indices, minlength=X.shape[1])
@@ -143,7 +144,7 @@ class _NeighborhoodModel(Recommender):
         return self.neighbors_
 
     def _x_baseline(self):
-        if not hasattr(self, "user_bias_"):
+        if getattr(self, "user_bias_", None) is None:
             return None
         bx, by = (self.user_bias_, self.item_bias_) if self._user_based else (self.item_bias_, self.user_bias_)
         mu = self.global_mean_
