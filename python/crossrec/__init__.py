@@ -2,7 +2,7 @@
 
 Only public names live here; see the modules for the implementations.
 """
-from . import metrics, split
+from . import datasets, metrics, split
 from .data import IdMap, Interactions
 from .evaluation import Gain, Report, evaluate
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
@@ -15,5 +15,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Baseline", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
-    "split", "evaluate", "Report", "Gain",
+    "datasets", "split", "evaluate", "Report", "Gain",
 ]
