@@ -84,7 +84,7 @@ def test_random_bytes_and_corrupted_bytes(saved, tmp_path):
     with pytest.raises(cr.ModelFileError):
         cr.load(junk)
     data = bytearray(saved.read_bytes())
-    for trial in range(60):
+    for _ in range(60):
         bad = bytearray(data)
         pos = rng.integers(0, len(bad), size=8)
         for p in pos:
