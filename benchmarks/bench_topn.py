@@ -24,8 +24,11 @@ import numpy as np
 import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))  # run against the working tree when not installed
-import crossrec as cr  # noqa: E402
+try:
+    import crossrec as cr
+except ImportError:  # not installed: run against the working tree (after scripts/dev_build.sh)
+    sys.path.insert(0, str(ROOT / "python"))
+    import crossrec as cr
 
 BLOCK = 1000  # users per numpy block: a 1000 x 50,000 float32 score block is 200 MB
 
