@@ -125,6 +125,9 @@ def test_segments_and_coverage():
         rep.gain("pop", over="pop", metric="coverage@3")
     with pytest.raises(ValueError, match="reserved"):
         cr.evaluate({"pop": model}, train, test, segments={"all": seg})
+    with pytest.warns(UserWarning, match="none of the test users"):
+        rep = cr.evaluate({"pop": model}, train, test, metrics=["hit@3"], segments={"typo": [1, 2]})
+    assert rep.table().loc[("pop", "typo"), "users"] == 0
 
 
 def test_relevance_threshold():

@@ -372,6 +372,9 @@ def _segments(segments, test: Interactions) -> dict[str, np.ndarray]:
         if seg == _ALL:
             raise ValueError("segment name 'all' is reserved (every test user)")
         segs[str(seg)] = np.asarray(list(ids), dtype=object)  # object: never truncates string ids
+        if not np.isin(segs[str(seg)], segs[_ALL]).any():
+            warnings.warn(f"segment {seg!r} holds none of the test users (check the id type: "
+                          f"test user ids look like {segs[_ALL][0]!r})", UserWarning, stacklevel=3)
     return segs
 
 
