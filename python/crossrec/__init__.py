@@ -7,11 +7,16 @@ from .data import IdMap, Interactions
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .models.base import Recommender, load
 from .models.baseline import Baseline, MostPopular, Random
+from .models.autoencoder import DenoisingAutoencoder
+from .models.content import ContentBased
+from .models.ease import EASE
+from .models.hybrid import Hybrid
+from . import robustness
 from .topn import topn_from_factors, topn_from_scores
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Baseline", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
+    "Baseline", "ContentBased", "CrossrecError", "DenoisingAutoencoder", "EASE", "Hybrid", "robustness", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
 ]
