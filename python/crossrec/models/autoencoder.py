@@ -208,6 +208,7 @@ class DenoisingAutoencoder(Recommender):
         self.W1_, self.b1_, self.W2_, self.b2_ = params
         self.loss_history_ = history
         self.train_matrix_ = X
+        self.binary_ = bool(data.explicit)
         return self
 
     def _forward(self, X_rows: sp.csr_matrix) -> np.ndarray:
@@ -224,12 +225,15 @@ class DenoisingAutoencoder(Recommender):
     def score_history(self, history) -> np.ndarray:
         """Scores (logits) of all items for users given by their histories (fold-in, no refit).
 
-        history : (n, n_items) sparse or dense matrix over the model's items.
+        history : (n, n_items) sparse or dense matrix over the model's items (ratings are read as
+            0/1 when the model was trained on explicit data, weights as weights otherwise).
         """
         self._check_fitted()
         h = as_csr(history, "history")
         if h.shape[1] != self.n_items_:
             raise ValueError(f"history has {h.shape[1]} columns, the model has {self.n_items_} items")
+        if self.binary_:  # trained on explicit ratings as 0/1: read the history the same way
+            h.data = (h.data != 0).astype(h.data.dtype)
         return self._forward(h)
 
     def _item_vectors(self):

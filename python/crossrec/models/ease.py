@@ -120,6 +120,7 @@ class EASE(Recommender):
         with threadpool_limits(threads, "blas"):
             self.weights_ = ease_weights(X, l2).astype(np.float32)
         self.train_matrix_ = X
+        self.binary_ = bool(data.explicit)
         return self
 
     def _score_block(self, user_idx):
@@ -129,13 +130,16 @@ class EASE(Recommender):
     def score_history(self, history) -> np.ndarray:
         """Scores of all items for users given by their histories (fold-in, no refit).
 
-        history : (n, n_items) sparse or dense matrix over the model's items (binary or weights).
+        history : (n, n_items) sparse or dense matrix over the model's items (ratings are read as
+            0/1 when the model was trained on explicit data, weights as weights otherwise).
         Returns a dense (n, n_items) float32 array.
         """
         self._check_fitted()
         h = as_csr(history, "history")
         if h.shape[1] != self.n_items_:
             raise ValueError(f"history has {h.shape[1]} columns, the model has {self.n_items_} items")
+        if self.binary_:  # trained on explicit ratings as 0/1: read the history the same way
+            h.data = (h.data != 0).astype(h.data.dtype)
         with threadpool_limits(self._threads(), "blas"):
             return np.asarray(h @ self.weights_, dtype=np.float32)
 
