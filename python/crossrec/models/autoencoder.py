@@ -126,7 +126,8 @@ class DenoisingAutoencoder(Recommender):
     batch_size : int
         Users per Adam step.
     learning_rate : float
-        Adam step size.
+        Adam step size. The defaults (100 epochs at 3e-3, batch 256) were chosen on a validation
+        split of MovieLens 100K; the paper used 200 epochs at 1e-3 (same accuracy there, twice the time).
     l2 : float
         Weight decay lambda on W1 and W2 (added as ``l2 * ||W||^2`` to the batch-mean loss).
     seed : int or None
@@ -149,7 +150,7 @@ class DenoisingAutoencoder(Recommender):
     """
 
     def __init__(self, hidden: int = 200, dropout: float = 0.5, epochs: int = 100, batch_size: int = 256,
-                 learning_rate: float = 1e-3, l2: float = 0.01, seed: Optional[int] = 0,
+                 learning_rate: float = 3e-3, l2: float = 0.01, seed: Optional[int] = 0,
                  show_progress: bool = False, n_threads: int = 0):
         self.hidden = hidden
         self.dropout = dropout
