@@ -2,7 +2,7 @@
 
 Only public names live here; see the modules for the implementations.
 """
-from . import datasets, metrics, split
+from . import datasets, metrics, similarity, split
 from .data import IdMap, Interactions
 from .evaluation import Gain, Report, evaluate
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
@@ -13,6 +13,7 @@ from .models.content import ContentBased
 from .models.ease import EASE
 from .models.hybrid import Hybrid
 from . import robustness
+from .models.knn import ItemKNN, UserKNN
 from .topn import topn_from_factors, topn_from_scores
 
 __version__ = "0.1.0"
@@ -21,4 +22,5 @@ __all__ = [
     "Baseline", "ContentBased", "CrossrecError", "DenoisingAutoencoder", "EASE", "Hybrid", "robustness", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
     "datasets", "split", "evaluate", "Report", "Gain",
+    "ItemKNN", "UserKNN", "similarity",
 ]
