@@ -7,6 +7,8 @@ from .data import IdMap, Interactions
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .models.base import Recommender, load
 from .models.baseline import Baseline, MostPopular, Random
+from .models.rules import AssociationRules
+from .rules import FrequentItemsets, association_rules, frequent_itemsets
 from .topn import topn_from_factors, topn_from_scores
 
 __version__ = "0.1.0"
@@ -14,4 +16,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Baseline", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
+    "AssociationRules", "FrequentItemsets", "association_rules", "frequent_itemsets",
 ]
