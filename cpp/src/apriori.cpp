@@ -177,7 +177,7 @@ ItemsetResult apriori(const CsrView& baskets, const MiningParams& params) {
     std::deque<std::vector<int64_t>> partial;  // deque: scratch pointers stay valid
     std::mutex merge;
     parallel_for(
-        db.n_baskets(), params.n_threads, 256,
+        db.n_baskets(), threads_for(static_cast<int64_t>(db.ranks.size()), params.n_threads), 256,
         [&] {
           std::lock_guard<std::mutex> lock(merge);
           partial.emplace_back(static_cast<size_t>(n_cand), 0);

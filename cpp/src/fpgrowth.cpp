@@ -204,7 +204,7 @@ class Miner {
       binom = next > static_cast<long double>(cap) ? cap : static_cast<int64_t>(next);
       total = std::min(cap, total + binom);
     }
-    budget_.take(std::min(total, budget_.limit() + 1));
+    budget_.take(total);
     chain_subsets(t, 1, room);
   }
 
@@ -243,7 +243,7 @@ ItemsetResult fpgrowth(const CsrView& baskets, const MiningParams& params) {
   // The rarest items have the longest prefix paths, so they are handed out first.
   std::vector<ItemsetResult> parts(static_cast<size_t>(n_frequent));
   parallel_for(
-      n_frequent, params.n_threads, 1, [&] { return Miner(params, budget); },
+      n_frequent, threads_for(static_cast<int64_t>(db.ranks.size()), params.n_threads), 1, [&] { return Miner(params, budget); },
       [&](int64_t task, Miner& miner) {
         const auto j = static_cast<int32_t>(n_frequent - 1 - task);
         miner.mine_top(top, j, parts[static_cast<size_t>(task)]);

@@ -54,7 +54,7 @@ RecodedBaskets recode_baskets(const CsrView& baskets, int64_t min_count, [[maybe
 
 void finish_itemsets(ItemsetResult& result, const std::vector<int32_t>& rank_item, int n_threads) {
   const int64_t n = result.size();
-  parallel_for(n, n_threads, 4096, [&](int64_t s) {
+  parallel_for(n, threads_for(n, n_threads), 4096, [&](int64_t s) {
     int32_t* first = result.items.data() + result.offsets[s];
     int32_t* last = result.items.data() + result.offsets[s + 1];
     for (int32_t* p = first; p != last; ++p) *p = rank_item[*p];
@@ -83,8 +83,8 @@ ItemsetResult concat_results(std::vector<ItemsetResult>& parts) {
 }
 
 void ItemsetBudget::take(int64_t n) {
-  const int64_t used = used_.fetch_add(n, std::memory_order_relaxed) + n;
-  if (used > limit_ || used < 0)
+  // n > limit_ first: a single huge request must not overflow the counter
+  if (n > limit_ || used_.fetch_add(n, std::memory_order_relaxed) + n > limit_)
     throw std::length_error("more than max_itemsets=" + std::to_string(limit_) +
                             " frequent itemsets; raise min_support, set max_len, or raise max_itemsets");
 }

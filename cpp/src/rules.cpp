@@ -134,7 +134,7 @@ RuleResult association_rules(const int64_t* offsets, const int32_t* items, const
   std::vector<RuleResult> parts(static_cast<size_t>(n_blocks));
   std::atomic<int64_t> used{0};
   parallel_for(
-      n_blocks, n_threads, 1,
+      n_blocks, offsets[n_itemsets] < 20000 ? 1 : n_threads, 1,
       [&] { return RuleWriter{index, support, metric, min_threshold, used, max_rules, {}, {}}; },
       [&](int64_t block, RuleWriter& writer) {
         RuleResult& out = parts[static_cast<size_t>(block)];

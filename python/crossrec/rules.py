@@ -138,7 +138,7 @@ def frequent_itemsets(baskets: Any, min_support: float | int = 0.001, algorithm:
 def min_support_count(min_support: float | int, n_baskets: int) -> int:
     """The smallest count c with c / n_baskets >= min_support (fraction), or min_support itself
     when it is an int count."""
-    if isinstance(min_support, bool):
+    if isinstance(min_support, bool) or not isinstance(min_support, (int, float, np.integer, np.floating)):
         raise ValueError(f"min_support must be a fraction in (0, 1] or an int count, got {min_support!r}")
     if isinstance(min_support, (int, np.integer)):
         if min_support < 1:

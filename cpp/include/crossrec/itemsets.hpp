@@ -51,6 +51,10 @@ void finish_itemsets(ItemsetResult& result, const std::vector<int32_t>& rank_ite
 // Concatenates per-task results in task order (so the output does not depend on thread count).
 ItemsetResult concat_results(std::vector<ItemsetResult>& parts);
 
+// Threads worth starting for `work` units (roughly item occurrences touched): waking a thread
+// team costs more than small inputs take to mine, badly so on a loaded machine.
+inline int threads_for(int64_t work, int n_threads) { return work < 20000 ? 1 : n_threads; }
+
 // Stops mining with a clear error once more than `limit` itemsets have been found, before
 // memory runs out. Threads report in batches to keep the shared counter off the hot path.
 class ItemsetBudget {
