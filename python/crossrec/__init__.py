@@ -16,6 +16,8 @@ from .models.hybrid import Hybrid
 from . import robustness
 from .models.knn import ItemKNN, UserKNN
 from .models.mf import ALS, BPR, MF
+from .models.rules import AssociationRules
+from .rules import FrequentItemsets, association_rules, frequent_itemsets
 from .topn import topn_from_factors, topn_from_scores
 
 __version__ = "0.1.0"
@@ -26,4 +28,5 @@ __all__ = [
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
     "datasets", "split", "evaluate", "Report", "Gain",
     "ItemKNN", "UserKNN", "similarity",
+    "AssociationRules", "FrequentItemsets", "association_rules", "frequent_itemsets",
 ]
