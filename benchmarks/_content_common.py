@@ -23,33 +23,28 @@ from crossrec import metrics  # noqa: E402
 DATA = Path(os.environ.get("CROSSREC_DATA", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "benchmarks" / "results"
 
-ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-                 "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
-                 "War", "Western"]
 
-
-def ml100k_ratings() -> pd.DataFrame:
-    return pd.read_csv(DATA / "movielens-100k" / "u.data", sep="\t", names=["user", "item", "rating", "ts"])
+def ml100k() -> cr.Interactions:
+    """MovieLens 100K ratings (crossrec.datasets)."""
+    return cr.datasets.movielens_100k(DATA)
 
 
 def ml100k_features() -> pd.DataFrame:
     """Item id -> 19 genre flags and one-hot release year (years before 1990 by decade).
 
-    u.item is latin-1, '|'-separated. The feature set (genres + year, rather than genres alone or
-    TF-IDF of genres + title) was chosen on cold-item validation splits (seeds 1 and 2), never on
-    the reported split (seed 0).
+    The feature set (genres + year, rather than genres alone or TF-IDF of genres + title) was
+    chosen on cold-item validation splits (seeds 1 and 2), never on the reported split (seed 0).
     """
-    cols = ["item", "title", "release", "video", "url"] + ML100K_GENRES
-    df = pd.read_csv(DATA / "movielens-100k" / "u.item", sep="|", names=cols, encoding="latin-1").set_index("item")
-    year = pd.to_datetime(df["release"], format="%d-%b-%Y", errors="coerce").dt.year.fillna(0).astype(int)
+    items = cr.datasets.movielens_100k_items(DATA)
+    genres = items[list(cr.datasets.ML100K_GENRES)].astype(float)
+    year = pd.to_datetime(items["release_date"], errors="coerce").dt.year.fillna(0).astype(int)
     label = np.where(year >= 1990, "year " + year.astype(str), "decade " + (year // 10 * 10).astype(str))
-    years = pd.get_dummies(pd.Series(label, index=df.index)).astype(float)
-    return pd.concat([df[ML100K_GENRES].astype(float), years], axis=1)
+    years = pd.get_dummies(pd.Series(label, index=items.index)).astype(float)
+    return pd.concat([genres, years], axis=1)
 
 
-def latest_small_ratings() -> pd.DataFrame:
-    df = pd.read_csv(DATA / "movielens-latest-small" / "ratings.csv")  # CRLF handled by pandas
-    return df.rename(columns={"userId": "user", "movieId": "item", "timestamp": "ts"})
+def latest_small() -> cr.Interactions:
+    return cr.datasets.movielens_latest_small(DATA)
 
 
 def latest_small_text() -> pd.Series:
@@ -57,10 +52,10 @@ def latest_small_text() -> pd.Series:
 
     (Chosen over genres + tags alone on cold-item validation splits, seeds 1 and 2.)
     """
-    movies = pd.read_csv(DATA / "movielens-latest-small" / "movies.csv").set_index("movieId")
-    tags = pd.read_csv(DATA / "movielens-latest-small" / "tags.csv")
+    movies = cr.datasets.movielens_latest_small_movies(DATA)  # indexed by movieId
+    tags = cr.datasets.movielens_latest_small_tags(DATA)
     tag_text = tags.groupby("movieId")["tag"].apply(lambda t: " ".join(map(str, t)))
-    genres = movies["genres"].str.replace("|", " ", regex=False).str.replace("(no genres listed)", "", regex=False)
+    genres = movies["genres"].apply(lambda g: " ".join(x for x in g if x != "(no genres listed)"))
     year = movies["title"].str.extract(r"\((\d{4})\)\s*$")[0].fillna("0")
     title = movies["title"].str.replace(r"\(\d{4}\)\s*$", "", regex=True)
     text = (genres + " " + tag_text.reindex(movies.index).fillna("") + " y" + year + " d" + year.str[:3]
@@ -69,15 +64,13 @@ def latest_small_text() -> pd.Series:
     return text
 
 
-def implicit_interactions(df: pd.DataFrame, threshold: float = 4.0) -> cr.Interactions:
+def positives(data: cr.Interactions, threshold: float = 4.0) -> cr.Interactions:
     """Ratings >= threshold as implicit interactions of weight 1."""
-    pos = df[df["rating"] >= threshold]
-    return cr.Interactions.from_pandas(pos, "user", "item")
+    return data.binarize(threshold)
 
 
 def random_split(data: cr.Interactions, test_size: float = 0.2, seed: int = 0):
-    mask = np.random.default_rng(seed).random(data.nnz) >= test_size
-    return data.subset(mask), data.subset(~mask)
+    return cr.split.random(data, test_size=test_size, seed=seed)
 
 
 def cold_item_split(data: cr.Interactions, fraction: float = 0.1, seed: int = 0):

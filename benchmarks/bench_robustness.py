@@ -17,8 +17,9 @@ import argparse
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from _content_common import cr, ml100k_features, ml100k_ratings, write
+from _content_common import cr, ml100k, ml100k_features, write
 
 
 def factories(quick: bool):
@@ -36,27 +37,39 @@ def factories(quick: bool):
     optional = {  # models of other branches, by the names DESIGN.md gives them
         "ItemKNN": lambda: cr.ItemKNN(k=50), "UserKNN": lambda: cr.UserKNN(k=50),
         "ALS": lambda: cr.ALS(factors=64), "MF": lambda: cr.MF(factors=32), "BPR": lambda: cr.BPR(factors=32),
+        "AssociationRules": lambda: cr.AssociationRules(min_support=0.05),
     }
     for name, make in optional.items():
         if hasattr(cr, name):
             f[name] = make
-    return f, fit_params
+    return {name: single_threaded(make) for name, make in f.items()}, fit_params
+
+
+def single_threaded(make):
+    """One thread per model (and BLAS): on the shared 2-core machine, two threads were far slower."""
+    def factory():
+        model = make()
+        for m in [model] + [sub for sub, _ in getattr(model, "models", ())]:
+            if "n_threads" in m.get_params():
+                m.set_params(n_threads=1)
+        return model
+    return factory
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two models, two sizes, fewer epochs")
     args = ap.parse_args()
-    ratings = ml100k_ratings()
-    data = cr.Interactions.from_pandas(ratings, "user", "item", "rating")
+    data = ml100k()
     target = cr.robustness.default_target(data)
     sizes = [0.02, 0.1] if args.quick else [0.01, 0.02, 0.05, 0.1, 0.2]
     facts, fit_params = factories(args.quick)
     if args.quick:
         facts = {k: facts[k] for k in ("Baseline", "EASE")}
     t0 = time.perf_counter()
-    table = cr.robustness.robustness_table(facts, data, fit_params=fit_params, sizes=sizes, filler_size=0.03,
-                                           target_item=target, seed=0)
+    with threadpool_limits(1):
+        table = cr.robustness.robustness_table(facts, data, fit_params=fit_params, sizes=sizes, filler_size=0.03,
+                                               target_item=target, seed=0)
     summary = (table.groupby(["model", "attack"], sort=False)
                .agg(majority_size=("majority_size", "first"), hit_rate_before=("hit_rate_before", "first"),
                     hit_rate_at_5pct=("hit_rate", lambda h: h.iloc[min(2, len(h) - 1)]),
