@@ -69,7 +69,7 @@ def ease_weights(X: sp.spmatrix, l2: float) -> np.ndarray:
     G = (X.T @ X).toarray()
     G[np.diag_indices_from(G)] += l2
     # Cholesky + in-place inverse (potri) keeps one n x n matrix alive instead of inv()'s two.
-    c, lower = scipy.linalg.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
+    c, _ = scipy.linalg.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
     P, info = scipy.linalg.lapack.dpotri(c, lower=True, overwrite_c=True)
     if info != 0:  # pragma: no cover - X^T X + l2 I with l2 > 0 is positive definite
         raise np.linalg.LinAlgError(f"EASE: inverse failed (LAPACK info {info}); increase l2")

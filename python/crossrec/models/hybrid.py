@@ -14,6 +14,7 @@ zscore, the minimum under minmax).
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 from typing import Optional, Sequence
 
@@ -85,7 +86,6 @@ class Hybrid(Recommender):
         comps = []
         for model in models:
             if self.refit or not hasattr(model, "item_map_"):
-                import inspect
                 accepted = inspect.signature(model.fit).parameters
                 model.fit(data, **{k: v for k, v in fit_params.items() if k in accepted})
             comps.append(model)
