@@ -3,8 +3,9 @@
 For each model and attack (random, average, bandwagon) the target item (a little-rated item, see
 crossrec.robustness.default_target) is pushed by 1 %, 2 %, 5 %, 10 % and 20 % fake profiles
 (filler: 3 % of the items). Reported: hit rate at 10 of the target among the genuine users who had
-not rated it, before and after; the prediction shift of rating models; and the smallest attack
-size at which the target enters the top 10 of more than half of those users (majority_size).
+not rated it, before and after; the prediction shift (stars for rating models; score units for
+implicit ALS and BPR, whose predict gives ranking scores); and the smallest attack size at which the
+target enters the top 10 of more than half of those users (majority_size; None = not reached by 20 %).
 
 Models are one line each in FACTORIES; models from other branches (ItemKNN, ALS, ...) are
 included automatically once they are in crossrec.

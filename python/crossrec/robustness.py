@@ -166,8 +166,10 @@ class AttackResult:
 
     table : one row per attack size: ``n_profiles``, ``fraction`` (of genuine users),
         ``hit_rate`` (share of genuine users, who had not interacted with the target, that get the
-        target in their top n), ``hit_rate_before``, and for rating models ``prediction_shift`` (mean
-        over those users of predicted rating after minus before).
+        target in their top n), ``hit_rate_before``, and ``prediction_shift`` (mean over those users
+        of ``predict`` after minus before; NaN for models without ``predict``). It is a rating shift
+        for rating models; for models whose ``predict`` returns ranking scores (implicit ALS, BPR) it
+        is in score units and not comparable across models.
     majority_size : the smallest attack size (fake profiles) at which the target enters the top n
         of more than half of those users; None if no size in the sweep reaches it.
     """
