@@ -60,6 +60,10 @@ def single_threaded(make):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two models, two sizes, fewer epochs")
+    ap.add_argument("--models", nargs="*", help="only these models (names as in the table)")
+    ap.add_argument("--sizes", nargs="*", type=int, help="attack sizes as profile counts (default 1-20 %% of users)")
+    ap.add_argument("--attacks", nargs="*", default=list(cr.robustness.ATTACKS))
+    ap.add_argument("--name", default=None, help="result file name (default robustness)")
     args = ap.parse_args()
     data = ml100k()
     target = cr.robustness.default_target(data)
@@ -67,10 +71,14 @@ def main():
     facts, fit_params = factories(args.quick)
     if args.quick:
         facts = {k: facts[k] for k in ("Baseline", "EASE")}
+    if args.models:
+        facts = {k: facts[k] for k in args.models}
+    if args.sizes:
+        sizes = args.sizes
     t0 = time.perf_counter()
     with threadpool_limits(1):
-        table = cr.robustness.robustness_table(facts, data, fit_params=fit_params, sizes=sizes, filler_size=0.03,
-                                               target_item=target, seed=0)
+        table = cr.robustness.robustness_table(facts, data, attacks=args.attacks, fit_params=fit_params,
+                                               sizes=sizes, filler_size=0.03, target_item=target, seed=0)
     summary = (table.groupby(["model", "attack"], sort=False)
                .agg(majority_size=("majority_size", "first"), hit_rate_before=("hit_rate_before", "first"),
                     hit_rate_at_5pct=("hit_rate", lambda h: h.iloc[min(2, len(h) - 1)]),
@@ -84,7 +92,7 @@ def main():
         "table": table.replace({np.nan: None}).to_dict(orient="records"),
         "total_s": time.perf_counter() - t0,
     }
-    write("robustness-quick" if args.quick else "robustness", result)
+    write(args.name or ("robustness-quick" if args.quick else "robustness"), result)
     print(summary.to_string(index=False))
     # Every model is measured, and a big enough attack moves every collaborative model.
     assert set(summary["model"]) == set(facts)
