@@ -116,12 +116,14 @@ def test_fpgrowth_equals_apriori(baskets, min_count):
     assert as_dict(a) == as_dict(b)
 
 
-def test_items_sorted_and_support_is_count_over_baskets():
+def test_sorted_items_and_support_is_count_over_baskets():
     baskets = [[3, 1], [1, 2, 3], [3], [2, 1]]
     r = cr.frequent_itemsets(baskets, 2)
+    srt = r.sorted_items()
     for s in range(len(r)):
-        ids = r.item_ids[r.items[r.offsets[s]:r.offsets[s + 1]]]
-        assert list(r.items[r.offsets[s]:r.offsets[s + 1]]) == sorted(r.items[r.offsets[s]:r.offsets[s + 1]])
+        span = slice(r.offsets[s], r.offsets[s + 1])
+        ids = r.item_ids[r.items[span]]
+        assert list(srt[span]) == sorted(r.items[span])
         assert r.counts[s] == sum(set(ids.tolist()) <= set(b) for b in baskets)
     np.testing.assert_allclose(r.support, r.counts / 4)
     assert as_dict(r) == {frozenset({1}): 3, frozenset({3}): 3, frozenset({2}): 2, frozenset({1, 3}): 2,

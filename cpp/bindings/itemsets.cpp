@@ -178,8 +178,31 @@ CROSSREC_BINDINGS(itemsets) {
       },
       py::arg("indptr"), py::arg("indices"), py::arg("n_items"), py::arg("min_count"), py::arg("max_len") = 0,
       py::arg("max_itemsets") = INT64_MAX, py::arg("algorithm") = "fpgrowth", py::arg("n_threads") = 0,
-      "Frequent itemsets of a baskets x items CSR: (offsets int64, items int32 sorted per itemset, counts "
+      "Frequent itemsets of a baskets x items CSR: (offsets int64, items int32 in mining order, counts "
       "int64). Raises ValueError past max_itemsets.");
+
+  m.def(
+      "sort_itemsets",
+      [](const py::object& offsets_obj, const py::object& items_obj, int n_threads) {
+        auto offsets = int64_array(offsets_obj, "offsets");
+        auto items = index_array(items_obj, "items");
+        const int64_t n = offsets.shape(0) - 1;
+        require(n >= 0, "offsets: must have at least one entry");
+        require(offsets.data()[n] == items.shape(0), "offsets: offsets[-1] != len(items)");
+        thread_arg(n_threads);
+        auto out = new_array<int32_t>({items.shape(0)});
+        {
+          py::gil_scoped_release release;
+          if (offsets.data()[0] != 0) fail("offsets: offsets[0] must be 0");
+          for (int64_t s = 0; s < n; ++s)
+            if (offsets.data()[s + 1] < offsets.data()[s]) fail("offsets: decrease at itemset " + std::to_string(s));
+          std::copy(items.data(), items.data() + items.shape(0), out.mutable_data());
+          sort_itemsets(offsets.data(), n, out.mutable_data(), n_threads);
+        }
+        return out;
+      },
+      py::arg("offsets"), py::arg("items"), py::arg("n_threads") = 0,
+      "A copy of items with each itemset's items sorted ascending.");
 
   m.def(
       "association_rules",

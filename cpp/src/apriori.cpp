@@ -206,7 +206,7 @@ ItemsetResult apriori(const CsrView& baskets, const MiningParams& params) {
       result.push(items.data(), d + 1, lv.count[x]);
     }
   }
-  finish_itemsets(result, db.rank_item, params.n_threads);
+  ranks_to_items(result, db.rank_item, params.n_threads);
   return result;
 }
 

@@ -39,7 +39,8 @@ class FrequentItemsets:
     offsets : (n + 1,) int64
         Itemset ``s`` is ``items[offsets[s]:offsets[s + 1]]``.
     items : int32
-        Positions into ``item_ids``, ascending within each itemset.
+        Positions into ``item_ids``, in mining order within each itemset (not sorted; see
+        ``sorted_items``).
     counts : (n,) int64
         Support count of each itemset (number of baskets containing it).
     item_ids : (n_items,) array
@@ -58,6 +59,7 @@ class FrequentItemsets:
         self.item_ids = item_ids
         self.n_baskets = int(n_baskets)
         self.min_count = int(min_count)
+        self._sorted: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -70,6 +72,12 @@ class FrequentItemsets:
     def support(self) -> np.ndarray:
         """Support fractions, counts / n_baskets (float64)."""
         return self.counts / float(self.n_baskets)
+
+    def sorted_items(self, n_threads: int = 0) -> np.ndarray:
+        """A copy of ``items`` sorted ascending within each itemset (computed once, cached)."""
+        if self._sorted is None:
+            self._sorted = _core.sort_itemsets(self.offsets, self.items, check_n_threads(n_threads))
+        return self._sorted
 
     @property
     def lengths(self) -> np.ndarray:
@@ -289,18 +297,15 @@ def _object_array(values: list) -> np.ndarray:
 def _itemset_arrays(itemsets):
     """(offsets, items sorted per itemset, support fractions, item_ids) for the rule kernel."""
     if isinstance(itemsets, FrequentItemsets):
-        return itemsets.offsets, itemsets.items, itemsets.support, itemsets.item_ids
+        return itemsets.offsets, itemsets.sorted_items(), itemsets.support, itemsets.item_ids
     if isinstance(itemsets, pd.DataFrame):
         if not {"support", "itemsets"} <= set(itemsets.columns):
             raise ValueError("itemsets: a DataFrame needs the columns 'support' and 'itemsets'")
         sets = [list(s) for s in itemsets["itemsets"]]
         indptr, codes, ids = _core.encode_baskets(sets)
         ids = np.asarray(ids) if isinstance(ids, np.ndarray) else _object_array(ids)
-        # sort the codes inside each itemset: sort by (itemset, code)
-        row = np.repeat(np.arange(len(sets)), np.diff(indptr))
-        order = np.lexsort((codes, row))
         support = np.asarray(itemsets["support"], dtype=np.float64)
-        return indptr, np.ascontiguousarray(codes[order]), support, ids
+        return indptr, _core.sort_itemsets(indptr, codes), support, ids
     raise ValueError(f"itemsets: expected FrequentItemsets or a DataFrame, got {type(itemsets).__name__}")
 
 
