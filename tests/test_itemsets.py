@@ -114,6 +114,12 @@ def test_fpgrowth_equals_apriori(baskets, min_count):
     a = cr.frequent_itemsets(baskets, min_count, algorithm="fpgrowth")
     b = cr.frequent_itemsets(baskets, min_count, algorithm="apriori")
     assert as_dict(a) == as_dict(b)
+    # both of Apriori's counting methods (basket scan, bit rows), pinned through _core
+    indptr, codes, ids = _core.encode_baskets(baskets)
+    for method in ("apriori_scan", "apriori_bits"):
+        offsets, items, counts = _core.frequent_itemsets(indptr, codes, len(ids), min_count, algorithm=method)
+        got = cr.FrequentItemsets(offsets, items, counts, np.asarray(ids, dtype=object), len(baskets), min_count)
+        assert as_dict(got) == as_dict(a)
 
 
 def test_sorted_items_and_support_is_count_over_baskets():

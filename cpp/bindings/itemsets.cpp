@@ -164,9 +164,12 @@ CROSSREC_BINDINGS(itemsets) {
         require(min_count >= 1, "min_count: must be >= 1, got " + std::to_string(min_count));
         require(max_len >= 0, "max_len: must be >= 0 (0 = no limit), got " + std::to_string(max_len));
         require(max_itemsets >= 1, "max_itemsets: must be >= 1, got " + std::to_string(max_itemsets));
-        require(algorithm == "fpgrowth" || algorithm == "apriori",
+        // apriori_scan / apriori_bits pin Apriori's counting method (for tests); apriori picks per level.
+        require(algorithm == "fpgrowth" || algorithm == "apriori" || algorithm == "apriori_scan" ||
+                    algorithm == "apriori_bits",
                 "algorithm: expected 'fpgrowth' or 'apriori', got '" + algorithm + "'");
-        MiningParams params{min_count, max_len, max_itemsets, thread_arg(n_threads)};
+        MiningParams params{min_count, max_len, max_itemsets, thread_arg(n_threads),
+                            algorithm == "apriori_scan" ? 1 : algorithm == "apriori_bits" ? 2 : 0};
         ItemsetResult result;
         {
           py::gil_scoped_release release;

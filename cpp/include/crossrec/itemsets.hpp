@@ -15,6 +15,9 @@ struct MiningParams {
   int max_len = 0;                 // 0 = no limit on itemset length
   int64_t max_itemsets = INT64_MAX;
   int n_threads = 0;               // 0 = all cores
+  // Apriori only: how to count candidates. 0 = per level, whichever is estimated cheaper;
+  // 1 = always scan the baskets; 2 = always AND bit rows (tests pin each one down).
+  int apriori_counting = 0;
 };
 
 // Frequent itemsets as flat arrays: itemset s holds items[offsets[s] .. offsets[s+1]) (original
