@@ -221,6 +221,18 @@ def test_core_rule_scores_errors_and_threads():
             _core.rule_scores(**args(**change))
 
 
+def test_evaluate_like_every_other_model():
+    if not hasattr(cr, "evaluate"):
+        pytest.skip("cr.evaluate is not on this branch yet (foundation)")
+    from contract import small_data
+    data = small_data(seed=8, n_users=60, explicit=False)
+    train, test = cr.split.random(data, test_size=0.25, seed=0)
+    models = {"pop": cr.MostPopular().fit(train),
+              "rules": cr.AssociationRules(min_support=0.05, min_confidence=0.1).fit(train)}
+    table = cr.evaluate(models, train, test, metrics=["ndcg@10"]).table()
+    assert np.isfinite(table["ndcg@10"]).all() and len(table) == 2
+
+
 class TestAssociationRules(ModelContract):
     explicit_data = False
 

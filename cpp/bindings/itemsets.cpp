@@ -32,8 +32,7 @@ In<int64_t> int64_array(const py::handle& obj, const std::string& name) {
 }
 
 // Itemsets as given to association_rules: offsets, sorted items, support fractions in (0, 1].
-void validate_itemsets(const int64_t* offsets, int64_t n, const int32_t* items, int64_t n_items_total,
-                       const double* support) {
+void validate_itemsets(const int64_t* offsets, int64_t n, const int32_t* items, const double* support) {
   if (offsets[0] != 0) fail("itemsets: offsets[0] must be 0");
   for (int64_t s = 0; s < n; ++s) {
     const int64_t b = offsets[s], e = offsets[s + 1];
@@ -48,7 +47,6 @@ void validate_itemsets(const int64_t* offsets, int64_t n, const int32_t* items, 
       fail("support: values must be fractions in (0, 1], got " + std::to_string(support[s]) + " at itemset " +
            std::to_string(s));
   }
-  (void)n_items_total;
 }
 
 // Baskets given as a Python sequence of sequences of hashable ids -> (indptr, codes, ids).
@@ -229,7 +227,7 @@ CROSSREC_BINDINGS(itemsets) {
         RuleResult rules;
         {
           py::gil_scoped_release release;
-          validate_itemsets(offsets.data(), n, items.data(), items.shape(0), support.data());
+          validate_itemsets(offsets.data(), n, items.data(), support.data());
           rules = association_rules(offsets.data(), items.data(), support.data(), n, m_id, min_threshold,
                                     max_consequent, max_rules, n_threads);
         }

@@ -10,8 +10,13 @@
 namespace crossrec {
 namespace {
 
+// Outline: items are ranked by frequency; the first projection of each item reads the baskets
+// (project_top), deeper ones a prefix tree (project); a tree that is a single chain is
+// enumerated directly (emit_chain). Top-level items are independent tasks.
+//
 // An FP-tree in flat arrays. Node 0 is the root. Items are local codes 0..n_items-1, listed in
-// ascending order along every root-to-leaf path (0 = most frequent), so walking up from a node
+// ascending order along every root-to-leaf path; codes follow the global frequency rank (not
+// re-sorted per tree, so filtered paths stay sorted without a sort), so walking up from a node
 // visits strictly smaller codes. Mining only ever walks upwards (parent links) and visits the
 // nodes of one item (head lists), so no child lists are kept after building.
 struct FPTree {
