@@ -178,6 +178,10 @@ def test_input_forms_agree():
     np_ids = {frozenset(cols[j] for j in s): c for s, c in as_dict(cr.frequent_itemsets(dense, 0.1)).items()}
     assert np_ids == ref
     assert as_dict(cr.frequent_itemsets(tuple(tuple(b) for b in lists), 0.1)) == ref
+    pairs = pd.DataFrame([(u, i) for u, b in enumerate(lists) for i in b], columns=["user", "item"])
+    users_as_baskets = cr.Interactions.from_pandas(pairs, "user", "item")
+    # users with no items are not in Interactions: compare with the same count threshold
+    assert as_dict(cr.frequent_itemsets(users_as_baskets, 6)) == as_dict(cr.frequent_itemsets(lists, 6))
 
 
 def test_to_pandas_matches_mlxtend():

@@ -91,6 +91,18 @@ def test_rules_same_on_one_and_two_threads():
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_no_rules():
+    only_singletons = cr.frequent_itemsets([[1], [2], [1, 2]], 2)
+    rules = cr.association_rules(only_singletons, min_threshold=0.0)
+    assert len(rules) == 0 and rules["antecedents"].dtype == object
+    assert len(cr.association_rules(cr.frequent_itemsets([[1], [2]], 2))) == 0  # no itemsets at all
+    df = pd.DataFrame({"user": ["a", "b", "c"], "item": [1, 2, 1]})
+    model = cr.AssociationRules(min_support=2, min_confidence=0.5).fit(cr.Interactions.from_pandas(df, "user", "item"))
+    assert model.n_rules_ == 0
+    ids, scores = model.recommend(["b"], n=1)  # popularity fallback only
+    assert ids[0, 0] == 1 and scores[0, 0] == pytest.approx(2 / 3 - 1)
+
+
 def test_rule_errors():
     itemsets = cr.frequent_itemsets([[1, 2, 3], [1, 2], [2, 3]], 1)
     with pytest.raises(ValueError, match="metric"):

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from . import _core
 from ._validation import check_choice, check_float, check_n_threads, check_positive_int
+from .data import Interactions
 
 __all__ = ["FrequentItemsets", "frequent_itemsets", "association_rules"]
 
@@ -95,7 +96,7 @@ class FrequentItemsets:
     def to_pandas(self) -> pd.DataFrame:
         """mlxtend's layout: columns ``support`` (fraction) and ``itemsets`` (frozensets of ids)."""
         return pd.DataFrame({"support": self.support,
-                             "itemsets": _frozensets(self.item_ids, self.items, self.offsets)})
+                             "itemsets": pd.Series(_frozensets(self.item_ids, self.items, self.offsets), dtype=object)})
 
 
 def frequent_itemsets(baskets: Any, min_support: float | int = 0.001, algorithm: str = "fpgrowth",
@@ -105,11 +106,12 @@ def frequent_itemsets(baskets: Any, min_support: float | int = 0.001, algorithm:
 
     Parameters
     ----------
-    baskets : sequence of baskets, scipy sparse matrix, pandas DataFrame or 2-D array
+    baskets : sequence of baskets, Interactions, scipy sparse matrix, DataFrame or 2-D array
         A sequence (e.g. list) of baskets, each a sequence of hashable item ids (repeats inside a
-        basket count once); or a baskets x items sparse matrix (any non-zero entry means
-        "contains", item ids are the column numbers); or a one-hot DataFrame / array of 0/1 or
-        bool values as mlxtend takes (item ids are the column labels).
+        basket count once); or ``Interactions`` (each user's items are a basket); or a baskets x
+        items sparse matrix (any non-zero entry means "contains", item ids are the column
+        numbers); or a one-hot DataFrame / array of 0/1 or bool values as mlxtend takes (item
+        ids are the column labels).
     min_support : float or int
         A float in (0, 1] is a fraction of the baskets (an itemset is frequent when
         count / n_baskets >= min_support, compared as mlxtend does); an int >= 1 is an absolute
@@ -192,8 +194,8 @@ def association_rules(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "
     r = rule_arrays(itemsets, metric, min_threshold, max_rules=max_rules, n_threads=n_threads)
     ids = r["item_ids"]
     return pd.DataFrame({
-        "antecedents": _frozensets(ids, r["antecedents"].indices, r["antecedents"].indptr),
-        "consequents": _frozensets(ids, r["consequents"].indices, r["consequents"].indptr),
+        "antecedents": pd.Series(_frozensets(ids, r["antecedents"].indices, r["antecedents"].indptr), dtype=object),
+        "consequents": pd.Series(_frozensets(ids, r["consequents"].indices, r["consequents"].indptr), dtype=object),
         "antecedent support": r["antecedent_support"],
         "consequent support": r["consequent_support"],
         "support": r["support"],
@@ -245,6 +247,9 @@ def rule_arrays(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "confid
 # ---- input coercion -----------------------------------------------------------------------
 def _baskets_csr(baskets: Any):
     """(indptr int64, indices int32, n_items, item_ids) of any supported basket input."""
+    if isinstance(baskets, Interactions):
+        m = baskets.matrix
+        return m.indptr.astype(np.int64), m.indices.astype(np.int32), m.shape[1], baskets.item_ids
     if isinstance(baskets, pd.DataFrame):
         return _onehot_csr(baskets.to_numpy(), np.asarray(baskets.columns, dtype=object), "baskets")
     if sp.issparse(baskets):
