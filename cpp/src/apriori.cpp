@@ -192,9 +192,9 @@ int64_t and_popcount(const uint64_t* a, const uint64_t* b, int64_t words) {
 
 // Counts the new level vertically: per parent k-itemset, AND its items' bit rows once, then
 // one AND + popcount per child candidate. Each candidate is written by one task.
-void count_vertical(const Trie& trie, const ItemBits& bits, int k, int n_threads) {
+void count_vertical(Trie& trie, const ItemBits& bits, int k, int n_threads) {
   const Level& parents = trie.levels[k - 1];
-  Level& cand = const_cast<Level&>(trie.levels[k]);
+  Level& cand = trie.levels[k];
   struct Scratch {
     std::vector<uint64_t> acc;
     std::vector<int32_t> items;
