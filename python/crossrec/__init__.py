@@ -2,8 +2,9 @@
 
 Only public names live here; see the modules for the implementations.
 """
-from . import metrics
+from . import datasets, metrics, split
 from .data import IdMap, Interactions
+from .evaluation import Gain, Report, evaluate
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .models.base import Recommender, load
 from .models.baseline import Baseline, MostPopular, Random
@@ -16,5 +17,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Baseline", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
+    "datasets", "split", "evaluate", "Report", "Gain",
     "AssociationRules", "FrequentItemsets", "association_rules", "frequent_itemsets",
 ]
