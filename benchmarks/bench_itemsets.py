@@ -38,15 +38,12 @@ CASES = {  # name: (reader, min_support fraction, mlxtend runs in-process)
 
 
 # ---- data ------------------------------------------------------------------------------------
-def _lines(path: Path) -> list[str]:
-    with open(path) as f:
-        return [ln for ln in f.read().splitlines() if ln.strip()]  # FIMI files: no final newline
-
-
 def load(name: str) -> list[list]:
-    if name == "groceries":  # ragged comma lists; "cream cheese " has a trailing space
-        return [[x.strip() for x in ln.split(",")] for ln in _lines(DATA / "groceries" / "groceries.csv")]
-    return [[int(x) for x in ln.split()] for ln in _lines(DATA / f"fimi-{name}" / f"{name}.dat")]
+    """Baskets as lists of ids, through crossrec.datasets (Groceries: item names stripped, one
+    item is spelt "cream cheese " in the file; FIMI: no final newline)."""
+    if name == "groceries":
+        return cr.datasets.groceries(data_dir=DATA)
+    return cr.datasets.fimi(name, data_dir=DATA)
 
 
 def onehot(baskets: list[list]):

@@ -37,21 +37,19 @@ def brute_force(baskets, min_count, max_len=None):
     return out
 
 
-def read_lines(path):
-    with open(path) as f:
-        return [ln for ln in f.read().splitlines() if ln.strip()]  # no trailing newline in FIMI files
-
-
 def groceries(strip_lines_only=False):
-    """Ragged comma lists. The item "cream cheese " is spelt with a trailing space in the file."""
-    lines = read_lines(data_path("groceries", "groceries.csv"))
-    if strip_lines_only:  # the tempting parse that turns "cream cheese " at a line end into a new item
-        return [ln.strip().split(",") for ln in lines]
-    return [[x.strip() for x in ln.split(",")] for ln in lines]
+    """The Groceries baskets (crossrec.datasets). The item "cream cheese " is spelt with a
+    trailing space in the file; strip_lines_only=True gives the tempting parse that strips whole
+    lines only, which turns it into a second item where it ends a line."""
+    path = data_path("groceries", "groceries.csv")
+    if strip_lines_only:
+        with open(path) as f:
+            return [ln.strip().split(",") for ln in f.read().splitlines() if ln.strip()]
+    return cr.datasets.groceries(data_dir=path.parents[1])
 
 
 def fimi(name):
-    return [[int(x) for x in ln.split()] for ln in read_lines(data_path(f"fimi-{name}", f"{name}.dat"))]
+    return cr.datasets.fimi(name, data_dir=data_path(f"fimi-{name}", f"{name}.dat").parents[1])
 
 
 def as_dict(result):

@@ -63,8 +63,7 @@ def test_rules_match_direct_computation(baskets, min_count, metric, threshold):
 
 
 def groceries():
-    with open(data_path("groceries", "groceries.csv")) as f:
-        return [[x.strip() for x in ln.split(",")] for ln in f.read().splitlines() if ln.strip()]
+    return cr.datasets.groceries(data_dir=data_path("groceries", "groceries.csv").parents[1])
 
 
 @pytest.mark.parametrize("metric,threshold", [("confidence", 0.5), ("lift", 3.0), ("leverage", 0.004),
