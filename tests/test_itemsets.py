@@ -187,6 +187,8 @@ def test_input_forms_agree():
     np_ids = {frozenset(cols[j] for j in s): c for s, c in as_dict(cr.frequent_itemsets(dense, 0.1)).items()}
     assert np_ids == ref
     assert as_dict(cr.frequent_itemsets(tuple(tuple(b) for b in lists), 0.1)) == ref
+    assert as_dict(cr.frequent_itemsets(pd.Series(lists, index=np.arange(60) * 7), 0.1)) == ref  # by position
+    assert as_dict(cr.frequent_itemsets([set(b) for b in lists], 0.1)) == ref
     pairs = pd.DataFrame([(u, i) for u, b in enumerate(lists) for i in b], columns=["user", "item"])
     users_as_baskets = cr.Interactions.from_pandas(pairs, "user", "item")
     # users with no items are not in Interactions: compare with the same count threshold

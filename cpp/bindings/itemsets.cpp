@@ -55,8 +55,13 @@ void validate_itemsets(const int64_t* offsets, int64_t n, const int32_t* items, 
 // plain ints take a C++ path (a direct table when the ids are small non-negative numbers, a
 // hash map otherwise); any other hashable goes through a dict.
 py::tuple encode_baskets(const py::handle& baskets_obj) {
-  py::sequence baskets = py::reinterpret_borrow<py::sequence>(baskets_obj);
-  const auto n = static_cast<int64_t>(py::len(baskets));
+  // The outer sequence through PySequence_Fast too: positions, not labels (a pandas Series of
+  // lists indexes by label), and any iterable works.
+  PyObject* outer_fast = PySequence_Fast(baskets_obj.ptr(), "baskets: expected a sequence of baskets");
+  if (!outer_fast) throw py::error_already_set();
+  py::object outer = py::reinterpret_steal<py::object>(outer_fast);
+  const auto n = static_cast<int64_t>(PySequence_Fast_GET_SIZE(outer_fast));
+  PyObject** rows = PySequence_Fast_ITEMS(outer_fast);
   std::vector<int64_t> indptr(static_cast<size_t>(n) + 1, 0);
   std::vector<PyObject*> basket_fast;  // owned references to PySequence_Fast results
   basket_fast.reserve(static_cast<size_t>(n));
@@ -68,10 +73,10 @@ py::tuple encode_baskets(const py::handle& baskets_obj) {
   } release{basket_fast};
   bool all_int = true;
   for (int64_t b = 0; b < n; ++b) {
-    py::object row = baskets[static_cast<size_t>(b)];
-    if (py::isinstance<py::str>(row) || py::isinstance<py::bytes>(row))
+    PyObject* row = rows[b];  // borrowed from `outer`
+    if (PyUnicode_Check(row) || PyBytes_Check(row))
       fail("baskets: basket " + std::to_string(b) + " is a string; expected a list of item ids");
-    PyObject* fast = PySequence_Fast(row.ptr(), "baskets: every basket must be a sequence of item ids");
+    PyObject* fast = PySequence_Fast(row, "baskets: every basket must be a sequence of item ids");
     if (!fast) throw py::error_already_set();
     basket_fast.push_back(fast);
     const Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
