@@ -37,21 +37,19 @@ def brute_force(baskets, min_count, max_len=None):
     return out
 
 
-def read_lines(path):
-    with open(path) as f:
-        return [ln for ln in f.read().splitlines() if ln.strip()]  # no trailing newline in FIMI files
-
-
 def groceries(strip_lines_only=False):
-    """Ragged comma lists. The item "cream cheese " is spelt with a trailing space in the file."""
-    lines = read_lines(data_path("groceries", "groceries.csv"))
-    if strip_lines_only:  # the tempting parse that turns "cream cheese " at a line end into a new item
-        return [ln.strip().split(",") for ln in lines]
-    return [[x.strip() for x in ln.split(",")] for ln in lines]
+    """The Groceries baskets (crossrec.datasets). The item "cream cheese " is spelt with a
+    trailing space in the file; strip_lines_only=True gives the tempting parse that strips whole
+    lines only, which turns it into a second item where it ends a line."""
+    path = data_path("groceries", "groceries.csv")
+    if strip_lines_only:
+        with open(path) as f:
+            return [ln.strip().split(",") for ln in f.read().splitlines() if ln.strip()]
+    return cr.datasets.groceries(data_dir=path.parents[1])
 
 
 def fimi(name):
-    return [[int(x) for x in ln.split()] for ln in read_lines(data_path(f"fimi-{name}", f"{name}.dat"))]
+    return cr.datasets.fimi(name, data_dir=data_path(f"fimi-{name}", f"{name}.dat").parents[1])
 
 
 def as_dict(result):
@@ -114,14 +112,22 @@ def test_fpgrowth_equals_apriori(baskets, min_count):
     a = cr.frequent_itemsets(baskets, min_count, algorithm="fpgrowth")
     b = cr.frequent_itemsets(baskets, min_count, algorithm="apriori")
     assert as_dict(a) == as_dict(b)
+    # both of Apriori's counting methods (basket scan, bit rows), pinned through _core
+    indptr, codes, ids = _core.encode_baskets(baskets)
+    for method in ("apriori_scan", "apriori_bits"):
+        offsets, items, counts = _core.frequent_itemsets(indptr, codes, len(ids), min_count, algorithm=method)
+        got = cr.FrequentItemsets(offsets, items, counts, np.asarray(ids, dtype=object), len(baskets), min_count)
+        assert as_dict(got) == as_dict(a)
 
 
-def test_items_sorted_and_support_is_count_over_baskets():
+def test_sorted_items_and_support_is_count_over_baskets():
     baskets = [[3, 1], [1, 2, 3], [3], [2, 1]]
     r = cr.frequent_itemsets(baskets, 2)
+    srt = r.sorted_items()
     for s in range(len(r)):
-        ids = r.item_ids[r.items[r.offsets[s]:r.offsets[s + 1]]]
-        assert list(r.items[r.offsets[s]:r.offsets[s + 1]]) == sorted(r.items[r.offsets[s]:r.offsets[s + 1]])
+        span = slice(r.offsets[s], r.offsets[s + 1])
+        ids = r.item_ids[r.items[span]]
+        assert list(srt[span]) == sorted(r.items[span])
         assert r.counts[s] == sum(set(ids.tolist()) <= set(b) for b in baskets)
     np.testing.assert_allclose(r.support, r.counts / 4)
     assert as_dict(r) == {frozenset({1}): 3, frozenset({3}): 3, frozenset({2}): 2, frozenset({1, 3}): 2,
@@ -140,6 +146,17 @@ def test_edge_cases(algorithm):
     assert fi([[0, 1], [0, 2], [0]], 3) == {frozenset({0}): 3}
     ties = [[1, 2], [2, 3], [3, 1]]                                     # equal frequencies everywhere
     assert fi(ties, 1) == brute_force(ties, 1)
+
+
+def test_item_in_every_basket_is_reported_like_mlxtend():
+    # pyfim leaves out the 1-itemset of an item that is in every basket (see test_mushroom);
+    # mlxtend reports it, and so do we
+    mlx = pytest.importorskip("mlxtend.frequent_patterns")
+    onehot = pd.DataFrame({"a": [True] * 4, "b": [True, False, True, False], "c": [False, True, True, True]})
+    theirs = mlx.fpgrowth(onehot, min_support=0.5, use_colnames=True)
+    ours = cr.frequent_itemsets(onehot, 0.5).to_pandas()
+    assert dict(zip(ours["itemsets"], ours["support"])) == dict(zip(theirs["itemsets"], theirs["support"]))
+    assert frozenset({"a"}) in set(ours["itemsets"])
 
 
 def test_min_support_fraction_follows_count_over_n():
@@ -170,6 +187,12 @@ def test_input_forms_agree():
     np_ids = {frozenset(cols[j] for j in s): c for s, c in as_dict(cr.frequent_itemsets(dense, 0.1)).items()}
     assert np_ids == ref
     assert as_dict(cr.frequent_itemsets(tuple(tuple(b) for b in lists), 0.1)) == ref
+    assert as_dict(cr.frequent_itemsets(pd.Series(lists, index=np.arange(60) * 7), 0.1)) == ref  # by position
+    assert as_dict(cr.frequent_itemsets([set(b) for b in lists], 0.1)) == ref
+    pairs = pd.DataFrame([(u, i) for u, b in enumerate(lists) for i in b], columns=["user", "item"])
+    users_as_baskets = cr.Interactions.from_pandas(pairs, "user", "item")
+    # users with no items are not in Interactions: compare with the same count threshold
+    assert as_dict(cr.frequent_itemsets(users_as_baskets, 6)) == as_dict(cr.frequent_itemsets(lists, 6))
 
 
 def test_to_pandas_matches_mlxtend():
@@ -278,7 +301,7 @@ def test_core_rejects_corrupt_csr():
 def test_groceries(algorithm):
     baskets = groceries()
     r = cr.frequent_itemsets(baskets, 0.001, algorithm=algorithm)
-    # 169 items after stripping; 13,492 itemsets as arules reports for Groceries at 0.1 %
+    # 169 items (as SOURCE.md counts) and 13,492 itemsets at 0.1 %; pyfim agrees on this input
     assert len(r.item_ids) == 169 and r.min_count == 10
     assert len(r) == 13492
     assert as_dict(r) == pyfim_dict(baskets, 0.001)

@@ -32,8 +32,7 @@ In<int64_t> int64_array(const py::handle& obj, const std::string& name) {
 }
 
 // Itemsets as given to association_rules: offsets, sorted items, support fractions in (0, 1].
-void validate_itemsets(const int64_t* offsets, int64_t n, const int32_t* items, int64_t n_items_total,
-                       const double* support) {
+void validate_itemsets(const int64_t* offsets, int64_t n, const int32_t* items, const double* support) {
   if (offsets[0] != 0) fail("itemsets: offsets[0] must be 0");
   for (int64_t s = 0; s < n; ++s) {
     const int64_t b = offsets[s], e = offsets[s + 1];
@@ -48,7 +47,6 @@ void validate_itemsets(const int64_t* offsets, int64_t n, const int32_t* items, 
       fail("support: values must be fractions in (0, 1], got " + std::to_string(support[s]) + " at itemset " +
            std::to_string(s));
   }
-  (void)n_items_total;
 }
 
 // Baskets given as a Python sequence of sequences of hashable ids -> (indptr, codes, ids).
@@ -57,8 +55,13 @@ void validate_itemsets(const int64_t* offsets, int64_t n, const int32_t* items, 
 // plain ints take a C++ path (a direct table when the ids are small non-negative numbers, a
 // hash map otherwise); any other hashable goes through a dict.
 py::tuple encode_baskets(const py::handle& baskets_obj) {
-  py::sequence baskets = py::reinterpret_borrow<py::sequence>(baskets_obj);
-  const auto n = static_cast<int64_t>(py::len(baskets));
+  // The outer sequence through PySequence_Fast too: positions, not labels (a pandas Series of
+  // lists indexes by label), and any iterable works.
+  PyObject* outer_fast = PySequence_Fast(baskets_obj.ptr(), "baskets: expected a sequence of baskets");
+  if (!outer_fast) throw py::error_already_set();
+  py::object outer = py::reinterpret_steal<py::object>(outer_fast);
+  const auto n = static_cast<int64_t>(PySequence_Fast_GET_SIZE(outer_fast));
+  PyObject** rows = PySequence_Fast_ITEMS(outer_fast);
   std::vector<int64_t> indptr(static_cast<size_t>(n) + 1, 0);
   std::vector<PyObject*> basket_fast;  // owned references to PySequence_Fast results
   basket_fast.reserve(static_cast<size_t>(n));
@@ -70,10 +73,10 @@ py::tuple encode_baskets(const py::handle& baskets_obj) {
   } release{basket_fast};
   bool all_int = true;
   for (int64_t b = 0; b < n; ++b) {
-    py::object row = baskets[static_cast<size_t>(b)];
-    if (py::isinstance<py::str>(row) || py::isinstance<py::bytes>(row))
+    PyObject* row = rows[b];  // borrowed from `outer`
+    if (PyUnicode_Check(row) || PyBytes_Check(row))
       fail("baskets: basket " + std::to_string(b) + " is a string; expected a list of item ids");
-    PyObject* fast = PySequence_Fast(row.ptr(), "baskets: every basket must be a sequence of item ids");
+    PyObject* fast = PySequence_Fast(row, "baskets: every basket must be a sequence of item ids");
     if (!fast) throw py::error_already_set();
     basket_fast.push_back(fast);
     const Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
@@ -164,9 +167,12 @@ CROSSREC_BINDINGS(itemsets) {
         require(min_count >= 1, "min_count: must be >= 1, got " + std::to_string(min_count));
         require(max_len >= 0, "max_len: must be >= 0 (0 = no limit), got " + std::to_string(max_len));
         require(max_itemsets >= 1, "max_itemsets: must be >= 1, got " + std::to_string(max_itemsets));
-        require(algorithm == "fpgrowth" || algorithm == "apriori",
+        // apriori_scan / apriori_bits pin Apriori's counting method (for tests); apriori picks per level.
+        require(algorithm == "fpgrowth" || algorithm == "apriori" || algorithm == "apriori_scan" ||
+                    algorithm == "apriori_bits",
                 "algorithm: expected 'fpgrowth' or 'apriori', got '" + algorithm + "'");
-        MiningParams params{min_count, max_len, max_itemsets, thread_arg(n_threads)};
+        MiningParams params{min_count, max_len, max_itemsets, thread_arg(n_threads),
+                            algorithm == "apriori_scan" ? 1 : algorithm == "apriori_bits" ? 2 : 0};
         ItemsetResult result;
         {
           py::gil_scoped_release release;
@@ -178,8 +184,31 @@ CROSSREC_BINDINGS(itemsets) {
       },
       py::arg("indptr"), py::arg("indices"), py::arg("n_items"), py::arg("min_count"), py::arg("max_len") = 0,
       py::arg("max_itemsets") = INT64_MAX, py::arg("algorithm") = "fpgrowth", py::arg("n_threads") = 0,
-      "Frequent itemsets of a baskets x items CSR: (offsets int64, items int32 sorted per itemset, counts "
+      "Frequent itemsets of a baskets x items CSR: (offsets int64, items int32 in mining order, counts "
       "int64). Raises ValueError past max_itemsets.");
+
+  m.def(
+      "sort_itemsets",
+      [](const py::object& offsets_obj, const py::object& items_obj, int n_threads) {
+        auto offsets = int64_array(offsets_obj, "offsets");
+        auto items = index_array(items_obj, "items");
+        const int64_t n = offsets.shape(0) - 1;
+        require(n >= 0, "offsets: must have at least one entry");
+        require(offsets.data()[n] == items.shape(0), "offsets: offsets[-1] != len(items)");
+        thread_arg(n_threads);
+        auto out = new_array<int32_t>({items.shape(0)});
+        {
+          py::gil_scoped_release release;
+          if (offsets.data()[0] != 0) fail("offsets: offsets[0] must be 0");
+          for (int64_t s = 0; s < n; ++s)
+            if (offsets.data()[s + 1] < offsets.data()[s]) fail("offsets: decrease at itemset " + std::to_string(s));
+          std::copy(items.data(), items.data() + items.shape(0), out.mutable_data());
+          sort_itemsets(offsets.data(), n, out.mutable_data(), n_threads);
+        }
+        return out;
+      },
+      py::arg("offsets"), py::arg("items"), py::arg("n_threads") = 0,
+      "A copy of items with each itemset's items sorted ascending.");
 
   m.def(
       "association_rules",
@@ -203,7 +232,7 @@ CROSSREC_BINDINGS(itemsets) {
         RuleResult rules;
         {
           py::gil_scoped_release release;
-          validate_itemsets(offsets.data(), n, items.data(), items.shape(0), support.data());
+          validate_itemsets(offsets.data(), n, items.data(), support.data());
           rules = association_rules(offsets.data(), items.data(), support.data(), n, m_id, min_threshold,
                                     max_consequent, max_rules, n_threads);
         }

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <vector>
 
+#include "crossrec/dense.hpp"  // CROSSREC_TARGET_CLONES
 #include "crossrec/parallel.hpp"
 
 namespace crossrec {
@@ -51,9 +53,26 @@ class Trie {
   // Adds 1 to cnt[x] for every node x of level `target` whose itemset is inside basket t[pos..len).
   void count(const int32_t* t, int len, int pos, int d, int64_t lo, int64_t hi, int target, int64_t* cnt) const {
     const Level& lv = levels[d];
+    const int need = target - d;  // items still to match below this level
+    auto visit = [&](int64_t x, int p) {
+      if (d == target)
+        ++cnt[x];
+      else if (lv.alive[x])
+        count(t, len, p + 1, d + 1, lv.child_begin[x], lv.child_end[x], target, cnt);
+    };
+    if (hi - lo > 8 * static_cast<int64_t>(len - pos)) {
+      // Few basket items against many nodes (the root level of sparse data): look each item up
+      // instead of merging through every node.
+      for (int p = pos; p < len - need && lo < hi; ++p) {
+        auto first = lv.item.begin() + lo, last = lv.item.begin() + hi;
+        auto it = std::lower_bound(first, last, t[p]);
+        lo = it - lv.item.begin();
+        if (it != last && *it == t[p]) visit(lo++, p);
+      }
+      return;
+    }
     int64_t x = lo;
     int p = pos;
-    const int need = target - d;  // items still to match below this level
     while (x < hi && p < len - need) {
       const int32_t a = lv.item[x], b = t[p];
       if (a < b) {
@@ -61,10 +80,7 @@ class Trie {
       } else if (a > b) {
         ++p;
       } else {
-        if (d == target)
-          ++cnt[x];
-        else if (lv.alive[x])
-          count(t, len, p + 1, d + 1, lv.child_begin[x], lv.child_end[x], target, cnt);
+        visit(x, p);
         ++x;
         ++p;
       }
@@ -101,10 +117,7 @@ bool generate(Trie& trie, int k) {
     lv.child_end[x] = next.size();
   }
   if (next.size() == 0) return false;
-  next.count.assign(next.item.size(), 0);
-  next.child_begin.assign(next.item.size(), 0);
-  next.child_end.assign(next.item.size(), 0);
-  next.alive.assign(next.item.size(), 0);
+  next.count.assign(next.item.size(), 0);  // child ranges come with prune_last, for survivors only
   trie.levels.push_back(std::move(next));
   // Mark the nodes whose subtree reaches the new level, so counting skips dead branches.
   for (int d = k - 1; d >= 0; --d) {
@@ -150,6 +163,68 @@ void prune_last(Trie& trie, int64_t min_count) {
   last.alive.assign(static_cast<size_t>(m), 0);
 }
 
+// Which baskets hold each item, as bit rows (n_items x words): dense levels count a candidate
+// with one AND + popcount per word instead of scanning every basket.
+struct ItemBits {
+  int64_t words = 0;
+  std::vector<uint64_t> bits;
+  const uint64_t* row(int32_t item) const { return bits.data() + static_cast<size_t>(item) * words; }
+
+  explicit ItemBits(const RecodedBaskets& db) : words((db.n_baskets() + 63) / 64) {
+    bits.assign(static_cast<size_t>(words) * db.rank_item.size(), 0);
+    for (int64_t b = 0; b < db.n_baskets(); ++b)
+      for (int64_t p = db.indptr[b]; p < db.indptr[b + 1]; ++p)
+        bits[static_cast<size_t>(db.ranks[p]) * words + b / 64] |= uint64_t{1} << (b % 64);
+  }
+};
+
+CROSSREC_TARGET_CLONES
+void and_into(uint64_t* acc, const uint64_t* other, int64_t words) {
+  for (int64_t w = 0; w < words; ++w) acc[w] &= other[w];
+}
+
+CROSSREC_TARGET_CLONES
+int64_t and_popcount(const uint64_t* a, const uint64_t* b, int64_t words) {
+  int64_t n = 0;
+  for (int64_t w = 0; w < words; ++w) n += __builtin_popcountll(a[w] & b[w]);
+  return n;
+}
+
+// Counts the new level vertically: per parent k-itemset, AND its items' bit rows once, then
+// one AND + popcount per child candidate. Each candidate is written by one task.
+void count_vertical(Trie& trie, const ItemBits& bits, int k, int n_threads) {
+  const Level& parents = trie.levels[k - 1];
+  Level& cand = trie.levels[k];
+  struct Scratch {
+    std::vector<uint64_t> acc;
+    std::vector<int32_t> items;
+  };
+  parallel_for(
+      parents.size(), n_threads, 64, [&] { return Scratch{std::vector<uint64_t>(bits.words), {}}; },
+      [&](int64_t x, Scratch& s) {
+        if (parents.child_end[x] == parents.child_begin[x]) return;
+        trie.itemset(k - 1, x, s.items);
+        std::copy(bits.row(s.items[0]), bits.row(s.items[0]) + bits.words, s.acc.begin());
+        for (int m = 1; m < k; ++m) and_into(s.acc.data(), bits.row(s.items[m]), bits.words);
+        for (int64_t c = parents.child_begin[x]; c < parents.child_end[x]; ++c)
+          cand.count[c] = and_popcount(s.acc.data(), bits.row(cand.item[c]), bits.words);
+      });
+}
+
+// Estimated work of the two ways to count level k+1 (index k): a basket scan touches at most
+// C(len, k+1) subsets per basket; the bit rows cost a row per parent item and per candidate.
+bool vertical_is_cheaper(const Trie& trie, const std::vector<int64_t>& len_hist, int k, int64_t words) {
+  double scan = 0.0;
+  for (size_t len = static_cast<size_t>(k) + 1; len < len_hist.size(); ++len) {
+    double c = 1.0;  // C(len, k+1)
+    for (int i = 0; i <= k; ++i) c = c * static_cast<double>(len - i) / (i + 1);
+    scan += c * static_cast<double>(len_hist[len]);
+  }
+  const double vertical = static_cast<double>(words) *
+                          (static_cast<double>(trie.levels[k].size()) + static_cast<double>(k) * trie.levels[k - 1].size());
+  return vertical < scan;
+}
+
 }  // namespace
 
 ItemsetResult apriori(const CsrView& baskets, const MiningParams& params) {
@@ -169,26 +244,45 @@ ItemsetResult apriori(const CsrView& baskets, const MiningParams& params) {
   trie.levels.push_back(std::move(first));
   budget.take(n_frequent);
 
+  // Basket length histogram (for the cost estimate) and, when they fit in 256 MiB, the bit rows.
+  std::vector<int64_t> len_hist;
+  for (int64_t b = 0; b < db.n_baskets(); ++b) {
+    const auto len = static_cast<size_t>(db.indptr[b + 1] - db.indptr[b]);
+    if (len >= len_hist.size()) len_hist.resize(len + 1, 0);
+    ++len_hist[len];
+  }
+  std::unique_ptr<ItemBits> bits;
+  const double bit_bytes = 8.0 * static_cast<double>(n_frequent) * static_cast<double>((db.n_baskets() + 63) / 64);
+  if (n_frequent > 0 && params.apriori_counting != 1 && bit_bytes <= 256.0 * (1 << 20))
+    bits = std::make_unique<ItemBits>(db);
+
   for (int k = 1; n_frequent > 0 && (params.max_len == 0 || k < params.max_len); ++k) {
     if (!generate(trie, k)) break;
     Level& cand = trie.levels.back();
     const int64_t n_cand = cand.size();
-    // Per-thread counters, summed after the loop.
-    std::deque<std::vector<int64_t>> partial;  // deque: scratch pointers stay valid
-    std::mutex merge;
-    parallel_for(
-        db.n_baskets(), threads_for(static_cast<int64_t>(db.ranks.size()), params.n_threads), 256,
-        [&] {
-          std::lock_guard<std::mutex> lock(merge);
-          partial.emplace_back(static_cast<size_t>(n_cand), 0);
-          return partial.back().data();
-        },
-        [&](int64_t b, int64_t* cnt) {
-          const int len = static_cast<int>(db.indptr[b + 1] - db.indptr[b]);
-          if (len > k) trie.count(db.ranks.data() + db.indptr[b], len, 0, 0, 0, n_frequent, k, cnt);
-        });
-    for (const auto& part : partial)
-      for (int64_t x = 0; x < n_cand; ++x) cand.count[x] += part[x];
+    const int threads = threads_for(static_cast<int64_t>(db.ranks.size()), params.n_threads);
+    const bool vertical = params.apriori_counting == 2 ||
+                          (params.apriori_counting == 0 && vertical_is_cheaper(trie, len_hist, k, bits ? bits->words : 0));
+    if (bits && vertical) {
+      count_vertical(trie, *bits, k, threads);
+    } else {
+      // Per-thread counters, summed after the loop.
+      std::deque<std::vector<int64_t>> partial;  // deque: scratch pointers stay valid
+      std::mutex merge;
+      parallel_for(
+          db.n_baskets(), threads, 256,
+          [&] {
+            std::lock_guard<std::mutex> lock(merge);
+            partial.emplace_back(static_cast<size_t>(n_cand), 0);
+            return partial.back().data();
+          },
+          [&](int64_t b, int64_t* cnt) {
+            const int len = static_cast<int>(db.indptr[b + 1] - db.indptr[b]);
+            if (len > k) trie.count(db.ranks.data() + db.indptr[b], len, 0, 0, 0, n_frequent, k, cnt);
+          });
+      for (const auto& part : partial)
+        for (int64_t x = 0; x < n_cand; ++x) cand.count[x] += part[x];
+    }
     prune_last(trie, params.min_count);
     if (trie.levels.back().size() == 0) {
       trie.levels.pop_back();
@@ -206,7 +300,7 @@ ItemsetResult apriori(const CsrView& baskets, const MiningParams& params) {
       result.push(items.data(), d + 1, lv.count[x]);
     }
   }
-  finish_itemsets(result, db.rank_item, params.n_threads);
+  ranks_to_items(result, db.rank_item, params.n_threads);
   return result;
 }
 

@@ -52,13 +52,16 @@ RecodedBaskets recode_baskets(const CsrView& baskets, int64_t min_count, [[maybe
   return out;
 }
 
-void finish_itemsets(ItemsetResult& result, const std::vector<int32_t>& rank_item, int n_threads) {
-  const int64_t n = result.size();
-  parallel_for(n, threads_for(n, n_threads), 4096, [&](int64_t s) {
-    int32_t* first = result.items.data() + result.offsets[s];
-    int32_t* last = result.items.data() + result.offsets[s + 1];
-    for (int32_t* p = first; p != last; ++p) *p = rank_item[*p];
-    std::sort(first, last);
+void ranks_to_items(ItemsetResult& result, const std::vector<int32_t>& rank_item, [[maybe_unused]] int n_threads) {
+  for (int32_t& r : result.items) r = rank_item[r];
+}
+
+void sort_itemsets(const int64_t* offsets, int64_t n_itemsets, int32_t* items, int n_threads) {
+  constexpr int64_t kBlock = 4096;
+  const int64_t n_blocks = (n_itemsets + kBlock - 1) / kBlock;
+  parallel_for(n_blocks, threads_for(offsets[n_itemsets], n_threads), 1, [&](int64_t block) {
+    const int64_t end = std::min(n_itemsets, (block + 1) * kBlock);
+    for (int64_t s = block * kBlock; s < end; ++s) std::sort(items + offsets[s], items + offsets[s + 1]);
   });
 }
 

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from . import _core
 from ._validation import check_choice, check_float, check_n_threads, check_positive_int
+from .data import Interactions
 
 __all__ = ["FrequentItemsets", "frequent_itemsets", "association_rules"]
 
@@ -39,7 +40,8 @@ class FrequentItemsets:
     offsets : (n + 1,) int64
         Itemset ``s`` is ``items[offsets[s]:offsets[s + 1]]``.
     items : int32
-        Positions into ``item_ids``, ascending within each itemset.
+        Positions into ``item_ids``, in mining order within each itemset (not sorted; see
+        ``sorted_items``).
     counts : (n,) int64
         Support count of each itemset (number of baskets containing it).
     item_ids : (n_items,) array
@@ -58,6 +60,7 @@ class FrequentItemsets:
         self.item_ids = item_ids
         self.n_baskets = int(n_baskets)
         self.min_count = int(min_count)
+        self._sorted: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -70,6 +73,12 @@ class FrequentItemsets:
     def support(self) -> np.ndarray:
         """Support fractions, counts / n_baskets (float64)."""
         return self.counts / float(self.n_baskets)
+
+    def sorted_items(self, n_threads: int = 0) -> np.ndarray:
+        """A copy of ``items`` sorted ascending within each itemset (computed once, cached)."""
+        if self._sorted is None:
+            self._sorted = _core.sort_itemsets(self.offsets, self.items, check_n_threads(n_threads))
+        return self._sorted
 
     @property
     def lengths(self) -> np.ndarray:
@@ -87,7 +96,7 @@ class FrequentItemsets:
     def to_pandas(self) -> pd.DataFrame:
         """mlxtend's layout: columns ``support`` (fraction) and ``itemsets`` (frozensets of ids)."""
         return pd.DataFrame({"support": self.support,
-                             "itemsets": _frozensets(self.item_ids, self.items, self.offsets)})
+                             "itemsets": pd.Series(_frozensets(self.item_ids, self.items, self.offsets), dtype=object)})
 
 
 def frequent_itemsets(baskets: Any, min_support: float | int = 0.001, algorithm: str = "fpgrowth",
@@ -97,11 +106,12 @@ def frequent_itemsets(baskets: Any, min_support: float | int = 0.001, algorithm:
 
     Parameters
     ----------
-    baskets : sequence of baskets, scipy sparse matrix, pandas DataFrame or 2-D array
+    baskets : sequence of baskets, Interactions, scipy sparse matrix, DataFrame or 2-D array
         A sequence (e.g. list) of baskets, each a sequence of hashable item ids (repeats inside a
-        basket count once); or a baskets x items sparse matrix (any non-zero entry means
-        "contains", item ids are the column numbers); or a one-hot DataFrame / array of 0/1 or
-        bool values as mlxtend takes (item ids are the column labels).
+        basket count once); or ``Interactions`` (each user's items are a basket); or a baskets x
+        items sparse matrix (any non-zero entry means "contains", item ids are the column
+        numbers); or a one-hot DataFrame / array of 0/1 or bool values as mlxtend takes (item
+        ids are the column labels).
     min_support : float or int
         A float in (0, 1] is a fraction of the baskets (an itemset is frequent when
         count / n_baskets >= min_support, compared as mlxtend does); an int >= 1 is an absolute
@@ -184,8 +194,8 @@ def association_rules(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "
     r = rule_arrays(itemsets, metric, min_threshold, max_rules=max_rules, n_threads=n_threads)
     ids = r["item_ids"]
     return pd.DataFrame({
-        "antecedents": _frozensets(ids, r["antecedents"].indices, r["antecedents"].indptr),
-        "consequents": _frozensets(ids, r["consequents"].indices, r["consequents"].indptr),
+        "antecedents": pd.Series(_frozensets(ids, r["antecedents"].indices, r["antecedents"].indptr), dtype=object),
+        "consequents": pd.Series(_frozensets(ids, r["consequents"].indices, r["consequents"].indptr), dtype=object),
         "antecedent support": r["antecedent_support"],
         "consequent support": r["consequent_support"],
         "support": r["support"],
@@ -237,6 +247,9 @@ def rule_arrays(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "confid
 # ---- input coercion -----------------------------------------------------------------------
 def _baskets_csr(baskets: Any):
     """(indptr int64, indices int32, n_items, item_ids) of any supported basket input."""
+    if isinstance(baskets, Interactions):
+        m = baskets.matrix
+        return m.indptr.astype(np.int64), m.indices.astype(np.int32), m.shape[1], baskets.item_ids
     if isinstance(baskets, pd.DataFrame):
         return _onehot_csr(baskets.to_numpy(), np.asarray(baskets.columns, dtype=object), "baskets")
     if sp.issparse(baskets):
@@ -289,18 +302,15 @@ def _object_array(values: list) -> np.ndarray:
 def _itemset_arrays(itemsets):
     """(offsets, items sorted per itemset, support fractions, item_ids) for the rule kernel."""
     if isinstance(itemsets, FrequentItemsets):
-        return itemsets.offsets, itemsets.items, itemsets.support, itemsets.item_ids
+        return itemsets.offsets, itemsets.sorted_items(), itemsets.support, itemsets.item_ids
     if isinstance(itemsets, pd.DataFrame):
         if not {"support", "itemsets"} <= set(itemsets.columns):
             raise ValueError("itemsets: a DataFrame needs the columns 'support' and 'itemsets'")
         sets = [list(s) for s in itemsets["itemsets"]]
         indptr, codes, ids = _core.encode_baskets(sets)
         ids = np.asarray(ids) if isinstance(ids, np.ndarray) else _object_array(ids)
-        # sort the codes inside each itemset: sort by (itemset, code)
-        row = np.repeat(np.arange(len(sets)), np.diff(indptr))
-        order = np.lexsort((codes, row))
         support = np.asarray(itemsets["support"], dtype=np.float64)
-        return indptr, np.ascontiguousarray(codes[order]), support, ids
+        return indptr, _core.sort_itemsets(indptr, codes), support, ids
     raise ValueError(f"itemsets: expected FrequentItemsets or a DataFrame, got {type(itemsets).__name__}")
 
 

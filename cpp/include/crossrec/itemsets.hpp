@@ -15,10 +15,15 @@ struct MiningParams {
   int max_len = 0;                 // 0 = no limit on itemset length
   int64_t max_itemsets = INT64_MAX;
   int n_threads = 0;               // 0 = all cores
+  // Apriori only: how to count candidates. 0 = per level, whichever is estimated cheaper;
+  // 1 = always scan the baskets; 2 = always AND bit rows (tests pin each one down).
+  int apriori_counting = 0;
 };
 
-// Frequent itemsets as flat arrays: itemset s holds items[offsets[s] .. offsets[s+1]) (sorted
-// ascending) and occurs in counts[s] baskets. The empty itemset is not reported.
+// Frequent itemsets as flat arrays: itemset s holds items[offsets[s] .. offsets[s+1]) (original
+// item indices, in mining order, not sorted: sort_itemsets() sorts them when a caller needs it,
+// which mining itself never does) and occurs in counts[s] baskets. The empty itemset is not
+// reported.
 struct ItemsetResult {
   std::vector<int64_t> offsets{0};
   std::vector<int32_t> items;
@@ -45,8 +50,11 @@ struct RecodedBaskets {
 // Counts items (a duplicate inside one basket counts once) and recodes. `baskets` must be valid.
 RecodedBaskets recode_baskets(const CsrView& baskets, int64_t min_count, int n_threads);
 
-// Maps ranks back to item indices and sorts each itemset's items, in place.
-void finish_itemsets(ItemsetResult& result, const std::vector<int32_t>& rank_item, int n_threads);
+// Maps ranks back to item indices, in place.
+void ranks_to_items(ItemsetResult& result, const std::vector<int32_t>& rank_item, int n_threads);
+
+// Sorts the items inside each itemset (offsets must be valid), in place.
+void sort_itemsets(const int64_t* offsets, int64_t n_itemsets, int32_t* items, int n_threads);
 
 // Concatenates per-task results in task order (so the output does not depend on thread count).
 ItemsetResult concat_results(std::vector<ItemsetResult>& parts);
