@@ -161,21 +161,60 @@ void cg_lanes(const CsrView& m, const int64_t* rows, int n_rows, const DenseView
 }
 
 struct CholScratch {
+  std::vector<float> acc;  // sum of weighted y y^T, lower triangle, accumulated in float (vectorises)
   std::vector<double> A, b;
+  std::vector<float> yt, wy, r, v;  // explicit rows: gathered factors (f x n), weighted row, ratings, weights
 };
 
-// A += weight * y y^T (full storage), in double.
+// acc (lower triangle) = sum_q v_q y_q y_q^T and b = sum_q v_q r_q y_q over row u, through a
+// transposed gather: every inner loop then runs over the row's n entries (contiguous, usually
+// longer than f) instead of over the short, ragged rows of a triangle.
 CROSSREC_TARGET_CLONES
-void rank1(double* A, const float* y, double weight, int64_t f) {
+void weighted_normal_equations(const CsrView& m, int64_t u, const float* weights, const DenseView& Y,
+                               CholScratch& s) {
+  const int64_t f = Y.n_cols, lo = m.begin(u), n = m.row_nnz(u);
+  if (static_cast<int64_t>(s.r.size()) < n) {
+    s.yt.resize(static_cast<size_t>(f * n));
+    s.wy.resize(static_cast<size_t>(n));
+    s.r.resize(static_cast<size_t>(n));
+    s.v.resize(static_cast<size_t>(n));
+  }
+  float* yt = s.yt.data();
+  for (int64_t t = 0; t < n; ++t) {
+    const float* y = Y.row(m.indices[lo + t]);
+    for (int64_t j = 0; j < f; ++j) yt[j * n + t] = y[j];
+    s.v[t] = weights ? weights[lo + t] : 1.0f;
+    s.r[t] = m.value(lo + t);
+  }
   for (int64_t j = 0; j < f; ++j) {
-    const double a = weight * y[j];
-    double* Aj = A + j * f;
+    const float* yj = yt + j * n;
+    float* wy = s.wy.data();
 #pragma omp simd
-    for (int64_t k = 0; k < f; ++k) Aj[k] += a * y[k];
+    for (int64_t t = 0; t < n; ++t) wy[t] = s.v[t] * yj[t];
+    s.b[j] = dot_double(wy, s.r.data(), n);
+    float* row = s.acc.data() + j * f;
+    for (int64_t k = 0; k <= j; ++k) row[k] = dot(wy, yt + k * n, n);
   }
 }
 
-// Solves A x = b (A, b already hold the system); writes x on success.
+// acc += weight * y y^T on the lower triangle (all that cholesky_factor reads).
+CROSSREC_TARGET_CLONES
+void rank1_lower(float* acc, const float* y, float weight, int64_t f) {
+  for (int64_t j = 0; j < f; ++j) {
+    const float a = weight * y[j];
+    float* row = acc + j * f;
+#pragma omp simd
+    for (int64_t k = 0; k <= j; ++k) row[k] += a * y[k];
+  }
+}
+
+// A = base (or 0) + acc on the lower triangle, in double for the factorisation.
+void build_system(CholScratch& s, const float* base, int64_t f) {
+  for (int64_t j = 0; j < f; ++j)
+    for (int64_t k = 0; k <= j; ++k)
+      s.A[j * f + k] = static_cast<double>(s.acc[j * f + k]) + (base ? static_cast<double>(base[j * f + k]) : 0.0);
+}
+
 bool finish_cholesky(CholScratch& s, const Row& row, int64_t f, float* x) {
   for (int64_t k = 0; k < f; ++k) s.A[k * f + k] += row.lambda;
   if (row.target)
@@ -353,7 +392,7 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
   } else {
     parallel_for(
         m.n_rows, n_threads, 8,
-        [&] { return CholScratch{std::vector<double>(f * f), std::vector<double>(f)}; },
+        [&] { return CholScratch{std::vector<float>(f * f), std::vector<double>(f * f), std::vector<double>(f), {}, {}, {}, {}}; },
         [&](int64_t u, CholScratch& s) {
           const Row row = row_terms(prior, u, f, params.regularization);
           float* x = X + u * f;
@@ -361,16 +400,17 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
             std::fill(x, x + f, 0.0f);
             return;
           }
-          for (int64_t k = 0; k < f * f; ++k) s.A[k] = G[k];
+          std::fill(s.acc.begin(), s.acc.end(), 0.0f);
           std::fill(s.b.begin(), s.b.end(), 0.0);
           for (int64_t q = m.begin(u); q < m.end(u); ++q) {
             const float* y = Y.row(m.indices[q]);
             const float raw = m.value(q);
             const double c = 1.0 + static_cast<double>(params.alpha) * std::fabs(raw);
-            if (c != 1.0) rank1(s.A.data(), y, c - 1.0, f);
+            if (c != 1.0) rank1_lower(s.acc.data(), y, static_cast<float>(c - 1.0), f);
             if (raw > 0.0f)
               for (int64_t k = 0; k < f; ++k) s.b[k] += c * y[k];
           }
+          build_system(s, G, f);
           if (!finish_cholesky(s, row, f, x)) failed[u] = 1;
         });
   }
@@ -385,7 +425,8 @@ int64_t als_explicit_step(const CsrView& m, const float* weights, const DenseVie
   std::vector<char> failed(static_cast<size_t>(m.n_rows), 0);
   n_threads = threads_for(n_threads, double(m.n_rows) * f * f * f / 3.0 + double(m.nnz()) * f * f);
   parallel_for(
-      m.n_rows, n_threads, 8, [&] { return CholScratch{std::vector<double>(f * f), std::vector<double>(f)}; },
+      m.n_rows, n_threads, 8,
+      [&] { return CholScratch{std::vector<float>(f * f), std::vector<double>(f * f), std::vector<double>(f), {}, {}, {}, {}}; },
       [&](int64_t u, CholScratch& s) {
         float* x = X + u * f;
         double total_weight = 0.0;
@@ -397,16 +438,8 @@ int64_t als_explicit_step(const CsrView& m, const float* weights, const DenseVie
           std::fill(x, x + f, 0.0f);
           return;
         }
-        std::fill(s.A.begin(), s.A.end(), 0.0);
-        std::fill(s.b.begin(), s.b.end(), 0.0);
-        for (int64_t q = m.begin(u); q < m.end(u); ++q) {
-          const double v = weights ? weights[q] : 1.0;
-          if (v == 0.0) continue;
-          const float* y = Y.row(m.indices[q]);
-          rank1(s.A.data(), y, v, f);
-          const double vr = v * m.value(q);
-          for (int64_t k = 0; k < f; ++k) s.b[k] += vr * y[k];
-        }
+        weighted_normal_equations(m, u, weights, Y, s);
+        build_system(s, nullptr, f);
         if (!finish_cholesky(s, row, f, x)) failed[u] = 1;
       });
   int64_t n_failed = 0;
