@@ -262,3 +262,9 @@ class TestBPR(ModelContract):
 
     def make_model(self):
         return cr.BPR(factors=8, iterations=10)
+
+
+def test_fold_in_is_not_offered_for_bpr():
+    model = cr.BPR(factors=4, iterations=2).fit(small_data(explicit=False))
+    with pytest.raises(ValueError, match="does not support BPR"):
+        cr.fold_in(model, sp.csr_matrix((1, model.n_items_)))
