@@ -107,7 +107,7 @@ def main(argv=None):
     result = {"benchmark": "implicit ALS", "threads": args.threads or "all", "machine": machine(),
               "note": "best of %d interleaved runs (1 for the generated set); shared 2-core machine" % reps,
               "runs": runs}
-    write("als", result)
+    write("als" if args.threads == 1 else f"als_threads{args.threads}", result)
     for r in runs:  # quality must match (same objective); speed is reported, not asserted
         assert r["ndcg_ratio"] > 0.97, r
 

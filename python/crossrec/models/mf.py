@@ -87,7 +87,8 @@ class ALS(_FactorModel):
     ----------
     factors : latent dimension f.
     iterations : full sweeps (users then items).
-    regularization : ridge weight (per row for implicit, per rating for explicit).
+    regularization : ridge weight (per row for implicit, per rating for explicit; the default suits
+        implicit, explicit wants about 0.1: 0.13 was best on ML-100K validation splits at 32 factors).
     implicit : feedback type (see above).
     alpha : confidence scale (implicit only).
     solver : "cg" or "cholesky" (implicit only; explicit is always exact).
