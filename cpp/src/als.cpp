@@ -352,42 +352,36 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
       const double precompute = double(Y.n_rows) * f * f * 2.0 + 2.0 * double(f) * f * f;
       use_exact = saved > 1.5 * precompute && exact.prepare(Y, G, params.regularization, n_threads);
     }
-    // Rows needing CG, in row order, handed out kLanes at a time; the others are solved here.
-    std::vector<int64_t> cg_rows;
+    // Sort rows into CG rows (handed out kLanes at a time) and exact short rows; empty rows without
+    // prior are 0. Both kinds then run in one parallel region (one fork/join per half-sweep).
+    std::vector<int64_t> cg_rows, short_rows;
     cg_rows.reserve(static_cast<size_t>(m.n_rows));
     for (int64_t u = 0; u < m.n_rows; ++u) {
       const bool has_prior = prior.weight && prior.weight[u] > 0.0f;
       const int64_t n = m.row_nnz(u);
       if (n == 0 && !has_prior) {
         std::fill(X + u * f, X + (u + 1) * f, 0.0f);  // closed form: b = 0
-      } else if (!(use_exact && !has_prior && woodbury_cost(n, f) < cg_cost(n, f, params.cg_steps))) {
+      } else if (use_exact && !has_prior && woodbury_cost(n, f) < cg_cost(n, f, params.cg_steps)) {
+        short_rows.push_back(u);
+      } else {
         cg_rows.push_back(u);
       }
     }
-    if (use_exact) {
-      parallel_for(
-          m.n_rows, n_threads, 16, [] { return ShortRowSolver::Scratch{}; },
-          [&](int64_t u, ShortRowSolver::Scratch& s) {
-            const int64_t n = m.row_nnz(u);
-            if (n == 0 || (prior.weight && prior.weight[u] > 0.0f) ||
-                !(woodbury_cost(n, f) < cg_cost(n, f, params.cg_steps)))
-              return;
-            if (!exact.solve(m, u, Y, params.alpha, X + u * f, s)) failed[u] = 2;  // -> CG below
-          });
-      for (int64_t u = 0; u < m.n_rows; ++u)
-        if (failed[u] == 2) {
-          failed[u] = 0;
-          cg_rows.push_back(u);
-        }
-    }
     const int64_t n_groups = (static_cast<int64_t>(cg_rows.size()) + kLanes - 1) / kLanes;
+    const int64_t n_tasks = n_groups + static_cast<int64_t>(short_rows.size());
     parallel_for(
-        n_groups, n_threads, 2, [&] { return CgScratch(f); },
-        [&](int64_t g, CgScratch& s) {
-          const int64_t first = g * kLanes;
-          const int n = static_cast<int>(std::min<int64_t>(kLanes, static_cast<int64_t>(cg_rows.size()) - first));
-          cg_lanes(m, cg_rows.data() + first, n, Y, G, prior, params.regularization, params.alpha,
-                   params.cg_steps, X, s);
+        n_tasks, n_threads, 4, [&] { return std::make_pair(CgScratch(f), ShortRowSolver::Scratch{}); },
+        [&](int64_t t, std::pair<CgScratch, ShortRowSolver::Scratch>& s) {
+          if (t < n_groups) {
+            const int64_t first = t * kLanes;
+            const int n = static_cast<int>(std::min<int64_t>(kLanes, static_cast<int64_t>(cg_rows.size()) - first));
+            cg_lanes(m, cg_rows.data() + first, n, Y, G, prior, params.regularization, params.alpha,
+                     params.cg_steps, X, s.first);
+            return;
+          }
+          const int64_t* u = short_rows.data() + (t - n_groups);
+          if (!exact.solve(m, *u, Y, params.alpha, X + *u * f, s.second))  // S not PD: fall back to CG
+            cg_lanes(m, u, 1, Y, G, prior, params.regularization, params.alpha, params.cg_steps, X, s.first);
         });
   } else {
     parallel_for(
