@@ -48,16 +48,16 @@ def demo_split(source: Interactions, target: Interactions, seed: int = 0,
     return split.cold_start_users(target, fraction=fraction, seed=seed, users=shared)
 
 
-def _optional_models() -> dict[str, Callable[[], object]]:
+def _optional_models(seed: int) -> dict[str, Callable[[], object]]:
     """Target-only models from other parts of crossrec, when this build has them."""
     import crossrec as cr
     makers = {}
     if hasattr(cr, "ItemKNN"):
         makers["item kNN (target only)"] = lambda: cr.ItemKNN(k=50)
     if hasattr(cr, "MF"):
-        makers["MF (target only)"] = lambda: cr.MF(factors=32)
+        makers["MF (target only)"] = lambda: cr.MF(factors=32, seed=seed)
     if hasattr(cr, "ALS"):
-        makers["ALS (target only)"] = lambda: cr.ALS(factors=32, implicit=False)
+        makers["ALS (target only)"] = lambda: cr.ALS(factors=32, implicit=False, seed=seed)
     return makers
 
 
@@ -68,7 +68,7 @@ def demo_models(source: Interactions, train: Interactions, seed: int = 0, progre
         "random": lambda: Random(seed=seed),
         "most popular": MostPopular,
         "bias (target only)": Baseline,
-        **_optional_models(),
+        **_optional_models(seed),
     }
     fitted: dict[str, object] = {}
     items = makers.items()
