@@ -225,7 +225,7 @@ def test_mf_fold_in_is_the_exact_half_step():
 def test_models_do_not_depend_on_thread_count_and_callback_sees_losses():
     d = small_data()
     seen = []
-    a = cr.MF(factors=6, iterations=4, n_threads=1, callback=lambda e, l: seen.append(l)).fit(d)
+    a = cr.MF(factors=6, iterations=4, n_threads=1, callback=lambda e, value: seen.append(value)).fit(d)
     b = cr.MF(factors=6, iterations=4, n_threads=2).fit(d)
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
     assert len(seen) == 4 and seen[-1] < seen[0]
