@@ -55,7 +55,7 @@ CROSSREC_BINDINGS(als) {
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& Y_obj,
          const py::object& X_obj, float regularization, float alpha, const std::string& solver, int cg_steps,
          const py::object& gram_obj, const py::object& prior_obj, const py::object& prior_weight_obj,
-         int n_threads) {
+         int n_threads, bool exact_short_rows) {
         require(solver == "cg" || solver == "cholesky", "solver: must be 'cg' or 'cholesky', got '" + solver + "'");
         require_reg(regularization);
         require(std::isfinite(alpha) && alpha >= 0.0f, "alpha: must be finite and >= 0, got " + std::to_string(alpha));
@@ -76,6 +76,7 @@ CROSSREC_BINDINGS(als) {
         params.alpha = alpha;
         params.solver = solver == "cg" ? AlsSolver::kConjugateGradient : AlsSolver::kCholesky;
         params.cg_steps = cg_steps;
+        params.exact_short_rows = exact_short_rows;
         int64_t failed = 0;
         {
           py::gil_scoped_release release;
@@ -99,7 +100,7 @@ CROSSREC_BINDINGS(als) {
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("Y"), py::arg("X"),
       py::arg("regularization"), py::arg("alpha") = 1.0f, py::arg("solver") = "cg", py::arg("cg_steps") = 3,
       py::arg("gram") = py::none(), py::arg("prior") = py::none(), py::arg("prior_weight") = py::none(),
-      py::arg("n_threads") = 0,
+      py::arg("n_threads") = 0, py::arg("exact_short_rows") = true,
       "Implicit ALS half-sweep: updates X (float32, C-contiguous) in place; returns the number of rows "
       "whose system was not positive definite.");
 
@@ -133,7 +134,7 @@ CROSSREC_BINDINGS(als) {
           if (weights) {
             const float* w = weights->data();
             for (int64_t i = 0; i < weights->shape(0); ++i)
-              require(std::isfinite(w[i]) && w[i] >= 0.0f, "weights: must be finite and >= 0, got " +
+              if (!(std::isfinite(w[i]) && w[i] >= 0.0f)) fail("weights: must be finite and >= 0, got " +
                                                                std::to_string(w[i]) + " at position " +
                                                                std::to_string(i));
           }

@@ -89,7 +89,7 @@ def gram_matrix(Y: np.ndarray, n_threads: int = 0) -> np.ndarray:
 def als_implicit_step(matrix, Y: np.ndarray, X: np.ndarray, regularization: float, alpha: float = 1.0,
                       solver: str = "cg", cg_steps: int = 3, gram: Optional[np.ndarray] = None,
                       prior: Optional[np.ndarray] = None, prior_weight: Any = None,
-                      n_threads: int = 0) -> np.ndarray:
+                      n_threads: int = 0, exact_short_rows: bool = True) -> np.ndarray:
     """One implicit-feedback ALS half-sweep: every row of X re-solved for fixed Y (in place).
 
     For a stored raw weight r_ui, confidence c_ui = 1 + alpha * |r_ui| and preference
@@ -114,6 +114,11 @@ def als_implicit_step(matrix, Y: np.ndarray, X: np.ndarray, regularization: floa
         None computes Y^T Y.
     prior, prior_weight : optional pull of each row toward a target (see module docstring).
     n_threads : 0 = all cores.
+    exact_short_rows : with solver "cg", solve a row exactly instead when that costs fewer flops
+        than the CG steps: rows without prior and with few entries n (about n^2 < (cg_steps + 1) f),
+        through the Woodbury identity on a shared inverse (Y^T Y + reg I)^-1. Exact is never worse
+        than CG; on long-tailed data (most items have few users) it makes a half-sweep several times
+        faster. False gives pure CG (as the implicit library).
 
     Returns
     -------
@@ -130,7 +135,7 @@ def als_implicit_step(matrix, Y: np.ndarray, X: np.ndarray, regularization: floa
     failed = _core.als_implicit_step(
         m.indptr, m.indices, m.data, Y, X, check_float(regularization, "regularization", 0.0),
         check_float(alpha, "alpha", 0.0), solver, check_positive_int(cg_steps, "cg_steps"), gram, p, w,
-        check_n_threads(n_threads))
+        check_n_threads(n_threads), bool(exact_short_rows))
     _raise_failed(failed, "als_implicit_step")
     return X
 
