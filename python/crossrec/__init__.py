@@ -8,10 +8,12 @@ from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, Unk
 from .models.base import Recommender, load
 from .models.baseline import Baseline, MostPopular, Random
 from .topn import topn_from_factors, topn_from_scores
+from . import transfer
+from .transfer.domains import CrossDomain
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Baseline", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
-    "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
+    "Baseline", "CrossDomain", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
+    "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores", "transfer",
 ]
