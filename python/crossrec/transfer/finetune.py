@@ -1,0 +1,83 @@
+"""Fine-tuning: start the target model from the source model's user factors and pull toward them."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .._validation import check_float
+from ..models.base import Recommender
+from ._als import TransferALS
+from ._common import Delegating, check_pair, clone, fitted_on, user_vectors
+from .domains import CrossDomain
+
+
+class FineTune(Delegating):
+    """Parameter transfer by fine-tuning with a ridge pull toward the source factors.
+
+    The target model is initialised with the source model's user factors (random rows of the
+    same scale for users unknown in the source) and trained on the target
+    domain with the prior term ``pull * ||x_u - s_u||^2`` for every user ``u`` with source data
+    (``s_u`` the source user factors). The target item factors are solved first, given the source
+    user factors, so the target item space is expressed in the source's user space. Users cold in
+    the target (source data, no target data) keep their source factors ``s_u`` and so get
+    recommendations; ``pull=0`` is plain re-initialisation (no prior).
+
+    Parameters
+    ----------
+    model : Recommender or None
+        Unfitted target factor model with the prior hook (``fit(data, user_init=, user_prior=,
+        user_prior_weight=)``). None: ``TransferALS()``.
+    source_model : Recommender or None
+        Source factor model of the same kind and size, fitted on ``pair.source`` (or unfitted, or
+        None: a clone of ``model`` is fitted on the source inside ``fit``).
+    pull : float >= 0
+        Ridge weight toward the source factors (same units as the model's regularization).
+
+    Attributes
+    ----------
+    model_ : fitted target model (scores through it); source_model_ : the source model;
+    cold_users_ : shared indices that took their factors straight from the source.
+    """
+
+    def __init__(self, model: Optional[Recommender] = None, source_model: Optional[Recommender] = None,
+                 pull: float = 1.0):
+        self.model = model
+        self.source_model = source_model
+        self.pull = pull
+
+    def fit(self, pair: CrossDomain) -> "FineTune":
+        pair = check_pair(pair, "FineTune")
+        pull = check_float(self.pull, "pull", 0.0)
+        base = self.model if self.model is not None else TransferALS()
+        self._start_fit(pair.target)
+        src = fitted_on(self.source_model if self.source_model is not None else base, pair.source,
+                        "FineTune", "source")
+        S = user_vectors(src)
+        in_src = pair.source.user_counts() > 0
+        in_tgt = pair.target.user_counts() > 0
+        target = clone(base)
+        init = S.copy()
+        if init.shape[1] != _user_width(target, pair.target):
+            raise ValueError(f"FineTune: source user factors have {init.shape[1]} columns but the target model "
+                             f"needs {_user_width(target, pair.target)}; use the same factors and kind for both")
+        rng = np.random.default_rng(0)
+        init[~in_src] = rng.standard_normal((int((~in_src).sum()), init.shape[1])) * S[in_src].std()
+        weight = np.where(in_src, pull, 0.0)
+        if pull > 0:
+            target.fit(pair.target, user_init=init, user_prior=S, user_prior_weight=weight)
+        else:
+            target.fit(pair.target, user_init=init)
+        cold = np.flatnonzero(in_src & ~in_tgt).astype(np.int32)
+        X = np.array(target.user_factors_, np.float32, copy=True)
+        X[cold] = S[cold]
+        target.user_factors_ = X
+        self.model_, self.source_model_, self.cold_users_ = target, src, cold
+        return self
+
+
+def _user_width(model: Recommender, data) -> int:
+    k = int(model.get_params().get("factors"))
+    implicit = model.get_params().get("implicit")
+    implicit = (not data.explicit) if implicit is None else implicit
+    return k if implicit else k + 1

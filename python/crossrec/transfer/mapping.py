@@ -1,0 +1,118 @@
+"""EMCDR (Man et al., IJCAI 2017): learn a map from source to target user factors, apply it to cold users."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .._validation import check_choice, check_float, check_positive_int, check_seed
+from ..models.base import Recommender
+from ._als import TransferALS
+from ._common import Delegating, check_pair, clone, fitted_on, user_vectors
+from .domains import CrossDomain
+
+
+def fit_linear_map(S: np.ndarray, T: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression T ~ S @ W + b (intercept not penalised); returns (W, b)."""
+    s_mean, t_mean = S.mean(0), T.mean(0)
+    Sc, Tc = S - s_mean, T - t_mean
+    W = np.linalg.solve(Sc.T @ Sc + l2 * np.eye(S.shape[1]), Sc.T @ Tc)
+    return W, t_mean - s_mean @ W
+
+
+def fit_mlp_map(S: np.ndarray, T: np.ndarray, hidden: int, l2: float, epochs: int, seed: int,
+                lr: float = 0.01) -> dict:
+    """One-hidden-layer tanh MLP with a linear skip, T ~ tanh(S W1 + b1) W2 + S Ws + b2, trained by
+    full-batch Adam on mean squared error + l2 * ||weights||^2 / n. Inputs standardised."""
+    rng = np.random.default_rng(seed)
+    mu, sd = S.mean(0), S.std(0) + 1e-6
+    Z = (S - mu) / sd
+    n, d = Z.shape
+    Ws, b2 = fit_linear_map(Z, T, l2)  # start from the ridge solution: the MLP only adds to it
+    p = {"W1": rng.standard_normal((d, hidden)) / np.sqrt(d), "b1": np.zeros(hidden),
+         "W2": np.zeros((hidden, T.shape[1])), "Ws": Ws, "b2": b2}
+    m = {k: np.zeros_like(v) for k, v in p.items()}
+    v = {k: np.zeros_like(v) for k, v in p.items()}
+    for t in range(1, epochs + 1):
+        H = np.tanh(Z @ p["W1"] + p["b1"])
+        E = (H @ p["W2"] + Z @ p["Ws"] + p["b2"] - T) * (2.0 / n)
+        dH = (E @ p["W2"].T) * (1 - H * H)
+        g = {"W2": H.T @ E + 2 * l2 / n * p["W2"], "Ws": Z.T @ E + 2 * l2 / n * p["Ws"], "b2": E.sum(0),
+             "W1": Z.T @ dH + 2 * l2 / n * p["W1"], "b1": dH.sum(0)}
+        for k in p:
+            m[k] = 0.9 * m[k] + 0.1 * g[k]
+            v[k] = 0.999 * v[k] + 0.001 * g[k] ** 2
+            p[k] -= lr * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+    p["mu"], p["sd"] = mu, sd
+    return p
+
+
+def apply_mlp_map(p: dict, S: np.ndarray) -> np.ndarray:
+    Z = (S - p["mu"]) / p["sd"]
+    return np.tanh(Z @ p["W1"] + p["b1"]) @ p["W2"] + Z @ p["Ws"] + p["b2"]
+
+
+class EMCDR(Delegating):
+    """Embedding and mapping: fit source and target factor models separately, learn a map from a
+    user's source factors to their target factors on the users warm in both domains, and give
+    each target-cold user the mapped factors of their source factors. Warm users keep their
+    target factors, so warm results equal the target-only model's.
+
+    Parameters
+    ----------
+    source_model, target_model : Recommender or None
+        Factor models (fitted on ``pair.source`` / ``pair.target`` or unfitted; None:
+        ``TransferALS()``). For explicit models the user bias column is mapped too.
+    mapping : {"linear", "mlp"}
+        Ridge least squares, or a small tanh MLP (with a linear skip) trained by Adam in numpy.
+    l2 : float
+        Ridge strength of the map.
+    hidden, epochs, seed : MLP size, full-batch Adam steps and initialisation seed.
+
+    Attributes
+    ----------
+    model_ : target model with mapped cold rows; map_ : dict of the map's arrays;
+    cold_users_ : shared indices that received mapped factors.
+    """
+
+    def __init__(self, source_model: Optional[Recommender] = None, target_model: Optional[Recommender] = None,
+                 mapping: str = "linear", l2: float = 1.0, hidden: int = 64, epochs: int = 300, seed: int = 0):
+        self.source_model = source_model
+        self.target_model = target_model
+        self.mapping = mapping
+        self.l2 = l2
+        self.hidden = hidden
+        self.epochs = epochs
+        self.seed = seed
+
+    def fit(self, pair: CrossDomain) -> "EMCDR":
+        pair = check_pair(pair, "EMCDR")
+        check_choice(self.mapping, "mapping", ("linear", "mlp"))
+        l2 = check_float(self.l2, "l2", 0.0)
+        self._start_fit(pair.target)
+        src = fitted_on(self.source_model or TransferALS(), pair.source, "EMCDR", "source")
+        tgt = fitted_on(self.target_model or TransferALS(), pair.target, "EMCDR", "target")
+        S, T = user_vectors(src).astype(np.float64), user_vectors(tgt).astype(np.float64)
+        in_src = pair.source.user_counts() > 0
+        in_tgt = pair.target.user_counts() > 0
+        both = in_src & in_tgt
+        if both.sum() < 2:
+            raise ValueError("EMCDR needs at least 2 users warm in both domains to learn the map")
+        cold = np.flatnonzero(in_src & ~in_tgt).astype(np.int32)
+        if self.mapping == "linear":
+            W, b = fit_linear_map(S[both], T[both], l2)
+            self.map_ = {"W": W, "b": b}
+            mapped = S[cold] @ W + b
+        else:
+            p = fit_mlp_map(S[both], T[both], check_positive_int(self.hidden, "hidden"), l2,
+                            check_positive_int(self.epochs, "epochs"), check_seed(self.seed))
+            self.map_ = p
+            mapped = apply_mlp_map(p, S[cold])
+        model = clone(tgt)
+        for k, v in vars(tgt).items():
+            setattr(model, k, v)
+        X = np.array(tgt.user_factors_, np.float32, copy=True)
+        X[cold] = mapped
+        model.user_factors_ = X
+        self.model_, self.source_model_, self.cold_users_ = model, src, cold
+        return self
