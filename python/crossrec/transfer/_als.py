@@ -1,13 +1,8 @@
-"""A small alternating-least-squares core with the prior hook the transfer methods need.
+"""The ALS factor model the transfer methods share, on the C++ half-steps of crossrec.factorization.
 
-Private stop-gap: the transfer methods need ALS half-steps with a per-row ridge prior
-(``prior_weight[u] * ||x_u - prior[u]||^2``), per-entry weights and an extra gram term (for
-collective factorisation). The C++ ALS of the ``mf`` branch promises exactly this hook
-(``crossrec.factorization.als_*_step``); until it is merged, this module solves the same normal
-equations in vectorised numpy/scipy (one sparse-dense product for all the per-row grams, then a
-batched ``numpy.linalg.solve``), which is fast enough for the cross-domain data sets here.
-
-Every row solve is the ridge system
+``solve_rows`` is an exact numpy solver for the one system the C++ steps cannot express: an
+implicit-feedback row whose entries carry per-domain weights (the user step of implicit CMF with
+weights != (1, 1); the kernel's right-hand side has no per-entry weight). It solves
 
     (gram + sum_i w_ui y_i y_i^T + (reg + p_u) I) x_u = sum_i v_ui y_i + p_u prior_u
 
@@ -22,7 +17,10 @@ from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import as_factors, check_float, check_positive_int, check_seed
+from threadpoolctl import threadpool_limits
+
+from .. import factorization as fz
+from .._validation import as_factors, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..models.base import Recommender
 
@@ -63,12 +61,16 @@ def _gaussian(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
 
 
 class TransferALS(Recommender):
-    """Matrix factorisation by ALS with an optional ridge prior on the user factors.
+    """Matrix factorisation by ALS on the C++ half-steps, with a ridge prior on whole user rows.
 
-    Explicit data: r_ui ~ mu + b_u + b_i + x_u . y_i, minimising squared error plus
-    ``regularization * (||x_u||^2 + b_u^2 + ||y_i||^2 + b_i^2)`` (biases solved jointly with the
-    factors by augmenting them with a constant column). Implicit data: the weighted matrix
-    factorisation of Hu et al. (confidence ``1 + alpha * r``), no biases.
+    Explicit data: r_ui ~ mu + b_u + b_i + x_u . y_i. The biases ride along as an extra column
+    (user rows ``[x_u, b_u]`` against item rows ``[y_i, 1]``, then ``[y_i, b_i]`` against
+    ``[x_u, 1]``), so the prior of a transfer method covers a user's factors *and* bias: a user's
+    rating level carries over from the source. Ridge is ALS-WR (``regularization`` times the row's
+    number of ratings), so a row without ratings sits exactly on its prior. Implicit data: the
+    weighted factorisation of Hu et al. (confidence ``1 + alpha * r``), conjugate-gradient rows.
+    This differs from :class:`crossrec.ALS` only in the prior on the bias (crossrec.ALS pulls
+    biases toward 0), which is what transfer needs.
 
     Parameters
     ----------
@@ -77,79 +79,70 @@ class TransferALS(Recommender):
     iterations : int
         Alternating sweeps (items then users).
     regularization : float
-        Ridge strength on every row (explicit: per rating-weighted row; implicit: absolute).
+        Ridge weight (explicit: per rating; implicit: per row).
     implicit : bool or None
         None: follow the training data's ``explicit`` flag.
     alpha : float
         Implicit confidence scale.
     seed : int
         Initialisation seed.
+    n_threads : int
+        0 = all cores; results do not depend on it.
     """
 
-    def __init__(self, factors: int = 32, iterations: int = 10, regularization: float = 5.0,
-                 implicit: Optional[bool] = None, alpha: float = 10.0, seed: int = 0):
+    def __init__(self, factors: int = 32, iterations: int = 10, regularization: float = 0.1,
+                 implicit: Optional[bool] = None, alpha: float = 10.0, seed: int = 0, n_threads: int = 0):
         self.factors = factors
         self.iterations = iterations
         self.regularization = regularization
         self.implicit = implicit
         self.alpha = alpha
         self.seed = seed
+        self.n_threads = n_threads
 
-    def fit(self, data: Interactions, *, user_init: Optional[np.ndarray] = None,
-            user_prior: Optional[np.ndarray] = None, user_prior_weight=None) -> "TransferALS":
-        """Fit on ``data``; ``user_init``/``user_prior`` are (n_users, factors[+1 for the explicit
-        bias]) arrays, ``user_prior_weight`` a scalar or (n_users,) array of ridge weights toward
-        the prior (rows with no training data then sit at ``prior * p / (reg + p)``)."""
-        m = self._start_fit(data)
+    def _check(self, explicit_data: bool) -> tuple[int, int, float, float, bool, int]:
         k = check_positive_int(self.factors, "factors")
         iters = check_positive_int(self.iterations, "iterations")
         reg = check_float(self.regularization, "regularization", 0.0, strict_min=True)
         alpha = check_float(self.alpha, "alpha", 0.0, strict_min=True)
-        implicit = (not data.explicit) if self.implicit is None else bool(self.implicit)
+        implicit = (not explicit_data) if self.implicit is None else bool(self.implicit)
+        return k, iters, reg, alpha, implicit, check_n_threads(self.n_threads)
+
+    def user_width(self, explicit_data: bool) -> int:
+        """Columns of a user row (factors, plus the bias column for explicit data)."""
+        k, _, _, _, implicit, _ = self._check(explicit_data)
+        return k if implicit else k + 1
+
+    def fit(self, data: Interactions, *, user_init: Optional[np.ndarray] = None,
+            user_prior: Optional[np.ndarray] = None, user_prior_weight=None) -> "TransferALS":
+        """Fit on ``data``.
+
+        user_init, user_prior : (n_users, user_width) arrays (explicit: ``[x_u, b_u]``).
+        user_prior_weight : scalar or (n_users,) weights >= 0 of ``||row_u - prior_u||^2``.
+        """
+        m = self._start_fit(data)
+        k, iters, reg, alpha, implicit, threads = self._check(data.explicit)
         rng = np.random.default_rng(check_seed(self.seed))
         n_users, n_items = m.shape
-        du = k if implicit else k + 1  # explicit user rows carry [x_u, b_u]
-        if user_prior is not None:
-            user_prior = as_factors(user_prior, "user_prior").astype(np.float64)
-            if user_prior.shape != (n_users, du):
-                raise ValueError(f"user_prior must have shape {(n_users, du)}, got {user_prior.shape}")
-            pw = np.broadcast_to(np.asarray(user_prior_weight if user_prior_weight is not None else 0.0,
-                                            np.float64), (n_users,)).copy()
-            if not np.all(np.isfinite(pw)) or pw.min() < 0:
-                raise ValueError("user_prior_weight must be finite and >= 0")
-        else:
-            pw = None
-        X = _gaussian(rng, n_users, du) if user_init is None else as_factors(user_init, "user_init").copy()
-        if X.shape != (n_users, du):
-            raise ValueError(f"user_init must have shape {(n_users, du)}, got {X.shape}")
-        Y = _gaussian(rng, n_items, k + (0 if implicit else 1))
-        mt = sp.csr_matrix(m.T)
+        d = k if implicit else k + 1
+        prior, pw = fz.prior_args(user_prior, user_prior_weight, n_users, d, "user_prior")
+        X = _gaussian(rng, n_users, d) if user_init is None else np.array(as_factors(user_init, "user_init"))
+        if X.shape != (n_users, d):
+            raise ValueError(f"user_init must have shape {(n_users, d)}, got {X.shape}")
+        Y = _gaussian(rng, n_items, d)
+        m = fz.kernel_csr(m)
+        mt = fz.kernel_csr(m.T.tocsr())
         self.implicit_ = implicit
-        if implicit:
-            Wu = m * alpha
-            Vu = Wu.copy()
-            Vu.data += 1.0
-            Wi, Vi = sp.csr_matrix(Wu.T), sp.csr_matrix(Vu.T)
-            for _ in range(iters):
-                Y = solve_rows(Wi, Vi, X, reg, gram=X.T.astype(np.float64) @ X)
-                X = solve_rows(Wu, Vu, Y, reg, gram=Y.T.astype(np.float64) @ Y, prior=user_prior, prior_weight=pw)
-            self.user_factors_, self.item_factors_ = X, Y
-            self.global_mean_ = 0.0
-            return self
-        mu = float(m.data.mean())
-        ones_u = sp.csr_matrix((np.ones(m.nnz), m.indices, m.indptr), shape=m.shape)
-        ones_i = sp.csr_matrix(ones_u.T)
-        ui, ii = m.tocoo().row, m.tocoo().col
-        for _ in range(iters):
-            # items: design [x_u, 1] -> solution [y_i, b_i]; target r - mu - b_u
-            Xa = np.hstack([X[:, :k], np.ones((n_users, 1), np.float32)])
-            t = m.data - mu - X[ui, k]
-            Y = solve_rows(ones_i, _with(ones_u, t).T.tocsr(), Xa, reg)
-            # users: design [y_i, 1] -> solution [x_u, b_u]; target r - mu - b_i
-            Ya = np.hstack([Y[:, :k], np.ones((n_items, 1), np.float32)])
-            t = m.data - mu - Y[ii, k]
-            X = solve_rows(ones_u, _with(ones_u, t), Ya, reg, prior=user_prior, prior_weight=pw)
-        self.user_factors_, self.item_factors_, self.global_mean_ = X, Y, mu
+        with threadpool_limits(1, "blas"):
+            if implicit:
+                for _ in range(iters):
+                    fz.als_implicit_step(mt, X, Y, reg, alpha, n_threads=threads)
+                    fz.als_implicit_step(m, Y, X, reg, alpha, prior=prior, prior_weight=pw, n_threads=threads)
+                self.global_mean_ = 0.0
+            else:
+                self.global_mean_ = mu = float(m.data.mean())
+                X, Y = explicit_sweeps(m, mt, X, Y, mu, reg, iters, threads, prior, pw)
+        self.user_factors_, self.item_factors_ = X, Y
         return self
 
     # ---- scoring: explicit r = mu + b_u + b_i + x.y ; implicit x.y ----------------------------
@@ -176,3 +169,28 @@ class TransferALS(Recommender):
 
 def _with(pattern: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((np.asarray(data, np.float64), pattern.indices, pattern.indptr), shape=pattern.shape)
+
+
+def _with32(pattern: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
+    out = sp.csr_matrix((np.asarray(data, np.float32), pattern.indices, pattern.indptr), shape=pattern.shape)
+    out.has_canonical_format = True
+    return out
+
+
+def _ones_column(A: np.ndarray) -> np.ndarray:
+    out = np.array(A, np.float32, copy=True)
+    out[:, -1] = 1.0
+    return out
+
+
+def explicit_sweeps(m, mt, X, Y, mu, reg, iters, threads, prior=None, pw=None):
+    """Biased explicit ALS sweeps with augmented rows (last column = bias) on the C++ step.
+
+    Item step: rows [y_i, b_i] against [x_u, 1] with target r - mu - b_u; user step: rows
+    [x_u, b_u] against [y_i, 1] with target r - mu - b_i (and the user prior)."""
+    for _ in range(iters):
+        t = _with32(mt, mt.data - mu - X[mt.indices, -1])
+        fz.als_explicit_step(t, _ones_column(X), Y, reg, n_threads=threads)
+        t = _with32(m, m.data - mu - Y[m.indices, -1])
+        fz.als_explicit_step(t, _ones_column(Y), X, reg, prior=prior, prior_weight=pw, n_threads=threads)
+    return X, Y

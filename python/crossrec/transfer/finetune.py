@@ -77,6 +77,8 @@ class FineTune(Delegating):
 
 
 def _user_width(model: Recommender, data) -> int:
+    if hasattr(model, "user_width"):
+        return model.user_width(data.explicit)
     k = int(model.get_params().get("factors"))
     implicit = model.get_params().get("implicit")
     implicit = (not data.explicit) if implicit is None else implicit
