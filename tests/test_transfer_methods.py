@@ -108,6 +108,7 @@ def test_methods_beat_baselines_on_cold_users_explicit(explicit_split):
     models = {"finetune": FineTune(TransferALS(**SMALL), source_model=src, pull=1.0),
               "cmf": CMF(**SMALL, weights=(1.0, 1.0)),
               "emcdr": EMCDR(src, TransferALS(**SMALL), l2=1.0),
+              "emcdr-stats": EMCDR(src, TransferALS(**SMALL), l2=1.0, user_stats=True),
               "emcdr-mlp": EMCDR(src, TransferALS(**SMALL), mapping="mlp", hidden=16, epochs=150)}
     for name, m in models.items():
         assert m.fit(tr) is m
@@ -219,7 +220,7 @@ def test_run_reports_gains_per_segment_and_tunes_on_validation():
     assert set(res.gains.segment) == {"cold", "warm"}
     assert (res.gains.low <= res.gains.estimate + 1e-12).all() and (res.gains.estimate <= res.gains.high + 1e-12).all()
     assert set(res.chosen["fine-tune"]) == {"pull"}
-    assert len(res.validation) == 3 + 3 + 2  # every grid point scored on validation
+    assert len(res.validation) == 3 + 3 + 4  # every grid point scored on validation
     cold_best = res.gains[(res.gains.segment == "cold") & (res.gains.metric == "rmse")].value.min()
     base = min(table.loc[(b, "cold"), "rmse"] for b in ("bias", "popular", "target ALS"))
     assert cold_best < base

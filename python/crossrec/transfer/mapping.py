@@ -52,6 +52,16 @@ def apply_mlp_map(p: dict, S: np.ndarray) -> np.ndarray:
     return np.tanh(Z @ p["W1"] + p["b1"]) @ p["W2"] + Z @ p["Ws"] + p["b2"]
 
 
+def source_stats(source) -> np.ndarray:
+    """(n_users, 2): shrunk mean-centred average value and log(1 + count) of each user's source rows."""
+    m = source.matrix
+    n = np.diff(m.indptr).astype(np.float64)
+    sums = np.zeros(m.shape[0])
+    np.add.at(sums, np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.data.astype(np.float64))
+    level = (sums / np.maximum(n, 1) - float(m.data.mean())) * n / (n + 20.0)
+    return np.column_stack([level, np.log1p(n)])
+
+
 class EMCDR(Delegating):
     """Embedding and mapping: fit source and target factor models separately, learn a map from a
     user's source factors to their target factors on the users warm in both domains, and give
@@ -68,6 +78,10 @@ class EMCDR(Delegating):
     l2 : float
         Ridge strength of the map.
     hidden, epochs, seed : MLP size, full-batch Adam steps and initialisation seed.
+    user_stats : bool
+        Also feed the map two summaries of the user's source history: their mean-centred average
+        value shrunk toward 0 by ``n / (n + 20)`` (the rating level; for implicit data the values
+        are all 1, so it is 0) and ``log(1 + n)`` (activity), ``n`` their source interaction count.
 
     Attributes
     ----------
@@ -76,7 +90,8 @@ class EMCDR(Delegating):
     """
 
     def __init__(self, source_model: Optional[Recommender] = None, target_model: Optional[Recommender] = None,
-                 mapping: str = "linear", l2: float = 1.0, hidden: int = 64, epochs: int = 300, seed: int = 0):
+                 mapping: str = "linear", l2: float = 1.0, hidden: int = 64, epochs: int = 300, seed: int = 0,
+                 user_stats: bool = False):
         self.source_model = source_model
         self.target_model = target_model
         self.mapping = mapping
@@ -84,6 +99,7 @@ class EMCDR(Delegating):
         self.hidden = hidden
         self.epochs = epochs
         self.seed = seed
+        self.user_stats = user_stats
 
     def fit(self, pair: CrossDomain) -> "EMCDR":
         pair = check_pair(pair, "EMCDR")
@@ -93,6 +109,8 @@ class EMCDR(Delegating):
         src = fitted_on(self.source_model or TransferALS(), pair.source, "EMCDR", "source")
         tgt = fitted_on(self.target_model or TransferALS(), pair.target, "EMCDR", "target")
         S, T = user_vectors(src).astype(np.float64), user_vectors(tgt).astype(np.float64)
+        if self.user_stats:
+            S = np.hstack([S, source_stats(pair.source)])
         in_src = pair.source.user_counts() > 0
         in_tgt = pair.target.user_counts() > 0
         both = in_src & in_tgt

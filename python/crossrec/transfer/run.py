@@ -58,7 +58,8 @@ def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> 
         Method("CMF", lambda p, s: CMF(**als, **p),
                [dict(weights=(0.5, 1.0)), dict(weights=(1.0, 1.0)), dict(weights=(0.25, 1.0))] if explicit
                else [dict(weights=(1.0, 1.0))]),
-        Method("EMCDR", lambda p, s: EMCDR(s["source"], TransferALS(**als), **p), [dict(l2=10.0), dict(l2=1.0)]),
+        Method("EMCDR", lambda p, s: EMCDR(s["source"], TransferALS(**als), **p),
+               [dict(l2=10.0), dict(l2=1.0), dict(l2=10.0, user_stats=True), dict(l2=1.0, user_stats=True)]),
     ]
     return out
 
