@@ -224,3 +224,13 @@ def test_run_reports_gains_per_segment_and_tunes_on_validation():
     cold_best = res.gains[(res.gains.segment == "cold") & (res.gains.metric == "rmse")].value.min()
     base = min(table.loc[(b, "cold"), "rmse"] for b in ("bias", "popular", "target ALS"))
     assert cold_best < base
+
+
+def test_finetune_and_emcdr_accept_crossrec_als(implicit_split):
+    tr = implicit_split.train
+    pop = cold_ndcg(cr.MostPopular().fit(tr.target), implicit_split)
+    teacher = cr.ALS(factors=8, iterations=5, regularization=0.1).fit(tr.source)
+    ft = FineTune(cr.ALS(factors=8, iterations=5, regularization=0.1), source_model=teacher, pull=0.1).fit(tr)
+    em = EMCDR(teacher, cr.ALS(factors=8, iterations=5, regularization=0.1)).fit(tr)
+    assert cold_ndcg(ft, implicit_split) > 1.5 * pop
+    assert cold_ndcg(em, implicit_split) > 1.5 * pop

@@ -5,6 +5,9 @@ from typing import Optional
 
 import numpy as np
 
+import scipy.sparse as sp
+
+from .. import factorization as fz
 from .._validation import check_float
 from ..models.base import Recommender
 from ._als import TransferALS
@@ -64,10 +67,11 @@ class FineTune(Delegating):
         rng = np.random.default_rng(0)
         init[~in_src] = rng.standard_normal((int((~in_src).sum()), init.shape[1])) * S[in_src].std()
         weight = np.where(in_src, pull, 0.0)
+        kw = {} if isinstance(target, TransferALS) else {"item_init": _items_for(target, pair.target, init)}
         if pull > 0:
-            target.fit(pair.target, user_init=init, user_prior=S, user_prior_weight=weight)
+            target.fit(pair.target, user_init=init, user_prior=S, user_prior_weight=weight, **kw)
         else:
-            target.fit(pair.target, user_init=init)
+            target.fit(pair.target, user_init=init, **kw)
         cold = np.flatnonzero(in_src & ~in_tgt).astype(np.int32)
         X = np.array(target.user_factors_, np.float32, copy=True)
         X[cold] = S[cold]
@@ -76,10 +80,28 @@ class FineTune(Delegating):
         return self
 
 
+def _items_for(model: Recommender, data, users: np.ndarray) -> np.ndarray:
+    """Target item factors solved against the source user rows (one ALS half-step), so a model
+    that sweeps users first (crossrec.ALS, MF, BPR) starts in the source's user space instead of
+    overwriting the source rows against random item factors."""
+    params = model.get_params()
+    reg = max(float(params.get("regularization", 0.1)), 1e-3)
+    m = data.matrix
+    Y = np.zeros((m.shape[1], users.shape[1]), np.float32)
+    U = np.ascontiguousarray(users, np.float32)
+    if data.explicit:
+        mt = fz.kernel_csr(m.T.tocsr())
+        centred = sp.csr_matrix((mt.data - np.float32(m.data.mean()), mt.indices, mt.indptr), shape=mt.shape)
+        fz.als_explicit_step(centred, U, Y, reg)
+    else:
+        fz.als_implicit_step(m.T.tocsr(), U, Y, reg, float(params.get("alpha", 1.0)), solver="cholesky")
+    return Y
+
+
 def _user_width(model: Recommender, data) -> int:
+    """Columns of the model's user rows: TransferALS says (factors + explicit bias column); other
+    factor models (crossrec.ALS, MF, BPR) keep biases apart, so their rows are ``factors`` wide
+    and only the factors are transferred (their prior pulls biases toward 0)."""
     if hasattr(model, "user_width"):
         return model.user_width(data.explicit)
-    k = int(model.get_params().get("factors"))
-    implicit = model.get_params().get("implicit")
-    implicit = (not data.explicit) if implicit is None else implicit
-    return k if implicit else k + 1
+    return int(model.get_params()["factors"])
