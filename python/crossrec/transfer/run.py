@@ -26,8 +26,9 @@ RANKING_METRICS = ("ndcg@10", "recall@10", "hit@10")
 class Method:
     """A named way to build a model: ``build(params, shared)`` -> unfitted model whose ``fit`` takes
     the pair (``transfer=True``) or the target Interactions (a baseline); ``grid``: candidate params
-    tried on validation (the first is used without tuning). ``shared`` carries models fitted once
-    per training set (the source factor model)."""
+    tried on validation (the first is used without tuning). ``shared`` carries models fitted once:
+    ``"source"`` (the source factor model; the source is the same in every training set) and
+    ``"target"`` (the target-only factor model of the current training set)."""
 
     name: str
     build: Callable[[dict, dict], Any]
@@ -58,7 +59,7 @@ def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> 
         Method("CMF", lambda p, s: CMF(**als, **p),
                [dict(weights=(0.5, 1.0)), dict(weights=(1.0, 1.0)), dict(weights=(0.25, 1.0))] if explicit
                else [dict(weights=(1.0, 1.0))]),
-        Method("EMCDR", lambda p, s: EMCDR(s["source"], TransferALS(**als), **p),
+        Method("EMCDR", lambda p, s: EMCDR(s["source"], s["target"], **p),
                [dict(l2=10.0), dict(l2=1.0), dict(l2=10.0, user_stats=True), dict(l2=1.0, user_stats=True)]),
     ]
     return out
@@ -85,7 +86,8 @@ class TransferResult:
     chosen : dict
         method -> chosen params; ``validation``: DataFrame of every (method, params, score) tried.
     times : dict
-        method -> fit seconds of the final model.
+        method -> fit seconds of the final model (the shared source and target-only factor models,
+        fitted once, are not included).
     split : ColdStartSplit
     """
 
@@ -141,8 +143,10 @@ def run(pair: CrossDomain, methods: Optional[Sequence[Method]] = None, fraction:
     shared = _shared(split.train, explicit, factors, iterations)
     rows, chosen = [], {}
     bar = _bar(progress, sum(len(m.grid) if tune and len(m.grid) > 1 else 0 for m in methods) + len(methods))
+    als = als_defaults(explicit, factors, iterations)
     if tune:
         val = split.validation(seed=seed + 1)
+        shared["target"] = TransferALS(**als).fit(val.train.target)
         for m in methods:
             if len(m.grid) <= 1:
                 continue
@@ -156,6 +160,7 @@ def run(pair: CrossDomain, methods: Optional[Sequence[Method]] = None, fraction:
             best = int(np.nanargmin(scores) if lower_better else np.nanargmax(scores))
             chosen[m.name] = dict(m.grid[best])
     models, times = {}, {}
+    shared["target"] = TransferALS(**als).fit(split.train.target)
     for m in methods:
         p = chosen.setdefault(m.name, dict(m.grid[0]))
         t0 = time.perf_counter()
