@@ -24,6 +24,16 @@ def test_linear_cka_reference(rng):
     assert 0.0 <= linear_cka(A, A[:, :2]) <= 1.0
 
 
+def test_diagnostics_partial_overlap_bias_correlation():
+    s, t = cr.datasets.synthetic_pair(relatedness=1.0, overlap=0.6, **SIZE)
+    pair = cr.CrossDomain(s, t)
+    d = pair.diagnose(**SMALL, gain=False)
+    ov = pair.overlap
+    level = lambda dom: np.array([dom.values[dom.users == u].mean() for u in ov]) - dom.values.mean()  # noqa: E731
+    assert d["bias_correlation"] == pytest.approx(np.corrcoef(level(pair.source), level(pair.target))[0, 1], abs=1e-6)
+    assert d["n_overlap"] == len(ov) < 600
+
+
 def test_diagnostics_rank_pairs_by_shared_structure():
     d = {r: pair_of(r).diagnose(**SMALL) for r in (1.0, 0.5, 0.0)}
     for key in ("bias_correlation", "factor_cka", "validation_gain"):

@@ -37,8 +37,8 @@ def _user_level(data, users: np.ndarray) -> np.ndarray:
     m = data.matrix
     n = np.diff(m.indptr)[users].astype(np.float64)
     if data.explicit:
-        sums = np.add.reduceat(m.data.astype(np.float64), m.indptr[:-1])[users] if m.nnz else np.zeros(len(users))
-        sums = np.where(n > 0, sums, 0.0)
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        sums = np.bincount(rows, weights=m.data.astype(np.float64), minlength=m.shape[0])[users]
         return sums / np.maximum(n, 1) - m.data.mean()
     return np.log1p(n)
 
