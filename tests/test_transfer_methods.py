@@ -103,7 +103,8 @@ def test_target_als_is_a_sane_rating_model(explicit_split):
 def test_methods_beat_baselines_on_cold_users_explicit(explicit_split):
     tr = explicit_split.train
     base = min(cold_rmse(cr.Baseline().fit(tr.target), explicit_split),
-               cold_rmse(TransferALS(**SMALL).fit(tr.target), explicit_split))
+               cold_rmse(TransferALS(**SMALL).fit(tr.target), explicit_split),
+               cold_rmse(cr.transfer.NoTransfer(TransferALS(**SMALL)).fit(tr.target), explicit_split))
     src = TransferALS(**SMALL).fit(tr.source)
     models = {"finetune": FineTune(TransferALS(**SMALL), source_model=src, pull=1.0),
               "cmf": CMF(**SMALL, weights=(1.0, 1.0)),
@@ -127,13 +128,33 @@ def test_methods_beat_popularity_on_cold_users_implicit(implicit_split):
         assert cold_ndcg(m.fit(tr), implicit_split) > 1.5 * pop, name
 
 
+def test_no_transfer_baseline_gives_cold_users_the_average_user(explicit_split, implicit_split, tmp_path):
+    tr = explicit_split.train
+    fitted = TransferALS(**SMALL).fit(tr.target)
+    before = fitted.user_factors_.copy()
+    nt = cr.transfer.NoTransfer(fitted).fit(tr.target)
+    np.testing.assert_array_equal(fitted.user_factors_, before)  # the caller's model is untouched
+    has = tr.target.user_counts() > 0
+    np.testing.assert_allclose(nt.model_.user_factors_[explicit_split.cold_users],
+                               np.broadcast_to(before[has].mean(0), (len(explicit_split.cold_users), before.shape[1])),
+                               rtol=1e-5)
+    assert cold_rmse(nt, explicit_split) < cold_rmse(fitted, explicit_split)
+    imp = cr.transfer.NoTransfer(TransferALS(**SMALL)).fit(implicit_split.train)
+    pop = cr.MostPopular().fit(implicit_split.train.target)
+    u = implicit_split.cold_users[:5]
+    np.testing.assert_array_equal(imp.recommend_indices(u, n=5)[0], pop.recommend_indices(u, n=5)[0])
+    nt.save(tmp_path / "nt.crossrec")
+    np.testing.assert_allclose(cr.load(tmp_path / "nt.crossrec").predict([0, 1], tr.target.item_ids[:2]),
+                               nt.predict([0, 1], tr.target.item_ids[:2]), rtol=1e-6)
+
+
 def test_unrelated_pair_gives_no_cold_gain():
     split = make_pair(True, relatedness=0.0, seed=3).cold_start_split(0.5, 0.2, seed=0)
     tr = split.train
-    base = cold_rmse(TransferALS(**SMALL).fit(tr.target), split)
+    base = cold_rmse(cr.transfer.NoTransfer(TransferALS(**SMALL)).fit(tr.target), split)
     src = TransferALS(**SMALL).fit(tr.source)
     m = EMCDR(src, TransferALS(**SMALL), l2=10.0).fit(tr)
-    assert cold_rmse(m, split) > 0.98 * base  # nothing to transfer: no real gain
+    assert cold_rmse(m, split) > 0.99 * base  # nothing to transfer: no real gain over the average user
 
 
 def test_finetune_cold_rows_are_source_rows_and_warm_rows_follow_pull(explicit_split):
@@ -222,7 +243,7 @@ def test_run_reports_gains_per_segment_and_tunes_on_validation():
     assert set(res.chosen["fine-tune"]) == {"pull"}
     assert len(res.validation) == 3 + 3 + 4  # every grid point scored on validation
     cold_best = res.gains[(res.gains.segment == "cold") & (res.gains.metric == "rmse")].value.min()
-    base = min(table.loc[(b, "cold"), "rmse"] for b in ("bias", "popular", "target ALS"))
+    base = min(table.loc[(b, "cold"), "rmse"] for b in ("bias", "popular", "target ALS", "target-only"))
     assert cold_best < base
 
 

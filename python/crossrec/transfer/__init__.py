@@ -3,7 +3,8 @@
 ``run(pair, ...)`` evaluates methods under the cold-start protocol; see :mod:`crossrec.transfer.run`.
 """
 from ._als import TransferALS
-from .auto import Auto, NoTransfer
+from .auto import Auto
+from .baselines import NoTransfer
 from .cmf import CMF
 from .diagnostics import Diagnosis, diagnose, linear_cka
 from .domains import ColdStartSplit, CrossDomain

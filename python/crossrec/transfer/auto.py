@@ -19,48 +19,17 @@ import numpy as np
 from .._validation import check_float, check_seed
 from ..evaluation import evaluate
 from ..models.base import Recommender
-from ..models.baseline import MostPopular
 from ._als import TransferALS
 from ._common import check_pair
 from .cmf import CMF
 from .domains import CrossDomain
 from .finetune import FineTune
 from .mapping import EMCDR
+from .baselines import NoTransfer
 from .run import als_defaults
 
 NO_TRANSFER = "no transfer"
 GATES = (0, 2, 5, 10, 20)
-
-
-class NoTransfer(Recommender):
-    """Target-only model: a factor model for users with target data, and for users without any
-    (cold) the best one can do without transfer - popularity (implicit) or mu + b_i (explicit,
-    which the factor model already gives a zero row)."""
-
-    def __init__(self, model: Optional[Recommender] = None):
-        self.model = model
-
-    def fit(self, pair) -> "NoTransfer":
-        data = pair.target if isinstance(pair, CrossDomain) else pair
-        self._start_fit(data)
-        self.model_ = (self.model or TransferALS()).fit(data) if not _fitted(self.model) else self.model
-        self.popular_ = MostPopular().fit(data)
-        self.has_data_ = data.user_counts() > 0
-        return self
-
-    def _score_block(self, user_idx):
-        s = np.array(self.model_._score_block(user_idx), np.float32, copy=True)
-        cold = ~self.has_data_[user_idx]
-        if cold.any() and getattr(self.model_, "implicit_", True):  # implicit: a zero row ranks nothing
-            s[cold] = self.popular_._score_block(np.asarray(user_idx)[cold])
-        return s
-
-    def _predict_indices(self, user_idx, item_idx):
-        return self.model_._predict_indices(user_idx, item_idx)
-
-
-def _fitted(m) -> bool:
-    return m is not None and hasattr(m, "item_map_")
 
 
 class Routed(Recommender):

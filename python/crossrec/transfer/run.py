@@ -13,6 +13,7 @@ import pandas as pd
 from ..evaluation import Report, evaluate
 from ..models.baseline import Baseline, MostPopular
 from ._als import TransferALS
+from .baselines import NoTransfer
 from .cmf import CMF
 from .domains import ColdStartSplit, CrossDomain
 from .finetune import FineTune
@@ -44,11 +45,14 @@ def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dic
 
 
 def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> list[Method]:
-    """Baselines (bias model for ratings, popularity, target-only ALS) and the transfer methods
-    with their validation grids."""
+    """Baselines (bias model for ratings, popularity, target-only ALS with zero rows for cold users,
+    and ``target-only``: the same ALS with the average user / popularity for cold users) and the
+    transfer methods with their validation grids."""
     als = als_defaults(explicit, factors, iterations)
     out = [Method("popular", lambda p, s: MostPopular(), transfer=False),
-           Method("target ALS", lambda p, s: TransferALS(**als), transfer=False)]
+           Method("target ALS", lambda p, s: TransferALS(**als), transfer=False),
+           # the same target model; cold users get the average user (explicit) / popularity (implicit)
+           Method("target-only", lambda p, s: NoTransfer(s["target"]), transfer=False)]
     if explicit:
         out.insert(0, Method("bias", lambda p, s: Baseline(), transfer=False))
     out += [
