@@ -19,12 +19,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
-import numpy as np  # noqa: E402
-
-import crossrec as cr  # noqa: E402
-from crossrec.transfer.auto import NO_TRANSFER, Auto, default_candidates  # noqa: E402
-from crossrec.transfer._als import TransferALS  # noqa: E402
-from crossrec.transfer.run import als_defaults  # noqa: E402
+import crossrec as cr
+import numpy as np
+from crossrec.transfer._als import TransferALS
+from crossrec.transfer.auto import NO_TRANSFER, Auto, default_candidates
+from crossrec.transfer.run import als_defaults
 
 DATA = Path(os.environ.get("CROSSREC_DATA", REPO.parent / "shared" / "data"))
 

@@ -24,9 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
-import numpy as np  # noqa: E402
-
-import crossrec as cr  # noqa: E402
+import crossrec as cr
+import numpy as np
 
 DATA = Path(os.environ.get("CROSSREC_DATA", REPO.parent / "shared" / "data"))
 
@@ -70,7 +69,7 @@ def main() -> None:
             warm_ok = bool(warm_best.value >= warm_best.baseline_value * 0.99)
         run = {
             "pair": name, "fraction": fraction, "summary": pair.summary(), "seconds": secs, "cpu_seconds": cpu,
-            "metric": key, "n_cold": int(len(res.split.cold_users)), "n_warm": int(len(res.split.warm_users)),
+            "metric": key, "n_cold": len(res.split.cold_users), "n_warm": len(res.split.warm_users),
             "table": {f"{m}|{s}": {c: float(v) for c, v in row.items()} for (m, s), row in table.iterrows()},
             "gains": res.gains.to_dict(orient="records"), "chosen": {k: repr(v) for k, v in res.chosen.items()},
             "validation": res.validation.to_dict(orient="records"), "fit_seconds": res.times,

@@ -1,9 +1,8 @@
 """Issue 9: relatedness diagnostics, Auto's choice, the negative-transfer guard, gating, CLI."""
+import crossrec as cr
 import numpy as np
 import pandas as pd
 import pytest
-
-import crossrec as cr
 from crossrec.cli import main as cli_main
 from crossrec.transfer import Auto, linear_cka
 
@@ -29,7 +28,7 @@ def test_diagnostics_partial_overlap_bias_correlation():
     pair = cr.CrossDomain(s, t)
     d = pair.diagnose(**SMALL, gain=False)
     ov = pair.overlap
-    level = lambda dom: np.array([dom.values[dom.users == u].mean() for u in ov]) - dom.values.mean()  # noqa: E731
+    level = lambda dom: np.array([dom.values[dom.users == u].mean() for u in ov]) - dom.values.mean()
     assert d["bias_correlation"] == pytest.approx(np.corrcoef(level(pair.source), level(pair.target))[0, 1], abs=1e-6)
     assert d["n_overlap"] == len(ov) < 600
 

@@ -1,9 +1,8 @@
 """Transfer methods (FineTune, CMF, EMCDR), their ALS core and the run() orchestration."""
+import crossrec as cr
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
-import crossrec as cr
 from crossrec import factorization as fz
 from crossrec.transfer import CMF, EMCDR, FineTune, TransferALS
 from crossrec.transfer._als import solve_rows
@@ -95,7 +94,7 @@ def test_target_als_is_a_sane_rating_model(explicit_split):
     warm = ~np.isin(te.users, explicit_split.cold_users)
     als = TransferALS(**SMALL).fit(explicit_split.train.target)
     base = cr.Baseline().fit(explicit_split.train.target)
-    err = lambda m: cr.metrics.rmse(te.values[warm], m._predict_indices(te.users[warm], te.items[warm]))  # noqa: E731
+    err = lambda m: cr.metrics.rmse(te.values[warm], m._predict_indices(te.users[warm], te.items[warm]))
     assert err(als) < err(base)
 
 
@@ -166,7 +165,7 @@ def test_finetune_cold_rows_are_source_rows_and_warm_rows_follow_pull(explicit_s
     assert set(ft.cold_users_.tolist()) == set(cold.tolist())
     warm = explicit_split.warm_users
     warm = warm[tr.source.user_counts()[warm] > 0]
-    dist = lambda m: np.linalg.norm(m.model_.user_factors_[warm] - src.user_factors_[warm])  # noqa: E731
+    dist = lambda m: np.linalg.norm(m.model_.user_factors_[warm] - src.user_factors_[warm])
     strong = FineTune(TransferALS(**SMALL), source_model=src, pull=100.0).fit(tr)
     assert dist(strong) < dist(ft)
 

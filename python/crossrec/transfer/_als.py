@@ -16,7 +16,6 @@ from typing import Optional
 
 import numpy as np
 import scipy.sparse as sp
-
 from threadpoolctl import threadpool_limits
 
 from .. import factorization as fz
@@ -114,7 +113,7 @@ class TransferALS(Recommender):
         return k if implicit else k + 1
 
     def fit(self, data: Interactions, *, user_init: Optional[np.ndarray] = None,
-            user_prior: Optional[np.ndarray] = None, user_prior_weight=None) -> "TransferALS":
+            user_prior: Optional[np.ndarray] = None, user_prior_weight=None) -> TransferALS:
         """Fit on ``data``.
 
         user_init, user_prior : (n_users, user_width) arrays (explicit: ``[x_u, b_u]``).

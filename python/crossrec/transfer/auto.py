@@ -12,7 +12,8 @@ method was not worse for them on validation either.
 from __future__ import annotations
 
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -21,11 +22,11 @@ from ..evaluation import evaluate
 from ..models.base import Recommender
 from ._als import TransferALS
 from ._common import check_pair
+from .baselines import NoTransfer
 from .cmf import CMF
 from .domains import CrossDomain
 from .finetune import FineTune
 from .mapping import EMCDR
-from .baselines import NoTransfer
 from .run import als_defaults
 
 NO_TRANSFER = "no transfer"
@@ -106,7 +107,7 @@ class Auto(Routed):
         self.iterations = iterations
         self.seed = seed
 
-    def fit(self, pair: CrossDomain) -> "Auto":
+    def fit(self, pair: CrossDomain) -> Auto:
         pair = check_pair(pair, "Auto")
         budget = check_float(self.time_budget, "time_budget", 0.0, strict_min=True)
         seed = check_seed(self.seed)

@@ -33,7 +33,7 @@ class NoTransfer(Recommender):
     def __init__(self, model: Optional[Recommender] = None):
         self.model = model
 
-    def fit(self, data) -> "NoTransfer":
+    def fit(self, data) -> NoTransfer:
         """``data``: the target Interactions, or a CrossDomain (its target is used)."""
         data = data.target if isinstance(data, CrossDomain) else data
         self._start_fit(data)

@@ -48,7 +48,7 @@ class CMF(TransferALS):
         super().__init__(factors, iterations, regularization, implicit, alpha, seed, n_threads)
         self.weights = weights
 
-    def fit(self, pair: CrossDomain) -> "CMF":  # type: ignore[override]
+    def fit(self, pair: CrossDomain) -> CMF:  # type: ignore[override]
         pair = check_pair(pair, "CMF")
         if np.ndim(self.weights) != 1 or len(self.weights) != 2:
             raise ValueError(f"weights must be a pair (w_source, w_target), got {self.weights!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-
 import scipy.sparse as sp
 
 from .. import factorization as fz
@@ -49,7 +48,7 @@ class FineTune(Delegating):
         self.source_model = source_model
         self.pull = pull
 
-    def fit(self, pair: CrossDomain) -> "FineTune":
+    def fit(self, pair: CrossDomain) -> FineTune:
         pair = check_pair(pair, "FineTune")
         pull = check_float(self.pull, "pull", 0.0)
         base = self.model if self.model is not None else TransferALS()

@@ -120,7 +120,7 @@ class EMCDR(Delegating):
         self.seed = seed
         self.user_stats = user_stats
 
-    def fit(self, pair: CrossDomain) -> "EMCDR":
+    def fit(self, pair: CrossDomain) -> EMCDR:
         pair = check_pair(pair, "EMCDR")
         check_choice(self.mapping, "mapping", ("linear", "mlp"))
         l2 = check_float(self.l2, "l2", 0.0)

@@ -4,8 +4,9 @@ transfer method over the best target-only baseline (paired bootstrap confidence 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
