@@ -12,20 +12,5 @@ from .finetune import FineTune
 from .mapping import EMCDR
 from .run import Method, TransferResult, default_methods, run
 
-__all__ = [
-           "CMF",
-           "EMCDR",
-           "Auto",
-           "ColdStartSplit",
-           "CrossDomain",
-           "Diagnosis",
-           "FineTune",
-           "Method",
-           "NoTransfer",
-           "TransferALS",
-           "TransferResult",
-           "default_methods",
-           "diagnose",
-           "linear_cka",
-           "run",
-]
+__all__ = ["Auto", "CMF", "ColdStartSplit", "CrossDomain", "Diagnosis", "EMCDR", "FineTune", "Method",
+           "NoTransfer", "TransferALS", "TransferResult", "default_methods", "diagnose", "linear_cka", "run"]
