@@ -105,6 +105,7 @@ def main(argv=None):
            "seen_per_user": args.seen, "n": args.n, "repeat": repeat, "threads": threads,
            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "blas": blas_info(),
            "machine": platform.machine(), "numpy": np.__version__, "crossrec": cr.__version__,
+           "load_average_at_start": list(os.getloadavg()),
            "note": "times in seconds, best of `repeat`; ratio = numpy time / crossrec time (> 1: crossrec faster); "
                    "the machine is shared, so absolute times are noisy and ratios are what to compare"}
 
