@@ -2,7 +2,7 @@
 
 Only public names live here; see the modules for the implementations.
 """
-from . import datasets, factorization, metrics, robustness, similarity, split
+from . import datasets, factorization, metrics, robustness, similarity, split, transfer
 from .data import IdMap, Interactions
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .evaluation import Gain, Report, evaluate
@@ -18,13 +18,15 @@ from .models.mf import ALS, BPR, MF
 from .models.rules import AssociationRules
 from .rules import FrequentItemsets, association_rules, frequent_itemsets
 from .topn import topn_from_factors, topn_from_scores
+from .transfer.domains import CrossDomain
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ALS", "AssociationRules", "BPR", "Baseline", "ContentBased", "CrossrecError", "DenoisingAutoencoder",
+    "ALS", "AssociationRules", "BPR", "Baseline", "ContentBased", "CrossDomain", "CrossrecError", "DenoisingAutoencoder",
     "EASE", "FitError", "FrequentItemsets", "Gain", "Hybrid", "IdMap", "Interactions", "ItemKNN", "MF",
     "ModelFileError", "MostPopular", "NotFittedError", "Random", "Recommender", "Report", "UnknownIdError",
     "UserKNN", "association_rules", "datasets", "evaluate", "factorization", "fold_in", "frequent_itemsets",
     "load", "metrics", "robustness", "similarity", "split", "topn_from_factors", "topn_from_scores",
+    "transfer",
 ]
