@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from .._validation import as_csr, check_float, check_n_threads, check_positive_int, check_seed
+from .._validation import check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..errors import FitError
 from .base import Recommender
@@ -231,12 +231,7 @@ class DenoisingAutoencoder(Recommender):
         history : (n, n_items) sparse or dense matrix over the model's items (ratings are read as
             0/1 when the model was trained on explicit data, weights as weights otherwise).
         """
-        self._check_fitted()
-        h = as_csr(history, "history")
-        if h.shape[1] != self.n_items_:
-            raise ValueError(f"history has {h.shape[1]} columns, the model has {self.n_items_} items")
-        if self.binary_:  # trained on explicit ratings as 0/1: read the history the same way
-            h.data = (h.data != 0).astype(h.data.dtype)
+        h = self._history_csr(history, self.binary_)
         return self._forward(h)
 
     def _item_vectors(self):

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import io
-from .._validation import check_n_threads, check_positive_int
+from .._validation import as_csr, check_n_threads, check_positive_int
 from ..data import IdMap, Interactions
 from ..errors import ModelFileError, NotFittedError
 from ..topn import topn_from_factors, topn_from_scores
@@ -190,6 +190,17 @@ class Recommender:
         if len(u) != len(i):
             raise ValueError(f"users and items differ in length ({len(u)} vs {len(i)})")
         return np.asarray(self._predict_indices(u, i), dtype=np.float32)
+
+    def _history_csr(self, history, binary: bool) -> sp.csr_matrix:
+        """Users' histories (n, n_items) over the model's items, for fold-in scoring; values are
+        read as 0/1 when ``binary`` (a model trained on explicit ratings as 0/1)."""
+        self._check_fitted()
+        h = as_csr(history, "history")
+        if h.shape[1] != self.n_items_:
+            raise ValueError(f"history has {h.shape[1]} columns, the model has {self.n_items_} items")
+        if binary:
+            h.data = (h.data != 0).astype(h.data.dtype)
+        return h
 
     def _item_vectors(self) -> Optional[np.ndarray]:
         """Dense item representations for similar_items (None: the model has none)."""

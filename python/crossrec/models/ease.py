@@ -19,7 +19,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from .._validation import as_csr, check_float, check_n_threads
+from .._validation import check_float, check_n_threads
 from ..data import Interactions
 from .base import Recommender
 
@@ -134,12 +134,7 @@ class EASE(Recommender):
             0/1 when the model was trained on explicit data, weights as weights otherwise).
         Returns a dense (n, n_items) float32 array.
         """
-        self._check_fitted()
-        h = as_csr(history, "history")
-        if h.shape[1] != self.n_items_:
-            raise ValueError(f"history has {h.shape[1]} columns, the model has {self.n_items_} items")
-        if self.binary_:  # trained on explicit ratings as 0/1: read the history the same way
-            h.data = (h.data != 0).astype(h.data.dtype)
+        h = self._history_csr(history, self.binary_)
         with threadpool_limits(self._threads(), "blas"):
             return np.asarray(h @ self.weights_, dtype=np.float32)
 
