@@ -54,6 +54,9 @@ void validate_teacher(const TeacherView& t, int64_t n_items) {
         if (!std::isfinite(t.scores[u * t.k + j]))
           fail("teacher_scores: NaN or infinite score at row " + std::to_string(u) + ", column " +
                std::to_string(j));
+        if (t.weights && !(std::isfinite(t.weights[u * t.k + j]) && t.weights[u * t.k + j] >= 0))
+          fail("teacher_weights: negative, NaN or infinite weight at row " + std::to_string(u) + ", column " +
+               std::to_string(j));
       }
     }
   }
@@ -71,19 +74,27 @@ struct TeacherArg {
   In<int32_t> items;
   In<float> scores;
   In<float> rest;
+  std::optional<In<float>> weights;
   TeacherView view;
 };
 
-TeacherArg teacher_arg(const py::object& items, const py::object& scores, const py::object& rest, int64_t n_users) {
+TeacherArg teacher_arg(const py::object& items, const py::object& scores, const py::object& rest,
+                       const py::object& weights, int64_t n_users) {
   TeacherArg t{index_array(items, "teacher_items", 2), float_matrix(scores, "teacher_scores"),
-               float_vector(rest, "teacher_rest"), {}};
+               float_vector(rest, "teacher_rest"), std::nullopt, {}};
   require(t.items.shape(0) == n_users, "teacher_items: " + std::to_string(t.items.shape(0)) +
                                            " rows, expected one per user (" + std::to_string(n_users) + ")");
   require(t.scores.shape(0) == t.items.shape(0) && t.scores.shape(1) == t.items.shape(1),
           "teacher_scores: shape must equal teacher_items' shape");
   require(t.rest.shape(0) == n_users, "teacher_rest: length " + std::to_string(t.rest.shape(0)) +
                                           " != number of users " + std::to_string(n_users));
-  t.view = TeacherView{t.items.data(), t.scores.data(), t.rest.data(), t.items.shape(0), t.items.shape(1)};
+  if (!weights.is_none()) {
+    t.weights = float_matrix(weights, "teacher_weights");
+    require(t.weights->shape(0) == t.items.shape(0) && t.weights->shape(1) == t.items.shape(1),
+            "teacher_weights: shape must equal teacher_items' shape");
+  }
+  t.view = TeacherView{t.items.data(), t.scores.data(), t.rest.data(), t.weights ? t.weights->data() : nullptr,
+                       t.items.shape(0), t.items.shape(1)};
   return t;
 }
 
@@ -93,7 +104,8 @@ CROSSREC_BINDINGS(distill) {
   m.def(
       "distill_epoch",
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& teacher_items,
-         const py::object& teacher_scores, const py::object& teacher_rest, const py::object& user_factors,
+         const py::object& teacher_scores, const py::object& teacher_rest, const py::object& teacher_weights,
+         const py::object& user_factors,
          const py::object& item_factors, const py::object& item_bias, const py::object& user_bias,
          const std::string& ground_truth, const std::string& loss, double alpha, double temperature,
          double learning_rate, double regularization, double global_mean, int n_samples, int n_negatives,
@@ -140,7 +152,7 @@ CROSSREC_BINDINGS(distill) {
         require(train.view.n_rows == n_users, "train: " + std::to_string(train.view.n_rows) +
                                                   " rows, expected one per user (" + std::to_string(n_users) + ")");
         require(o.ground_truth != GroundTruth::squared || train.view.data, "train: squared error needs ratings (data)");
-        TeacherArg teacher = teacher_arg(teacher_items, teacher_scores, teacher_rest, n_users);
+        TeacherArg teacher = teacher_arg(teacher_items, teacher_scores, teacher_rest, teacher_weights, n_users);
 
         StudentView s{P.mutable_data(), Q.mutable_data(), b ? b->mutable_data() : nullptr,
                       c ? c->mutable_data() : nullptr, n_users, n_items, P.shape(1)};
@@ -157,12 +169,38 @@ CROSSREC_BINDINGS(distill) {
         }
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("teacher_items"), py::arg("teacher_scores"),
-      py::arg("teacher_rest"), py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias") = py::none(),
+      py::arg("teacher_rest"), py::arg("teacher_weights"), py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias") = py::none(),
       py::arg("user_bias") = py::none(), py::arg("ground_truth") = "bpr", py::arg("loss") = "ranking",
       py::arg("alpha") = 0.5, py::arg("temperature") = 2.0, py::arg("learning_rate") = 0.05,
       py::arg("regularization") = 0.01, py::arg("global_mean") = 0.0, py::arg("n_samples") = 16,
       py::arg("n_negatives") = 16, py::arg("seed") = 0, py::arg("epoch") = 0, py::arg("n_threads") = 0,
       "One SGD epoch of ground truth + alpha * distillation; updates the factor arrays in place.");
+
+  m.def(
+      "distill_rank_weights",
+      [](const py::object& items_obj, const py::object& scores_obj, double temperature) {
+        auto items = index_array(items_obj, "teacher_items", 2);
+        auto scores = float_matrix(scores_obj, "teacher_scores");
+        require(scores.shape(0) == items.shape(0) && scores.shape(1) == items.shape(1),
+                "teacher_scores: shape must equal teacher_items' shape");
+        require(temperature > 0.0 && std::isfinite(temperature), "temperature: must be > 0 and finite");
+        const int64_t n = items.shape(0), k = items.shape(1);
+        auto out = new_array<float>({n, k});
+        float* w = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          for (int64_t u = 0; u < n; ++u) {
+            int64_t len = 0;
+            while (len < k && items.data()[u * k + len] >= 0) ++len;
+            validate_finite(scores.data() + u * k, len, "teacher_scores");
+            rank_weights(scores.data() + u * k, len, static_cast<float>(temperature), w + u * k);
+            for (int64_t j = len; j < k; ++j) w[u * k + j] = 0.0f;
+          }
+        }
+        return out;
+      },
+      py::arg("teacher_items"), py::arg("teacher_scores"), py::arg("temperature"),
+      "Ranking weights K * softmax(score / T) over each row's items (zero on -1 padding).");
 
   m.def(
       "distill_user_gradient",

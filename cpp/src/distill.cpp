@@ -16,8 +16,6 @@ namespace crossrec {
 namespace {
 
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-// log(1 + e^x) without overflow.
-inline double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 
 // Random streams: two per (epoch, user) - ground truth and distillation draw independently, so
 // turning distillation off leaves the ground-truth draws unchanged. One more for the user order.
@@ -26,16 +24,6 @@ inline uint64_t user_stream(int64_t epoch, int64_t n_users, int64_t user, int pa
          static_cast<uint64_t>(part);
 }
 inline uint64_t order_stream(int64_t epoch) { return ~static_cast<uint64_t>(epoch); }
-
-// w_k = K * softmax(t / T)_k over a user's whole top-K list (mean weight 1).
-void rank_weights(const float* t, int64_t k, float temperature, float* w) {
-  if (k == 0) return;
-  double hi = t[0];
-  for (int64_t j = 1; j < k; ++j) hi = std::max<double>(hi, t[j]);
-  double z = 0.0;
-  for (int64_t j = 0; j < k; ++j) z += std::exp((t[j] - hi) / temperature);
-  for (int64_t j = 0; j < k; ++j) w[j] = static_cast<float>(k * std::exp((t[j] - hi) / temperature) / z);
-}
 
 int64_t teacher_row_length(const TeacherView& t, int64_t u) {
   const int32_t* row = t.items + u * t.k;
@@ -259,14 +247,16 @@ class BlockWorker {
         std::swap(sc_.positions[a], sc_.positions[r]);
       }
     }
-    if (o_.loss == DistillLoss::ranking) rank_weights(top_s, k_u, o_.temperature, sc_.wfull.data());
+    const float* weights = teacher_.weights ? teacher_.weights + u * teacher_.k : sc_.wfull.data();
+    if (o_.loss == DistillLoss::ranking && !teacher_.weights)
+      rank_weights(top_s, k_u, o_.temperature, sc_.wfull.data());
     ++sc_.marker;
     for (int64_t j = 0; j < k_u; ++j) sc_.mark[top[j]] = sc_.marker;
     for (int a = 0; a < n_a; ++a) {
       const int32_t pos = sc_.positions[a];
       sc_.cand[a] = top[pos];
       sc_.t[a] = top_s[pos];
-      sc_.w[a] = o_.loss == DistillLoss::ranking ? sc_.wfull[pos] : 1.0f;
+      sc_.w[a] = o_.loss == DistillLoss::ranking ? weights[pos] : 1.0f;
     }
     // N: items outside the top-K list and the user's train row.
     int n_n = 0;
@@ -285,7 +275,7 @@ class BlockWorker {
       sc_.s[c] = dot(pu, sc_.rows[c], f_) + sc_.rows[c][f_];
     }
     distill_score_grad(o_.loss, sc_.s.data(), sc_.t.data(), sc_.w.data(), n_a, n_n, teacher_.rest[u],
-                       o_.temperature, sc_.g.data());
+                       o_.temperature, sc_.g.data(), false);
     distill_step(pu, sc_.rows.data(), sc_.g.data(), n_c, o_.alpha, o_.learning_rate, o_.regularization,
                  st_.item_bias != nullptr, f_, sc_.gp.data(), sc_.pu_old.data());
   }
@@ -301,8 +291,22 @@ class BlockWorker {
 
 }  // namespace
 
+void rank_weights(const float* t, int64_t k, float temperature, float* w) {
+  if (k == 0) return;
+  double hi = t[0];
+  for (int64_t j = 1; j < k; ++j) hi = std::max<double>(hi, t[j]);
+  double z = 0.0;
+  for (int64_t j = 0; j < k; ++j) {
+    const double e = std::exp((t[j] - hi) / temperature);
+    w[j] = static_cast<float>(e);
+    z += e;
+  }
+  const double scale = k / z;
+  for (int64_t j = 0; j < k; ++j) w[j] = static_cast<float>(w[j] * scale);
+}
+
 double distill_score_grad(DistillLoss loss, const float* s, const float* t, const float* w, int n_a, int n_n,
-                          float rest, float temperature, float* grad) {
+                          float rest, float temperature, float* grad, bool want_loss) {
   const int n_c = n_a + n_n;
   const double T = temperature;
   double total = 0.0;
@@ -310,18 +314,19 @@ double distill_score_grad(DistillLoss loss, const float* s, const float* t, cons
     case DistillLoss::pointwise:
       for (int c = 0; c < n_c; ++c) {
         const double d = static_cast<double>(s[c]) - (c < n_a ? t[c] : rest) / T;
-        total += 0.5 * d * d;
+        if (want_loss) total += 0.5 * d * d;
         grad[c] = static_cast<float>(d);
       }
       break;
     case DistillLoss::ranking:
-      for (int c = 0; c < n_a; ++c) {
-        total += w[c] * softplus(-s[c]);
-        grad[c] = static_cast<float>(-w[c] * sigmoid(-s[c]));
-      }
-      for (int c = n_a; c < n_c; ++c) {
-        total += softplus(s[c]);
-        grad[c] = static_cast<float>(sigmoid(s[c]));
+      // softplus(-s) and sigmoid(-s) from one exp(-|s|).
+      for (int c = 0; c < n_c; ++c) {
+        const double x = c < n_a ? -static_cast<double>(s[c]) : static_cast<double>(s[c]);  // loss softplus(x)
+        const double e = std::exp(-std::abs(x));
+        const double sig = x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);  // sigmoid(x) = d softplus(x)/dx
+        const double weight = c < n_a ? w[c] : 1.0;
+        if (want_loss) total += weight * (std::max(x, 0.0) + std::log1p(e));
+        grad[c] = static_cast<float>(c < n_a ? -weight * sig : sig);
       }
       break;
     case DistillLoss::listwise: {
@@ -342,7 +347,7 @@ double distill_score_grad(DistillLoss loss, const float* s, const float* t, cons
         const double lp = (c < n_a ? t[c] : rest) / T - hp - lzp;
         const double lq = s[c] / T - hq - lzq;
         const double p = std::exp(lp), q = std::exp(lq);
-        total += p * (lp - lq);
+        if (want_loss) total += p * (lp - lq);
         grad[c] = static_cast<float>(n_c * T * (q - p));  // d(n_c T^2 KL)/ds_c
       }
       total *= n_c * T * T;

@@ -48,6 +48,7 @@ struct TeacherView {
   const int32_t* items = nullptr;  // n_rows x k
   const float* scores = nullptr;   // n_rows x k
   const float* rest = nullptr;     // n_rows: target for sampled items outside the top-K
+  const float* weights = nullptr;  // n_rows x k ranking weights, or null: computed per user and epoch
   int64_t n_rows = 0;
   int64_t k = 0;
 };
@@ -84,9 +85,13 @@ void distill_epoch(const CsrView& train, const TeacherView& teacher, const Stude
                    const DistillOptions& options, int n_threads);
 
 // dL/ds for the candidate scores s (n_a teacher items first, then n_n sampled items).
-// t: teacher scores of the n_a items; w: their ranking weights. Returns the loss.
+// t: teacher scores of the n_a items; w: their ranking weights. Returns the loss when want_loss
+// (the epoch needs only the gradient and skips the logarithms), else 0.
 double distill_score_grad(DistillLoss loss, const float* s, const float* t, const float* w, int n_a, int n_n,
-                          float rest, float temperature, float* grad);
+                          float rest, float temperature, float* grad, bool want_loss = true);
+
+// w_k = K * softmax(t / T)_k over one user's top-K list (the ranking weights, mean 1).
+void rank_weights(const float* t, int64_t k, float temperature, float* w);
 
 // Loss and gradient of the distillation loss of one user for a fixed candidate set (for tests):
 // positions index the user's top-K row, negatives are item indices. grad_q/grad_b have one row per

@@ -128,9 +128,17 @@ def _teacher_moments(teacher: Recommender, t_users: np.ndarray, cand: np.ndarray
     return mean, std
 
 
+def rank_weights(teacher_items: np.ndarray, teacher_scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Ranking-distillation weights ``K_u * softmax(score / T)`` over each user's list (mean 1 per
+    non-empty row, 0 on padding): they decay with the teacher's rank, faster for small T."""
+    return _core.distill_rank_weights(teacher_items, teacher_scores,
+                                      check_float(temperature, "temperature", 0.0, strict_min=True))
+
+
 def distill_epoch(train: sp.csr_matrix, teacher_items: np.ndarray, teacher_scores: np.ndarray,
                   teacher_rest: np.ndarray, user_factors: np.ndarray, item_factors: np.ndarray,
                   item_bias: Optional[np.ndarray] = None, user_bias: Optional[np.ndarray] = None, *,
+                  teacher_weights: Optional[np.ndarray] = None,
                   ground_truth: str = "bpr", loss: str = "ranking", alpha: float = 0.5, temperature: float = 2.0,
                   learning_rate: float = 0.05, regularization: float = 0.01, global_mean: float = 0.0,
                   n_samples: int = 16, n_negatives: int = 16, seed: int = 0, epoch: int = 0,
@@ -139,12 +147,14 @@ def distill_epoch(train: sp.csr_matrix, teacher_items: np.ndarray, teacher_score
 
     ``train`` is a users x items CSR (ratings for ``ground_truth="squared"``); the teacher arrays
     come from :func:`teacher_knowledge`; ``loss="none"`` or ``alpha=0`` gives a plain epoch of the
-    student. The result depends on (seed, epoch) only, not on ``n_threads``.
+    student. The result depends on (seed, epoch) only, not on ``n_threads``. ``teacher_weights``:
+    the ranking weights from :func:`rank_weights` (computed once per fit instead of every epoch).
     Factor arrays must be float32 and C-contiguous (they are updated in place, never copied).
     """
     train = as_csr(train, "train")
     indptr, indices, data = csr_parts(train)
-    _core.distill_epoch(indptr, indices, data, teacher_items, teacher_scores, teacher_rest, user_factors,
+    _core.distill_epoch(indptr, indices, data, teacher_items, teacher_scores, teacher_rest, teacher_weights,
+                        user_factors,
                         item_factors, item_bias, user_bias, ground_truth, loss, alpha, temperature, learning_rate,
                         regularization, global_mean, n_samples, n_negatives, seed, epoch,
                         check_n_threads(n_threads))
@@ -257,9 +267,11 @@ class Distill(Recommender):
         b = np.zeros(n_items, np.float32)
         c = np.zeros(n_users, np.float32) if gt == "squared" else None
         mu = float(train.data.mean()) if gt == "squared" else 0.0
+        weights = rank_weights(t_items, t_scores, p["temperature"]) if p["loss"] == "ranking" else None
         with threadpool_limits(1, "blas"):
             for epoch in range(p["epochs"]):
-                distill_epoch(train, t_items, t_scores, t_rest, P, Q, b, c, ground_truth=gt, loss=p["loss"],
+                distill_epoch(train, t_items, t_scores, t_rest, P, Q, b, c, teacher_weights=weights,
+                              ground_truth=gt, loss=p["loss"],
                               alpha=p["alpha"], temperature=p["temperature"], learning_rate=p["learning_rate"],
                               regularization=p["regularization"], global_mean=mu, n_samples=p["n_samples"],
                               n_negatives=p["n_negatives"], seed=p["seed"], epoch=epoch, n_threads=p["n_threads"])
