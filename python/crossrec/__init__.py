@@ -2,16 +2,19 @@
 
 Only public names live here; see the modules for the implementations.
 """
-from . import metrics
+from . import factorization, metrics
+from .factorization import fold_in
 from .data import IdMap, Interactions
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .models.base import Recommender, load
 from .models.baseline import Baseline, MostPopular, Random
+from .models.mf import ALS
 from .topn import topn_from_factors, topn_from_scores
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALS", "factorization", "fold_in",
     "Baseline", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
 ]

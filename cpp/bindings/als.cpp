@@ -1,0 +1,183 @@
+// Bindings for the ALS half-sweeps and the Gram matrix.
+#include "crossrec/als.hpp"
+
+#include "common.hpp"
+#include "inplace.hpp"
+
+namespace crossrec::bind {
+namespace {
+
+// prior = (target (n_rows x f), weight (n_rows,)) or both None.
+struct PriorArg {
+  std::optional<In<float>> target, weight;
+  RowPrior view() const {
+    return target ? RowPrior{target->data(), weight->data()} : RowPrior{};
+  }
+  void validate() const {
+    if (!target) return;
+    validate_finite(target->data(), target->size(), "prior");
+    const float* w = weight->data();
+    for (int64_t i = 0; i < weight->shape(0); ++i)
+      require(std::isfinite(w[i]) && w[i] >= 0.0f,
+              "prior_weight: must be finite and >= 0, got " + std::to_string(w[i]) + " at row " + std::to_string(i));
+  }
+};
+
+PriorArg prior_arg(const py::object& target, const py::object& weight, int64_t n_rows, int64_t f) {
+  PriorArg p;
+  require(target.is_none() == weight.is_none(), "prior and prior_weight: give both or neither");
+  if (target.is_none()) return p;
+  p.target = float_matrix(target, "prior");
+  require(p.target->shape(0) == n_rows && p.target->shape(1) == f,
+          "prior: expected shape (" + std::to_string(n_rows) + ", " + std::to_string(f) + "), got (" +
+              std::to_string(p.target->shape(0)) + ", " + std::to_string(p.target->shape(1)) + ")");
+  p.weight = float_vector(weight, "prior_weight");
+  require(p.weight->shape(0) == n_rows, "prior_weight: expected length " + std::to_string(n_rows) + ", got " +
+                                            std::to_string(p.weight->shape(0)));
+  return p;
+}
+
+// Y (n_cols x f, read) and X (n_rows x f, updated in place) of one half-sweep.
+struct Factors {
+  In<float> Y;
+  InOut<float> X;
+  int64_t f;
+};
+
+Factors factors_arg(const py::object& Y_obj, const py::object& X_obj, const CsrArg& m) {
+  Factors a{float_matrix(Y_obj, "Y"), inplace_matrix(X_obj, "X"), 0};
+  a.f = a.Y.shape(1);
+  require(a.f >= 1, "Y: needs at least one factor column");
+  require(a.Y.shape(0) == m.view.n_cols, "Y: has " + std::to_string(a.Y.shape(0)) + " rows but the matrix has " +
+                                             std::to_string(m.view.n_cols) + " columns");
+  require(a.X.shape(0) == m.view.n_rows && a.X.shape(1) == a.f,
+          "X: expected shape (" + std::to_string(m.view.n_rows) + ", " + std::to_string(a.f) + "), got (" +
+              std::to_string(a.X.shape(0)) + ", " + std::to_string(a.X.shape(1)) + ")");
+  require_disjoint(a.X, a.Y, "X", "Y");
+  return a;
+}
+
+void require_reg(float reg) {
+  require(std::isfinite(reg) && reg >= 0.0f, "regularization: must be finite and >= 0, got " + std::to_string(reg));
+}
+
+}  // namespace
+
+CROSSREC_BINDINGS(als) {
+  m.def(
+      "gram_matrix",
+      [](const py::object& Y_obj, int n_threads) {
+        auto Y = float_matrix(Y_obj, "Y");
+        thread_arg(n_threads);
+        const int64_t f = Y.shape(1);
+        auto out = new_array<float>({f, f});
+        {
+          py::gil_scoped_release release;
+          validate_finite(Y.data(), Y.size(), "Y");
+          gram_matrix(dense_view(Y), out.mutable_data(), n_threads);
+        }
+        return out;
+      },
+      py::arg("Y"), py::arg("n_threads") = 0, "Y^T Y as float32 (f x f), summed in double.");
+
+  m.def(
+      "als_implicit_step",
+      [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& Y_obj,
+         const py::object& X_obj, float regularization, float alpha, const std::string& solver, int cg_steps,
+         const py::object& gram_obj, const py::object& prior_obj, const py::object& prior_weight_obj,
+         int n_threads) {
+        require(solver == "cg" || solver == "cholesky", "solver: must be 'cg' or 'cholesky', got '" + solver + "'");
+        require_reg(regularization);
+        require(std::isfinite(alpha) && alpha >= 0.0f, "alpha: must be finite and >= 0, got " + std::to_string(alpha));
+        require(cg_steps >= 1, "cg_steps: must be >= 1, got " + std::to_string(cg_steps));
+        thread_arg(n_threads);
+        auto Y0 = float_matrix(Y_obj, "Y");
+        auto mat = csr_arg(indptr, indices, data, Y0.shape(0), "matrix");
+        auto fa = factors_arg(Y0, X_obj, mat);
+        std::optional<In<float>> gram;
+        if (!gram_obj.is_none()) {
+          gram = float_matrix(gram_obj, "gram");
+          require(gram->shape(0) == fa.f && gram->shape(1) == fa.f,
+                  "gram: expected shape (" + std::to_string(fa.f) + ", " + std::to_string(fa.f) + ")");
+        }
+        auto prior = prior_arg(prior_obj, prior_weight_obj, mat.view.n_rows, fa.f);
+        ImplicitAlsParams params;
+        params.regularization = regularization;
+        params.alpha = alpha;
+        params.solver = solver == "cg" ? AlsSolver::kConjugateGradient : AlsSolver::kCholesky;
+        params.cg_steps = cg_steps;
+        int64_t failed = 0;
+        {
+          py::gil_scoped_release release;
+          mat.validate();
+          validate_finite(fa.Y.data(), fa.Y.size(), "Y");
+          validate_finite(fa.X.data(), fa.X.size(), "X");
+          if (gram) validate_finite(gram->data(), gram->size(), "gram");
+          prior.validate();
+          std::vector<float> own_gram;
+          const float* G = gram ? gram->data() : nullptr;
+          if (!G) {
+            own_gram.resize(static_cast<size_t>(fa.f * fa.f));
+            gram_matrix(dense_view(fa.Y), own_gram.data(), n_threads);
+            G = own_gram.data();
+          }
+          failed = als_implicit_step(mat.view, dense_view(fa.Y), G, params, prior.view(), fa.X.mutable_data(),
+                                     n_threads);
+        }
+        return failed;
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("Y"), py::arg("X"),
+      py::arg("regularization"), py::arg("alpha") = 1.0f, py::arg("solver") = "cg", py::arg("cg_steps") = 3,
+      py::arg("gram") = py::none(), py::arg("prior") = py::none(), py::arg("prior_weight") = py::none(),
+      py::arg("n_threads") = 0,
+      "Implicit ALS half-sweep: updates X (float32, C-contiguous) in place; returns the number of rows "
+      "whose system was not positive definite.");
+
+  m.def(
+      "als_explicit_step",
+      [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& Y_obj,
+         const py::object& X_obj, float regularization, const py::object& weights_obj, bool weighted_lambda,
+         const py::object& prior_obj, const py::object& prior_weight_obj, int n_threads) {
+        require_reg(regularization);
+        thread_arg(n_threads);
+        require(!data.is_none(), "matrix.data: explicit ALS needs the ratings");
+        auto Y0 = float_matrix(Y_obj, "Y");
+        auto mat = csr_arg(indptr, indices, data, Y0.shape(0), "matrix");
+        auto fa = factors_arg(Y0, X_obj, mat);
+        std::optional<In<float>> weights;
+        if (!weights_obj.is_none()) {
+          weights = float_vector(weights_obj, "weights");
+          require(weights->shape(0) == mat.view.nnz(), "weights: expected one per stored entry (" +
+                                                           std::to_string(mat.view.nnz()) + "), got " +
+                                                           std::to_string(weights->shape(0)));
+        }
+        auto prior = prior_arg(prior_obj, prior_weight_obj, mat.view.n_rows, fa.f);
+        ExplicitAlsParams params;
+        params.regularization = regularization;
+        params.weighted_lambda = weighted_lambda;
+        int64_t failed = 0;
+        {
+          py::gil_scoped_release release;
+          mat.validate();
+          validate_finite(fa.Y.data(), fa.Y.size(), "Y");
+          if (weights) {
+            const float* w = weights->data();
+            for (int64_t i = 0; i < weights->shape(0); ++i)
+              require(std::isfinite(w[i]) && w[i] >= 0.0f, "weights: must be finite and >= 0, got " +
+                                                               std::to_string(w[i]) + " at position " +
+                                                               std::to_string(i));
+          }
+          prior.validate();
+          failed = als_explicit_step(mat.view, weights ? weights->data() : nullptr, dense_view(fa.Y), params,
+                                     prior.view(), fa.X.mutable_data(), n_threads);
+        }
+        return failed;
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("Y"), py::arg("X"),
+      py::arg("regularization"), py::arg("weights") = py::none(), py::arg("weighted_lambda") = true,
+      py::arg("prior") = py::none(), py::arg("prior_weight") = py::none(), py::arg("n_threads") = 0,
+      "Explicit ALS half-sweep (exact, Cholesky): updates X in place; returns the number of rows whose "
+      "system was not positive definite.");
+}
+
+}  // namespace crossrec::bind

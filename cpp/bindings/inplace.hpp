@@ -1,0 +1,37 @@
+// Arrays a kernel updates in place: they must already be float32 and C-contiguous, because a
+// converted copy would take the update and the caller's array would silently stay unchanged.
+#pragma once
+#include <string>
+
+#include "common.hpp"
+
+namespace crossrec::bind {
+
+inline InOut<float> inplace_array(const py::object& obj, const std::string& name, int ndim) {
+  require(py::isinstance<py::array>(obj), name + ": expected a float32 numpy array (updated in place)");
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  require(a.dtype().is(py::dtype::of<float>()),
+          name + ": must be float32 (it is updated in place; a converted copy would lose the update), got " +
+              std::string(py::str(a.dtype())));
+  require(a.ndim() == ndim, name + ": expected " + std::to_string(ndim) + "-D array, got " +
+                                std::to_string(a.ndim()) + "-D");
+  require((a.flags() & py::array::c_style) != 0, name + ": must be C-contiguous (it is updated in place)");
+  require(a.writeable(), name + ": must be writeable (it is updated in place)");
+  return py::reinterpret_borrow<InOut<float>>(a);
+}
+
+inline InOut<float> inplace_matrix(const py::object& obj, const std::string& name) {
+  return inplace_array(obj, name, 2);
+}
+
+// An in-place output must not share memory with an input it is computed from.
+template <class A, class B>
+void require_disjoint(const A& out, const B& in, const std::string& out_name, const std::string& in_name) {
+  const char* o0 = reinterpret_cast<const char*>(out.data());
+  const char* o1 = o0 + out.nbytes();
+  const char* i0 = reinterpret_cast<const char*>(in.data());
+  const char* i1 = i0 + in.nbytes();
+  require(o1 <= i0 || i1 <= o0, out_name + " and " + in_name + ": must not share memory");
+}
+
+}  // namespace crossrec::bind
