@@ -10,11 +10,13 @@ from .models.base import Recommender, load
 from .models.baseline import Baseline, MostPopular, Random
 from .models.mf import ALS
 from .topn import topn_from_factors, topn_from_scores
+from . import transfer
+from .transfer.domains import CrossDomain
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALS", "factorization", "fold_in",
-    "Baseline", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
-    "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores",
+    "Baseline", "CrossDomain", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
+    "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores", "transfer",
 ]
