@@ -2,9 +2,10 @@
 
 Only public names live here; see the modules for the implementations.
 """
-from . import factorization, metrics
+from . import factorization, metrics, split
 from .factorization import fold_in
 from .data import IdMap, Interactions
+from .evaluation import Gain, Report, evaluate
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .models.base import Recommender, load
 from .models.baseline import Baseline, MostPopular, Random
@@ -19,4 +20,5 @@ __all__ = [
     "ALS", "factorization", "fold_in",
     "Baseline", "CrossDomain", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores", "transfer",
+    "split", "evaluate", "Report", "Gain",
 ]

@@ -1,0 +1,450 @@
+"""Evaluate fitted models on a test set: per-user metric values, a summary table per segment, and
+paired comparisons with bootstrap confidence intervals.
+
+Protocol
+--------
+* Ranking metrics (``ndcg@10``, ``recall@20``, ...) rank, for every test user, **all items of the
+  catalogue not seen by that user in train** (full ranking, no sampled negatives) and compare the
+  top k with the user's test items (every test interaction is relevant, or those with value >=
+  ``relevance_threshold``). Test items unknown to a model count as relevant items it missed.
+* Rating metrics (``rmse``, ``mae``) compare ``model.predict`` with each test rating. Per user the
+  report keeps the sum of squared / absolute errors and the rating count, so a segment's RMSE is
+  ``sqrt(sum of squared errors / number of ratings)`` over all the segment's test ratings, and
+  bootstrapping over users recomputes exactly that.
+* ``coverage@k`` is a catalogue-level number (the fraction of training items that appear in some
+  user's top k); it is reported in the table but has no per-user value.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from . import metrics as M
+from ._validation import check_float, check_positive_int, check_seed
+from .data import IdMap, Interactions
+from .errors import NotFittedError
+
+__all__ = ["evaluate", "Report", "Gain"]
+
+_ALL = "all"
+_BATCH = 4096  # users per recommend call: bounds the memory of score-block models
+
+
+# ---- the report ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Gain:
+    """Paired comparison of two models on one metric and segment.
+
+    ``estimate`` is metric(model) - metric(over): the mean over the common users of the per-user
+    differences (for rmse/mae: the difference of the two segment-level values). ``low``/``high``
+    bound the paired percentile bootstrap interval at level ``ci``; ``n_users`` users were paired.
+    For error metrics (rmse, mae) a negative estimate means ``model`` is better.
+    """
+
+    model: str
+    over: str
+    metric: str
+    segment: str
+    estimate: float
+    low: float
+    high: float
+    ci: float
+    n_users: int
+    n_bootstrap: int
+
+    @property
+    def significant(self) -> bool:
+        """True when the confidence interval excludes 0."""
+        return bool(self.low > 0 or self.high < 0)
+
+    def __str__(self) -> str:
+        return (f"{self.metric} [{self.segment}]: {self.model} - {self.over} = {self.estimate:+.4f} "
+                f"({self.ci:.0%} CI {self.low:+.4f} .. {self.high:+.4f}, {self.n_users} users)")
+
+
+class Report:
+    """Result of :func:`evaluate`.
+
+    Attributes
+    ----------
+    per_user : pandas.DataFrame
+        One row per (model, test user): columns ``model``, ``user`` (external id), one column per
+        per-user metric (NaN where a user has no relevant item for a ranking metric), and for
+        rating metrics also ``n_ratings``, ``sq_err`` and ``abs_err`` (sums over the user's test
+        ratings; per-user ``rmse``/``mae`` columns are that user's own values).
+    metrics : list of str
+        The metric names, as given (normalised to lower case).
+    segments : dict of str -> numpy array of external user ids; always holds ``"all"``.
+    """
+
+    def __init__(self, per_user: pd.DataFrame, metrics: list[str], segments: dict[str, np.ndarray],
+                 coverage: dict[tuple[str, str], float], n_bootstrap: int, seed: int, ci: float):
+        self.per_user = per_user
+        self.metrics = metrics
+        self.segments = segments
+        self._coverage = coverage
+        self.n_bootstrap = n_bootstrap
+        self.seed = seed
+        self.ci = ci
+
+    @property
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(self.per_user["model"]))
+
+    def _rows(self, model: str, segment: str) -> pd.DataFrame:
+        if model not in self.models:
+            raise ValueError(f"unknown model {model!r}; the report holds {self.models}")
+        if segment not in self.segments:
+            raise ValueError(f"unknown segment {segment!r}; the report holds {list(self.segments)}")
+        rows = self.per_user[self.per_user["model"] == model]
+        if segment != _ALL:
+            rows = rows[rows["user"].isin(self.segments[segment])]
+        return rows
+
+    def table(self) -> pd.DataFrame:
+        """Mean of each metric per (model, segment), plus ``users`` (test users in the segment).
+
+        Ranking metrics: mean over users with at least one relevant item. rmse/mae: over all
+        test ratings of the segment's users. coverage@k: over the segment's recommendations.
+        """
+        out = []
+        for model in self.models:
+            for seg in self.segments:
+                rows = self._rows(model, seg)
+                rec: dict[str, Any] = {"model": model, "segment": seg, "users": len(rows)}
+                for m in self.metrics:
+                    name, _ = M.parse_metric(m)
+                    if name == "coverage":
+                        rec[m] = self._coverage.get((model, seg), np.nan)
+                    elif name in M.RATING_METRICS:
+                        rec[m] = _error_metric(name, rows["sq_err"].to_numpy(), rows["abs_err"].to_numpy(),
+                                               rows["n_ratings"].to_numpy())
+                    else:
+                        v = rows[m].to_numpy(dtype=np.float64)
+                        v = v[np.isfinite(v)]
+                        rec[m] = float(v.mean()) if len(v) else np.nan
+                out.append(rec)
+        return pd.DataFrame(out).set_index(["model", "segment"])
+
+    def gain(self, model: str, over: str, metric: Optional[str] = None, segment: str = _ALL,
+             n_bootstrap: Optional[int] = None, seed: Optional[int] = None, ci: Optional[float] = None) -> Gain:
+        """Paired difference metric(model) - metric(over) with a bootstrap confidence interval.
+
+        Users are paired (the same test users for both models; users where either value is
+        undefined are dropped) and resampled with replacement ``n_bootstrap`` times; the interval
+        is the percentile interval of the resampled differences. For rmse/mae each resample
+        recomputes both segment-level errors from the resampled users' error sums.
+
+        Defaults (metric: the first per-user metric; n_bootstrap, seed, ci) come from evaluate.
+        """
+        per_user_metrics = [m for m in self.metrics if M.parse_metric(m)[0] != "coverage"]
+        if metric is None:
+            if not per_user_metrics:
+                raise ValueError("the report has no per-user metric to compare")
+            metric = per_user_metrics[0]
+        metric = metric.strip().lower()
+        if metric not in self.metrics:
+            raise ValueError(f"metric {metric!r} was not evaluated; the report holds {self.metrics}")
+        name, _ = M.parse_metric(metric)
+        if name == "coverage":
+            raise ValueError("coverage is a catalogue-level number without per-user values: no paired CI")
+        B = check_positive_int(self.n_bootstrap if n_bootstrap is None else n_bootstrap, "n_bootstrap")
+        level = check_float(self.ci if ci is None else ci, "ci", 0.0, 1.0)
+        if not 0 < level < 1:
+            raise ValueError(f"ci must be strictly between 0 and 1, got {level}")
+        rng = np.random.default_rng(check_seed(self.seed if seed is None else seed))
+        a = self._rows(model, segment).set_index("user")
+        b = self._rows(over, segment).set_index("user")
+        common = a.index.intersection(b.index)
+        a, b = a.loc[common], b.loc[common]
+        if name in M.RATING_METRICS:
+            col = "sq_err" if name == "rmse" else "abs_err"
+            ea, eb = a[col].to_numpy(np.float64), b[col].to_numpy(np.float64)
+            na, nb = a["n_ratings"].to_numpy(np.float64), b["n_ratings"].to_numpy(np.float64)
+            keep = (na > 0) & (nb > 0)
+            ea, eb, na, nb = ea[keep], eb[keep], na[keep], nb[keep]
+            if not keep.any():
+                raise ValueError(f"no users with test ratings of both models in segment {segment!r} "
+                                 "(a model that cannot predict ratings has no rmse/mae)")
+            root = np.sqrt if name == "rmse" else (lambda x: x)
+            estimate = float(root(ea.sum() / na.sum()) - root(eb.sum() / nb.sum()))
+
+            def stat(w):  # w: (chunk, n_users) resample counts
+                return root((w @ ea) / (w @ na)) - root((w @ eb) / (w @ nb))
+            n = len(ea)
+        else:
+            d = a[metric].to_numpy(np.float64) - b[metric].to_numpy(np.float64)
+            d = d[np.isfinite(d)]
+            if len(d) == 0:
+                raise ValueError(f"no users with a value of {metric} for both models in segment {segment!r}")
+            estimate = float(d.mean())
+
+            def stat(w):
+                return (w @ d) / len(d)
+            n = len(d)
+        samples = _bootstrap(stat, n, B, rng)
+        alpha = (1.0 - level) / 2.0
+        low, high = np.quantile(samples, [alpha, 1.0 - alpha])
+        return Gain(model, over, metric, segment, estimate, float(low), float(high), level, n, B)
+
+    def plot(self, metric: Optional[str] = None, ax=None):
+        """Bar chart of ``table()`` for one metric (default the first), models x segments.
+
+        Needs matplotlib (``pip install crossrec[plot]``). Returns the matplotlib Axes.
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("Report.plot needs matplotlib: pip install 'crossrec[plot]' "
+                              "(or pip install matplotlib)") from exc
+        metric = (metric or self.metrics[0]).strip().lower()
+        if metric not in self.metrics:
+            raise ValueError(f"metric {metric!r} was not evaluated; the report holds {self.metrics}")
+        wide = self.table()[metric].unstack("segment").reindex(index=self.models, columns=list(self.segments))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.5 + 1.2 * len(wide) * len(wide.columns) ** 0.5, 3.5))
+        wide.plot.bar(ax=ax, rot=0)
+        ax.set_ylabel(metric)
+        ax.set_xlabel("")
+        ax.set_title(f"{metric} by model and segment")
+        return ax
+
+    def __repr__(self) -> str:
+        return f"Report({len(self.models)} models, metrics {self.metrics}, segments {list(self.segments)})\n" + \
+            self.table().to_string(float_format=lambda x: f"{x:.4f}")
+
+
+def _error_metric(name: str, sq: np.ndarray, ab: np.ndarray, n: np.ndarray) -> float:
+    total = n.sum()
+    if total == 0:
+        return np.nan
+    return float(np.sqrt(sq.sum() / total)) if name == "rmse" else float(ab.sum() / total)
+
+
+def _bootstrap(stat, n: int, B: int, rng: np.random.Generator, chunk: int = 64) -> np.ndarray:
+    """B values of stat(w) with w the resample counts of n users (multinomial, i.e. drawing n users
+    with replacement), computed in chunks to bound memory."""
+    out = np.empty(B)
+    p = np.full(n, 1.0 / n)
+    for s in range(0, B, chunk):
+        w = rng.multinomial(n, p, size=min(chunk, B - s)).astype(np.float64)
+        out[s:s + len(w)] = stat(w)
+    return out
+
+
+# ---- evaluate -----------------------------------------------------------------------------
+def evaluate(models: Mapping[str, Any], train: Interactions, test: Interactions,
+             metrics: Sequence[str] = ("ndcg@10", "recall@10"), segments: Optional[Mapping[str, Iterable]] = None,
+             n_bootstrap: int = 1000, seed: Optional[int] = 0, ci: float = 0.95,
+             relevance_threshold: Optional[float] = None, unknown_users: str = "raise",
+             progress: bool = False) -> Report:
+    """Evaluate fitted models on a test set.
+
+    Parameters
+    ----------
+    models : dict of name -> fitted Recommender
+    train : Interactions
+        The training data; a user's train items are excluded from their ranking.
+    test : Interactions
+        Held-out interactions (from :mod:`crossrec.split`). Every test user is evaluated.
+    metrics : list of str
+        ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k``, ``mrr@k``, ``hit@k``,
+        ``coverage@k``, ``rmse``, ``mae`` (see :mod:`crossrec.metrics` for definitions).
+    segments : dict of name -> external user ids, optional
+        Subsets of users reported separately (e.g. ``{"cold": cold_users}``); ``"all"`` is added.
+    n_bootstrap, seed, ci :
+        Defaults for :meth:`Report.gain`.
+    relevance_threshold : float, optional
+        Only test interactions with value >= this are relevant for ranking metrics (e.g. 4 for
+        5-star ratings). Default: all test interactions.
+    unknown_users : {"raise", "skip"}
+        Test users a model has never heard of (not in its id space) raise a ValueError by default;
+        "skip" leaves them out for that model (which then has fewer rows in ``per_user``).
+    progress : bool
+        Show a tqdm progress bar over models.
+
+    Returns
+    -------
+    Report
+    """
+    if not isinstance(models, Mapping) or not models:
+        raise ValueError("models must be a non-empty dict of name -> fitted model")
+    for name, model in models.items():
+        if not hasattr(model, "recommend_indices"):
+            raise ValueError(f"model {name!r} is not a crossrec Recommender (got {type(model).__name__})")
+        try:
+            model._check_fitted()
+        except NotFittedError:
+            raise NotFittedError(f"model {name!r} is not fitted; call fit(train) before evaluate") from None
+    for what, d in (("train", train), ("test", test)):
+        if not isinstance(d, Interactions):
+            raise ValueError(f"{what} must be crossrec.Interactions, got {type(d).__name__}")
+    if test.nnz == 0:
+        raise ValueError("test has no interactions to evaluate")
+    if unknown_users not in ("raise", "skip"):
+        raise ValueError(f"unknown_users must be 'raise' or 'skip', got {unknown_users!r}")
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    metric_names = [m.strip().lower() for m in metrics]
+    if not metric_names:
+        raise ValueError("give at least one metric")
+    parsed = [M.parse_metric(m) for m in metric_names]
+    if len(set(metric_names)) != len(metric_names):
+        raise ValueError(f"metrics holds duplicates: {metric_names}")
+    seed = check_seed(seed)
+    n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
+    ci = check_float(ci, "ci", 0.0, 1.0)
+    segs = _segments(segments, test)
+    if relevance_threshold is not None:
+        relevance_threshold = check_float(relevance_threshold, "relevance_threshold")
+
+    # Test users and their relevant items, in test's id space.
+    test_m = test.matrix
+    user_rows = np.flatnonzero(np.diff(test_m.indptr) > 0)
+    user_ext = test.user_ids[user_rows]
+    relevant = test_m[user_rows]
+    if relevance_threshold is not None:
+        relevant = relevant.multiply(relevant >= relevance_threshold).tocsr()
+        relevant.eliminate_zeros()
+    ranking = [(m, name, k) for m, (name, k) in zip(metric_names, parsed) if name in M.RANKING_METRICS]
+    rating = [(m, name) for m, (name, _) in zip(metric_names, parsed) if name in M.RATING_METRICS]
+    cov = [(m, k) for m, (name, k) in zip(metric_names, parsed) if name == "coverage"]
+    if cov and any(k is None for _, k in cov):
+        raise ValueError("give coverage with a cut-off, e.g. 'coverage@10'")
+    n_rank = max([k for _, _, k in ranking] + [k for _, k in cov] + [0])
+
+    frames = []
+    coverage: dict[tuple[str, str], float] = {}
+    items = models.items()
+    if progress:
+        from tqdm.auto import tqdm
+        items = tqdm(items, desc="evaluate", unit="model")
+    for name, model in items:
+        u_model = model.user_map_.lookup(user_ext, missing="ignore")
+        known = u_model >= 0
+        if not known.all():
+            missing = user_ext[~known]
+            if unknown_users == "raise":
+                shown = ", ".join(repr(x) for x in missing[:5])
+                raise ValueError(
+                    f"model {name!r} does not know {len(missing)} of the {len(user_ext)} test users "
+                    f"(e.g. {shown}). Fit it on data whose id space holds them (the splits in "
+                    "crossrec.split keep every user in train's id space), or pass unknown_users='skip'.")
+        rows_k = np.flatnonzero(known)
+        frame = pd.DataFrame({"model": name, "user": user_ext[rows_k]})
+        if n_rank:
+            rec = _rank(model, train, u_model[rows_k], n_rank, test.item_map)
+            rel = relevant[rows_k]
+            for col, mname, k in ranking:
+                frame[col] = M.RANKING_METRICS[mname](rec, rel, k)
+            for col, k in cov:
+                for seg, ids in segs.items():
+                    in_seg = np.ones(len(rows_k), bool) if seg == _ALL else np.isin(user_ext[rows_k], ids)
+                    top = rec[in_seg, :k]
+                    coverage[(name, seg)] = float(np.unique(top[top >= 0]).size / max(1, train.n_items))
+        if rating:
+            try:
+                sq, ab, cnt = _rating_errors(name, model, test, user_rows[rows_k], u_model[rows_k])
+            except _NoRatings as exc:  # a ranking-only model among rating models: NaN, said loudly
+                warnings.warn(str(exc), UserWarning, stacklevel=2)
+                sq, ab, cnt = np.zeros(len(rows_k)), np.zeros(len(rows_k)), np.zeros(len(rows_k), np.int64)
+            frame["n_ratings"], frame["sq_err"], frame["abs_err"] = cnt, sq, ab
+            with np.errstate(invalid="ignore", divide="ignore"):
+                for col, mname in rating:
+                    frame[col] = np.sqrt(sq / cnt) if mname == "rmse" else ab / cnt
+        frames.append(frame)
+    per_user = pd.concat(frames, ignore_index=True)
+    return Report(per_user, metric_names, segs, coverage, n_bootstrap, seed, ci)
+
+
+def _segments(segments, test: Interactions) -> dict[str, np.ndarray]:
+    segs: dict[str, np.ndarray] = {_ALL: test.user_ids[np.unique(test.users)]}
+    if segments is None:
+        return segs
+    if not isinstance(segments, Mapping):
+        raise ValueError("segments must be a dict of name -> user ids")
+    for seg, ids in segments.items():
+        if seg == _ALL:
+            raise ValueError("segment name 'all' is reserved (every test user)")
+        segs[str(seg)] = np.asarray(list(ids), dtype=object)  # object: never truncates string ids
+    return segs
+
+
+def _index_map(src: IdMap, dst: IdMap) -> Optional[np.ndarray]:
+    """Array a with a[i] = index in dst of src's id i (-1 if absent); None when the maps agree."""
+    if src is dst or src == dst:
+        return None
+    return dst.lookup(src.ids, missing="ignore")
+
+
+def _remap_csr(m: sp.csr_matrix, rows: Optional[np.ndarray], cols: Optional[np.ndarray],
+               shape: tuple[int, int]) -> sp.csr_matrix:
+    """Re-index a CSR through row/col index maps (-1 = drop)."""
+    coo = m.tocoo()
+    r = coo.row if rows is None else rows[coo.row]
+    c = coo.col if cols is None else cols[coo.col]
+    keep = (r >= 0) & (c >= 0)
+    out = sp.csr_matrix((np.ones(keep.sum(), np.float32), (r[keep], c[keep])), shape=shape)
+    out.sum_duplicates()
+    return out
+
+
+def _rank(model, train: Interactions, u_model: np.ndarray, n: int, test_items: IdMap) -> np.ndarray:
+    """Top-n items (as test item indices, -1 = none / unknown to test) of each user, excluding
+    the user's train items."""
+    users_map = _index_map(train.user_map, model.user_map_)
+    items_map = _index_map(train.item_map, model.item_map_)
+    if users_map is None and items_map is None:
+        exclude = train.matrix
+    else:
+        exclude = _remap_csr(train.matrix, users_map, items_map, (model.n_users_, model.n_items_))
+    out = np.full((len(u_model), n), -1, dtype=np.int64)  # padded when the catalogue is smaller than n
+    n_model = min(n, model.n_items_)
+    for s in range(0, len(u_model), _BATCH):
+        block = u_model[s:s + _BATCH].astype(np.int32)
+        idx, _ = model.recommend_indices(block, n=n_model, exclude_seen=False, exclude=exclude)
+        out[s:s + len(block), :n_model] = idx
+    to_test = _index_map(model.item_map_, test_items)
+    if to_test is not None:
+        out = np.where(out >= 0, to_test[np.maximum(out, 0)], -1)
+    return out
+
+
+class _NoRatings(ValueError):
+    pass
+
+
+def _rating_errors(name: str, model, test: Interactions, test_rows: np.ndarray, u_model: np.ndarray):
+    """Per test user: sum of squared errors, sum of absolute errors, number of ratings."""
+    if not test.explicit:
+        raise ValueError("rmse/mae need explicit ratings in test, and test holds implicit interactions")
+    m = test.matrix
+    counts = np.diff(m.indptr)[test_rows]
+    starts = m.indptr[test_rows]
+    pos = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
+    items_test = m.indices[pos]
+    truth = m.data[pos].astype(np.float64)
+    users_model = np.repeat(u_model, counts)
+    items_model = model.item_map_.lookup(test.item_ids[items_test], missing="ignore")
+    if (items_model < 0).any():
+        bad = test.item_ids[items_test[items_model < 0]]
+        raise ValueError(f"model {name!r} cannot predict ratings for {len(np.unique(bad))} test items it "
+                         f"does not know (e.g. {bad[0]!r}); fit it on data whose item id space holds them")
+    try:
+        pred = np.asarray(model._predict_indices(users_model.astype(np.int32), items_model.astype(np.int32)),
+                          dtype=np.float64)
+    except NotImplementedError:
+        raise _NoRatings(f"model {name!r} ({type(model).__name__}) ranks items but does not predict ratings: "
+                         "its rmse/mae are NaN") from None
+    if pred.shape != truth.shape or not np.all(np.isfinite(pred)):
+        raise ValueError(f"model {name!r} returned non-finite or mis-shaped rating predictions")
+    err = pred - truth
+    owner = np.repeat(np.arange(len(test_rows)), counts)
+    sq = np.bincount(owner, weights=err * err, minlength=len(test_rows))
+    ab = np.bincount(owner, weights=np.abs(err), minlength=len(test_rows))
+    return sq, ab, counts.astype(np.int64)
