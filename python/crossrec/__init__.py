@@ -2,7 +2,7 @@
 
 Only public names live here; see the modules for the implementations.
 """
-from . import factorization, metrics, split
+from . import datasets, factorization, metrics, split
 from .factorization import fold_in
 from .data import IdMap, Interactions
 from .evaluation import Gain, Report, evaluate
@@ -20,5 +20,5 @@ __all__ = [
     "ALS", "factorization", "fold_in",
     "Baseline", "CrossDomain", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
     "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores", "transfer",
-    "split", "evaluate", "Report", "Gain",
+    "datasets", "split", "evaluate", "Report", "Gain",
 ]
