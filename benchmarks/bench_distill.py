@@ -1,0 +1,262 @@
+"""Cross-domain knowledge distillation benchmark (issue 6).
+
+For each pair (Douban book -> music, the Amazon DisenCDR pairs) and the transfer issue's cold-start
+protocol (``pair.cold_start_split``: a fraction of the overlapping users lose all their target
+interactions, the warm users hold out a fraction of theirs), it fits
+
+* the teacher: implicit ALS with 128 factors on the joint [source | target train] matrix of the
+  shared users (a collective, source-informed model that knows cold users from the source domain),
+  served on the target items only;
+* the student without distillation (``Distill(alpha=0)``: the same BPR kernel, same seed) and
+  implicit's BPR as the peer library's student of the same size;
+* the student with each distillation loss, at 16 and 32 factors,
+
+and reports NDCG@10 / recall@10 for warm and cold users (with the distilled students' gain over the
+plain one and its bootstrap CI), parameters, time per epoch (distillation vs plain epoch of the same
+student, best of 3) and batch recommendation latency (student vs teacher, best of 3).
+Hyper-parameters are fixed in advance (no tuning on the test data).
+
+Usage: python benchmarks/bench_distill.py [--quick] [--pairs douban,sport-cloth,...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+os.environ.setdefault("CROSSREC_DATA", str(ROOT.parent / "shared" / "data"))
+
+import crossrec as cr  # noqa: E402
+from crossrec.transfer.distill import Distill, distill_epoch, rank_weights, teacher_knowledge  # noqa: E402
+
+PAIRS = {
+    "douban book->music": lambda: (cr.datasets.douban("book").binarize(), cr.datasets.douban("music").binarize()),
+    "amazon sport->cloth": lambda: _amazon("sport", "cloth"),
+    "amazon phone->electronic": lambda: _amazon("phone", "electronic"),
+    "amazon sport->phone": lambda: _amazon("sport", "phone"),
+}
+TEACHER_FACTORS = 128
+SETTINGS = dict(alpha=0.5, temperature=2.0, top_k=50, epochs=40, n_samples=16, n_negatives=16, seed=0)
+LR = {"pointwise": 0.05, "ranking": 0.05, "listwise": 0.02}  # listwise is unstable at 0.05 (see README)
+
+
+def _amazon(a, b):
+    d = cr.datasets.amazon_pair(a, b)
+    return d[a].train, d[b].train
+
+
+class FactorModel(cr.Recommender):
+    """Serves fixed factors in a given target id space (the teacher's target rows, implicit's BPR)."""
+
+    def __init__(self, name="factors"):
+        self.name = name
+
+    def set(self, data, user_factors, item_factors, item_bias=None):
+        self._start_fit(data)
+        self.user_factors_ = np.ascontiguousarray(user_factors, np.float32)
+        self.item_factors_ = np.ascontiguousarray(item_factors, np.float32)
+        self.item_bias_ = None if item_bias is None else np.ascontiguousarray(item_bias, np.float32)
+        return self
+
+    def _factors(self, user_idx):
+        return self.user_factors_[user_idx], self.item_factors_, self.item_bias_
+
+    @property
+    def n_parameters_(self):
+        return int(self.user_factors_.size + self.item_factors_.size
+                   + (0 if self.item_bias_ is None else self.item_bias_.size))
+
+
+def joint_als_teacher(pair, factors, threads):
+    """ALS on [source | target] over the shared users; returns the target-item view and its size."""
+    s, t = pair.source, pair.target
+    joint = sp.hstack([s.matrix, t.matrix]).tocsr()
+    data = cr.Interactions.from_scipy(joint, user_ids=t.user_ids, explicit=False)
+    # alpha / regularization chosen on a validation split carved from Douban's training data
+    # (split.validation(seed=1)), among (1, 0.05), (5, 1), (20, 5), (40, 20); never on test data.
+    als = cr.ALS(factors=factors, iterations=15, regularization=1.0, alpha=5.0, implicit=True, n_threads=threads,
+                 seed=0).fit(data)
+    f = als._factors(np.arange(data.n_users))
+    users, items, bias = f
+    n_src = s.n_items
+    teacher = FactorModel("joint ALS").set(t, users, items[n_src:], None if bias is None else bias[n_src:])
+    full_params = int(als.user_factors_.size + als.item_factors_.size
+                      + sum(getattr(als, a).size for a in ("item_bias_", "user_bias_") if getattr(als, a, None) is not None))
+    return teacher, full_params
+
+
+def implicit_bpr(train, factors, epochs, threads):
+    from implicit.cpu.bpr import BayesianPersonalizedRanking
+    m = BayesianPersonalizedRanking(factors=factors, learning_rate=0.05, regularization=0.01, iterations=epochs,
+                                    num_threads=threads, random_state=0)
+    csr = sp.csr_matrix(train.matrix, dtype=np.float32)
+    t0 = time.perf_counter()
+    m.fit(csr, show_progress=False)
+    sec = (time.perf_counter() - t0) / epochs
+    # implicit appends the item bias as a factor (users carry a constant 1 there).
+    return FactorModel("implicit BPR").set(train, m.user_factors, m.item_factors), sec
+
+
+def best_of(fn, repeat=3):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def epoch_seconds(train, knowledge, factors, loss, threads, n_samples, n_epochs=2, repeat=3):
+    """Seconds per epoch of the kernel alone, (plain, distillation), on fresh students: the two are
+    run alternately and the best of ``repeat`` is kept, so machine load hits both alike."""
+    items, scores, rest = knowledge
+    weights = rank_weights(items, scores, SETTINGS["temperature"]) if loss == "ranking" else None
+    m = train.matrix
+    m = sp.csr_matrix((np.ones(m.nnz, np.float32), m.indices, m.indptr), shape=m.shape)
+    rng = np.random.default_rng(0)
+
+    def run(loss, alpha):
+        P = (rng.standard_normal((m.shape[0], factors)) * 0.1).astype(np.float32)
+        Q = (rng.standard_normal((m.shape[1], factors)) * 0.1).astype(np.float32)
+        b = np.zeros(m.shape[1], np.float32)
+        t0 = time.perf_counter()
+        for e in range(n_epochs):
+            distill_epoch(m, items, scores, rest, P, Q, b, teacher_weights=weights, loss=loss, alpha=alpha,
+                          temperature=SETTINGS["temperature"], n_samples=n_samples, n_negatives=n_samples,
+                          epoch=e, n_threads=threads)
+        return (time.perf_counter() - t0) / n_epochs
+
+    plain, dist = float("inf"), float("inf")
+    for _ in range(repeat):
+        plain = min(plain, run("none", 0.0))
+        dist = min(dist, run(loss, SETTINGS["alpha"]))
+    return plain, dist
+
+
+def run_pair(name, load, factor_list, losses, threads, quick):
+    source, target = load()
+    pair = cr.CrossDomain(source, target)
+    split = pair.cold_start_split(fraction=0.2, test_size=0.2, seed=0)
+    train, test = split.train, split.test
+    segments = {"cold": train.target.user_ids[split.cold_users], "warm": train.target.user_ids[split.warm_users]}
+    out = {"pair": name, "target_users": int(train.target.n_users), "target_items": int(train.target.n_items),
+           "target_train_nnz": int(train.target.nnz), "source_nnz": int(train.source.nnz),
+           "cold_users": int(len(split.cold_users)), "warm_users": int(len(split.warm_users)),
+           "protocol": "cold_start_split(fraction=0.2, test_size=0.2, seed=0); ranking excludes train items",
+           "settings": SETTINGS | {"learning_rate": LR}}
+    print(f"== {name}: {out['target_users']} users, {out['target_items']} target items, "
+          f"{out['cold_users']} cold / {out['warm_users']} warm", flush=True)
+
+    t0 = time.perf_counter()
+    teacher, teacher_full = joint_als_teacher(train, TEACHER_FACTORS, threads)
+    out["teacher"] = {"model": f"joint implicit ALS ({TEACHER_FACTORS} factors) on source + target train",
+                      "fit_seconds": time.perf_counter() - t0, "parameters_total": teacher_full,
+                      "parameters_target_serving": teacher.n_parameters_}
+    t0 = time.perf_counter()
+    knowledge = teacher_knowledge(teacher, train.target.user_ids, train.target.item_ids, SETTINGS["top_k"], threads)
+    out["teacher"]["knowledge_seconds"] = time.perf_counter() - t0
+
+    models = {"teacher": teacher}
+    info = {}
+    test_users = train.target.user_index(np.unique(test.user_ids[test.users]))
+    for f in factor_list:
+        for loss in ["plain"] + losses:
+            key = f"{loss} f={f}"
+            kw = dict(SETTINGS, learning_rate=LR.get(loss, 0.05), n_threads=threads)
+            if loss == "plain":
+                kw.update(alpha=0.0, loss="ranking")
+            else:
+                kw.update(loss=loss)
+            t0 = time.perf_counter()
+            m = Distill(teacher, cr.ALS(factors=f), **kw).fit(train)
+            fit_s = time.perf_counter() - t0
+            models[key] = m
+            info[key] = {"parameters": m.n_parameters_, "fit_seconds": fit_s,
+                         "param_ratio_vs_teacher_serving": m.n_parameters_ / teacher.n_parameters_}
+            if loss != "plain":
+                plain_s, dist_s = epoch_seconds(train.target, knowledge, f, loss, threads, SETTINGS["n_samples"])
+                info[key].update(epoch_seconds=dist_s, plain_epoch_seconds=plain_s, epoch_cost_ratio=dist_s / plain_s)
+                p8, d8 = epoch_seconds(train.target, knowledge, f, loss, threads, 8)
+                info[key]["epoch_cost_ratio_with_8_samples_8_negatives"] = d8 / p8
+            print(f"  {key}: fit {fit_s:.2f}s", flush=True)
+        peer, sec = implicit_bpr(train.target, f, SETTINGS["epochs"], threads)
+        models[f"implicit BPR f={f}"] = peer
+        info[f"implicit BPR f={f}"] = {"parameters": peer.n_parameters_, "epoch_seconds": sec}
+        for loss in losses:
+            k = f"{loss} f={f}"
+            info[k]["epoch_ratio_vs_implicit_bpr_epoch"] = info[k]["epoch_seconds"] / sec
+
+    # batch recommend latency: all test users, top-10, seen items excluded
+    lat = {}
+    for key, m in models.items():
+        lat[key] = best_of(lambda m=m: m.recommend_indices(test_users, n=10, exclude_seen=True))
+    for key in info:
+        info[key]["recommend_seconds"] = lat[key]
+        info[key]["recommend_speedup_vs_teacher"] = lat["teacher"] / lat[key]
+    out["teacher"]["recommend_seconds"] = lat["teacher"]
+
+    report = cr.evaluate(models, train.target, test, metrics=["ndcg@10", "recall@10"], segments=segments,
+                         n_bootstrap=300 if quick else 1000, seed=0)
+    table = report.table()
+    out["metrics"] = _metrics_dict(table)
+    gains = {}
+    for f in factor_list:
+        for loss in losses:
+            key = f"{loss} f={f}"
+            g = {}
+            for seg in ("cold", "warm"):
+                gain = report.gain(key, over=f"plain f={f}", metric="ndcg@10", segment=seg)
+                base = out["metrics"][f"plain f={f}"][seg]["ndcg@10"]
+                g[seg] = {"diff": gain.estimate, "ci": [gain.low, gain.high],
+                          "relative": gain.estimate / base if base > 0 else None}
+                t = out["metrics"]["teacher"][seg]["ndcg@10"]
+                info[key][f"ndcg_fraction_of_teacher_{seg}"] = out["metrics"][key][seg]["ndcg@10"] / t
+            gains[key] = g
+    out["models"] = info
+    out["gain_over_plain_ndcg@10"] = gains
+    print(table.to_string(), flush=True)
+    return out
+
+
+def _metrics_dict(table):
+    """{model: {segment: {metric: value}}} from Report.table()."""
+    df = table.reset_index()
+    out = {}
+    for _, row in df.iterrows():
+        seg = out.setdefault(str(row["model"]), {}).setdefault(str(row["segment"]), {})
+        for c in df.columns:
+            if c not in ("model", "segment", "users", "n_users") and isinstance(row[c], (float, np.floating)):
+                seg[c] = float(row[c])
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="Douban only, 32 factors, ranking loss")
+    ap.add_argument("--pairs", default=None, help="comma-separated subset of: " + ", ".join(PAIRS))
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    names = list(PAIRS) if args.pairs is None else [p.strip() for p in args.pairs.split(",")]
+    factor_list, losses = ([32], ["ranking"]) if args.quick else ([16, 32], ["pointwise", "ranking", "listwise"])
+    if args.quick:
+        names = names[:1]
+    results = {"benchmark": "distill", "quick": args.quick, "threads": cr._core.max_threads() if not args.threads
+               else args.threads, "pairs": [run_pair(n, PAIRS[n], factor_list, losses, args.threads, args.quick)
+                                            for n in names]}
+    text = json.dumps(results, indent=1, default=float)
+    print(text)
+    out = ROOT / "benchmarks" / "results" / ("distill_quick.json" if args.quick else "distill.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
