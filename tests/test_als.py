@@ -129,7 +129,7 @@ def cg_ref(m, Y, X, reg, alpha, steps):
 def test_cg_steps_follow_the_reference_cg(steps):
     m, Y, X = random_problem(f=8)
     ref = cg_ref(m, Y, X, 0.5, 2.0, steps)
-    fz.als_implicit_step(m, Y, X, 0.5, alpha=2.0, solver="cg", cg_steps=steps)
+    fz.als_implicit_step(m, Y, X, 0.5, alpha=2.0, solver="cg", cg_steps=steps, exact_short_rows=False)
     np.testing.assert_allclose(X, ref, rtol=2e-3, atol=2e-4)
 
 
@@ -457,3 +457,29 @@ class TestExplicitALS(ModelContract):
 
     def make_model(self):
         return cr.ALS(factors=8, iterations=4, implicit=False, regularization=0.05)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 2.0])
+def test_exact_short_rows_in_cg_equal_the_closed_form(alpha):
+    """Short rows (Woodbury path) are solved exactly; rows with a prior or long rows use CG."""
+    rng = np.random.default_rng(7)
+    n_rows, n_cols, f = 400, 50, 32
+    cols = np.array([rng.choice(n_cols, 2, replace=False) for _ in range(n_rows)])
+    m = sp.csr_matrix((rng.integers(1, 4, 2 * n_rows).astype(np.float32), cols.ravel(),
+                       np.arange(0, 2 * n_rows + 1, 2)), shape=(n_rows, n_cols))
+    m.data[::5] *= -1
+    m = fz.kernel_csr(m)
+    Y = rng.standard_normal((n_cols, f)).astype(np.float32)
+    X = np.zeros((n_rows, f), np.float32)
+    prior = np.ones((n_rows, f), np.float32)
+    w = np.zeros(n_rows, np.float32)
+    w[:10] = 1.0  # these rows take the CG path
+    fz.als_implicit_step(m, Y, X, 0.1, alpha=alpha, cg_steps=3, prior=prior, prior_weight=w)
+    ref = implicit_ref(m, Y, 0.1, alpha, prior, w)
+    np.testing.assert_allclose(X[10:], ref[10:], rtol=1e-4, atol=1e-5)
+    assert np.abs(X[:10] - ref[:10]).max() > 1e-6  # 3 CG steps from 0 on 32 dims: not exact
+    pure = np.zeros_like(X)
+    fz.als_implicit_step(m, Y, pure, 0.1, alpha=alpha, cg_steps=3, prior=prior, prior_weight=w,
+                         exact_short_rows=False)
+    np.testing.assert_array_equal(pure[:10], X[:10])
+    assert np.abs(pure[10:] - ref[10:]).max() > np.abs(X[10:] - ref[10:]).max()

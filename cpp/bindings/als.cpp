@@ -2,40 +2,10 @@
 #include "crossrec/als.hpp"
 
 #include "common.hpp"
-#include "inplace.hpp"
+#include "factor_args.hpp"
 
 namespace crossrec::bind {
 namespace {
-
-// prior = (target (n_rows x f), weight (n_rows,)) or both None.
-struct PriorArg {
-  std::optional<In<float>> target, weight;
-  RowPrior view() const {
-    return target ? RowPrior{target->data(), weight->data()} : RowPrior{};
-  }
-  void validate() const {
-    if (!target) return;
-    validate_finite(target->data(), target->size(), "prior");
-    const float* w = weight->data();
-    for (int64_t i = 0; i < weight->shape(0); ++i)
-      require(std::isfinite(w[i]) && w[i] >= 0.0f,
-              "prior_weight: must be finite and >= 0, got " + std::to_string(w[i]) + " at row " + std::to_string(i));
-  }
-};
-
-PriorArg prior_arg(const py::object& target, const py::object& weight, int64_t n_rows, int64_t f) {
-  PriorArg p;
-  require(target.is_none() == weight.is_none(), "prior and prior_weight: give both or neither");
-  if (target.is_none()) return p;
-  p.target = float_matrix(target, "prior");
-  require(p.target->shape(0) == n_rows && p.target->shape(1) == f,
-          "prior: expected shape (" + std::to_string(n_rows) + ", " + std::to_string(f) + "), got (" +
-              std::to_string(p.target->shape(0)) + ", " + std::to_string(p.target->shape(1)) + ")");
-  p.weight = float_vector(weight, "prior_weight");
-  require(p.weight->shape(0) == n_rows, "prior_weight: expected length " + std::to_string(n_rows) + ", got " +
-                                            std::to_string(p.weight->shape(0)));
-  return p;
-}
 
 // Y (n_cols x f, read) and X (n_rows x f, updated in place) of one half-sweep.
 struct Factors {
@@ -85,7 +55,7 @@ CROSSREC_BINDINGS(als) {
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& Y_obj,
          const py::object& X_obj, float regularization, float alpha, const std::string& solver, int cg_steps,
          const py::object& gram_obj, const py::object& prior_obj, const py::object& prior_weight_obj,
-         int n_threads) {
+         int n_threads, bool exact_short_rows) {
         require(solver == "cg" || solver == "cholesky", "solver: must be 'cg' or 'cholesky', got '" + solver + "'");
         require_reg(regularization);
         require(std::isfinite(alpha) && alpha >= 0.0f, "alpha: must be finite and >= 0, got " + std::to_string(alpha));
@@ -100,12 +70,13 @@ CROSSREC_BINDINGS(als) {
           require(gram->shape(0) == fa.f && gram->shape(1) == fa.f,
                   "gram: expected shape (" + std::to_string(fa.f) + ", " + std::to_string(fa.f) + ")");
         }
-        auto prior = prior_arg(prior_obj, prior_weight_obj, mat.view.n_rows, fa.f);
+        auto prior = prior_arg(prior_obj, prior_weight_obj, mat.view.n_rows, fa.f, "prior");
         ImplicitAlsParams params;
         params.regularization = regularization;
         params.alpha = alpha;
         params.solver = solver == "cg" ? AlsSolver::kConjugateGradient : AlsSolver::kCholesky;
         params.cg_steps = cg_steps;
+        params.exact_short_rows = exact_short_rows;
         int64_t failed = 0;
         {
           py::gil_scoped_release release;
@@ -113,7 +84,7 @@ CROSSREC_BINDINGS(als) {
           validate_finite(fa.Y.data(), fa.Y.size(), "Y");
           validate_finite(fa.X.data(), fa.X.size(), "X");
           if (gram) validate_finite(gram->data(), gram->size(), "gram");
-          prior.validate();
+          prior.validate("prior");
           std::vector<float> own_gram;
           const float* G = gram ? gram->data() : nullptr;
           if (!G) {
@@ -129,7 +100,7 @@ CROSSREC_BINDINGS(als) {
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("Y"), py::arg("X"),
       py::arg("regularization"), py::arg("alpha") = 1.0f, py::arg("solver") = "cg", py::arg("cg_steps") = 3,
       py::arg("gram") = py::none(), py::arg("prior") = py::none(), py::arg("prior_weight") = py::none(),
-      py::arg("n_threads") = 0,
+      py::arg("n_threads") = 0, py::arg("exact_short_rows") = true,
       "Implicit ALS half-sweep: updates X (float32, C-contiguous) in place; returns the number of rows "
       "whose system was not positive definite.");
 
@@ -151,7 +122,7 @@ CROSSREC_BINDINGS(als) {
                                                            std::to_string(mat.view.nnz()) + "), got " +
                                                            std::to_string(weights->shape(0)));
         }
-        auto prior = prior_arg(prior_obj, prior_weight_obj, mat.view.n_rows, fa.f);
+        auto prior = prior_arg(prior_obj, prior_weight_obj, mat.view.n_rows, fa.f, "prior");
         ExplicitAlsParams params;
         params.regularization = regularization;
         params.weighted_lambda = weighted_lambda;
@@ -167,7 +138,7 @@ CROSSREC_BINDINGS(als) {
                                                                std::to_string(w[i]) + " at position " +
                                                                std::to_string(i));
           }
-          prior.validate();
+          prior.validate("prior");
           failed = als_explicit_step(mat.view, weights ? weights->data() : nullptr, dense_view(fa.Y), params,
                                      prior.view(), fa.X.mutable_data(), n_threads);
         }

@@ -30,6 +30,10 @@ struct ImplicitAlsParams {
   float alpha = 1.0f;
   AlsSolver solver = AlsSolver::kConjugateGradient;
   int cg_steps = 3;
+  // CG only: solve rows exactly when that is cheaper than the CG steps (short rows without prior),
+  // through the Woodbury identity on a shared inverse (G + reg I)^-1. Exact is never worse than
+  // a few CG steps, and on long-tailed data (most items have few users) it is several times faster.
+  bool exact_short_rows = true;
 };
 
 struct ExplicitAlsParams {

@@ -6,10 +6,10 @@
 namespace crossrec {
 
 // In-place Cholesky factorisation A = L L^T of a symmetric (n x n, row-major, full storage)
-// matrix, then solves A x = b, overwriting b with x. Double precision: the normal equations of
+// matrix (L in the lower triangle); cholesky_solve then solves A x = b, overwriting b with x. Double precision: the normal equations of
 // ALS square the condition number, and float loses digits the tests (and users) can see.
-// Returns false, leaving b unspecified, when A is not (numerically) positive definite.
-inline bool cholesky_solve(double* A, double* b, int64_t n) {
+// They return false when A is not (numerically) positive definite.
+inline bool cholesky_factor(double* A, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
     double* Aj = A + j * n;
     double d = Aj[j];
@@ -27,19 +27,28 @@ inline bool cholesky_solve(double* A, double* b, int64_t n) {
       Ai[j] = s * inv;
     }
   }
-  // Forward substitution L y = b, then back substitution L^T x = y.
-  for (int64_t i = 0; i < n; ++i) {
-    const double* Ai = A + i * n;
+  return true;
+}
+
+// Solves L L^T x = b in place, L from cholesky_factor (lower triangle of A).
+inline void cholesky_substitute(const double* L, double* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {  // L y = b
+    const double* Li = L + i * n;
     double s = b[i];
 #pragma omp simd reduction(- : s)
-    for (int64_t k = 0; k < i; ++k) s -= Ai[k] * b[k];
-    b[i] = s / Ai[i];
+    for (int64_t k = 0; k < i; ++k) s -= Li[k] * b[k];
+    b[i] = s / Li[i];
   }
-  for (int64_t i = n - 1; i >= 0; --i) {
+  for (int64_t i = n - 1; i >= 0; --i) {  // L^T x = y
     double s = b[i];
-    for (int64_t k = i + 1; k < n; ++k) s -= A[k * n + i] * b[k];
-    b[i] = s / A[i * n + i];
+    for (int64_t k = i + 1; k < n; ++k) s -= L[k * n + i] * b[k];
+    b[i] = s / L[i * n + i];
   }
+}
+
+inline bool cholesky_solve(double* A, double* b, int64_t n) {
+  if (!cholesky_factor(A, n)) return false;
+  cholesky_substitute(A, b, n);
   return true;
 }
 

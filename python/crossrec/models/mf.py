@@ -293,3 +293,143 @@ def implicit_loss(m: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float, al
     total = float(np.sum((X64.T @ X64) * (Y64.T @ Y64)))
     total += float(np.sum(c * (p - s) ** 2 - s ** 2))
     return total + reg * float(np.sum(X64 * X64) + np.sum(Y64 * Y64))
+
+
+class MF(_FactorModel):
+    """Biased matrix factorisation for explicit ratings by SGD (Funk; Koren 2009; Surprise's SVD):
+    r_ui ~ mu + b_u + b_i + x_u . y_i. See :func:`crossrec.factorization.sgd_epoch` for the
+    per-sample update and the thread-count independent (stratified) schedule.
+
+    Parameters
+    ----------
+    factors : latent dimension. iterations : epochs. learning_rate, regularization : SGD step and
+    per-sample ridge on factors. bias_regularization : ridge on biases (default regularization).
+    use_bias : learn mu, b_u, b_i. init_std : factors start N(0, init_std^2), biases 0.
+    n_threads, seed, show_progress, callback : as in :class:`ALS`; the loss given to the callback
+    is the epoch's training MSE.
+    """
+
+    def __init__(self, factors: int = 100, iterations: int = 20, learning_rate: float = 0.005,
+                 regularization: float = 0.02, bias_regularization: Optional[float] = None, use_bias: bool = True,
+                 init_std: float = 0.1, n_threads: int = 0, seed: Optional[int] = 0, show_progress: bool = False,
+                 callback: Optional[Callable[[int, float], Any]] = None):
+        self.factors = factors
+        self.iterations = iterations
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.bias_regularization = bias_regularization
+        self.use_bias = use_bias
+        self.init_std = init_std
+        self.n_threads = n_threads
+        self.seed = seed
+        self.show_progress = show_progress
+        self.callback = callback
+
+    def fit(self, data: Interactions, *, user_init=None, item_init=None, user_prior=None, user_prior_weight=None,
+            item_prior=None, item_prior_weight=None, weights=None) -> "MF":
+        """Fit on ``data``; init and priors as in :meth:`ALS.fit`. weights: optional per-interaction
+        sample weights, aligned with ``data.matrix.data`` (e.g. for distillation)."""
+        m = fz.kernel_csr(self._start_fit(data))
+        iterations = check_positive_int(self.iterations, "iterations")
+        check_float(self.init_std, "init_std", 0.0)
+        threads = check_n_threads(self.n_threads)
+        seed = check_seed(self.seed)
+        rng = np.random.default_rng(seed)
+        X = self._init_factors(user_init, m.shape[0], "user_init", rng, self.init_std)
+        Y = self._init_factors(item_init, m.shape[1], "item_init", rng, self.init_std)
+        f = X.shape[1]
+        up = fz.prior_args(user_prior, user_prior_weight, m.shape[0], f, "user_prior")
+        ip = fz.prior_args(item_prior, item_prior_weight, m.shape[1], f, "item_prior")
+        biased = bool(self.use_bias)
+        self.global_mean_ = float(m.data.mean()) if biased else 0.0
+        self.user_bias_ = np.zeros(m.shape[0] if biased else 0, np.float32)
+        self.item_bias_ = np.zeros(m.shape[1] if biased else 0, np.float32)
+        self.user_factors_, self.item_factors_ = X, Y
+        losses = []
+
+        def step(epoch):
+            losses.append(fz.sgd_epoch(
+                m, X, Y, self.user_bias_ if biased else None, self.item_bias_ if biased else None,
+                self.global_mean_, self.learning_rate, self.regularization, self.bias_regularization, epoch, seed,
+                weights, up[0], up[1], ip[0], ip[1], threads))
+            if not np.isfinite(losses[-1]):
+                from ..errors import FitError
+                raise FitError(f"MF diverged at epoch {epoch} (training error is not finite); "
+                               "lower learning_rate or raise regularization")
+
+        self._loop(iterations, step, lambda: losses[-1])
+        return self
+
+    def recalculate_user(self, rows) -> np.ndarray:
+        """Factors of new users from their rating rows (see :func:`crossrec.fold_in`)."""
+        return fz.fold_in(self, rows)
+
+    def _fold_in(self, rows: sp.csr_matrix, side: str):
+        """Exact minimiser of the epoch objective for the new rows with the other side fixed: SGD's
+        per-sample ridge sums to reg * (row count) * ||x||^2, i.e. the ALS-WR half-step."""
+        fixed = self.item_factors_ if side == "users" else self.user_factors_
+        if rows.shape[1] != fixed.shape[0]:
+            raise ValueError(f"rows must have {fixed.shape[0]} columns, got {rows.shape[1]}")
+        reg = float(self.regularization)
+        if self.use_bias:
+            other = self.item_bias_ if side == "users" else self.user_bias_
+            return _fold_in_biased(rows, fixed, other, self.global_mean_, reg, self._threads())
+        X = np.zeros((rows.shape[0], fixed.shape[1]), np.float32)
+        fz.als_explicit_step(rows, fixed, X, reg, n_threads=self._threads())
+        return X, np.zeros(rows.shape[0], np.float32)
+
+
+class BPR(_FactorModel):
+    """Bayesian personalised ranking (Rendle et al. 2009) for implicit feedback, by SGD with sampled
+    negatives; scores x_u . y_i + b_i. See :func:`crossrec.factorization.bpr_epoch`.
+
+    Parameters
+    ----------
+    factors, iterations (epochs), learning_rate, regularization : as in :class:`MF`.
+    use_bias : learn an item bias. init_std : factors start N(0, init_std^2).
+    n_threads, seed, show_progress, callback : as in :class:`ALS`; the callback's loss is the epoch's
+    mean -log sigmoid(x_uij).
+    """
+
+    def __init__(self, factors: int = 64, iterations: int = 100, learning_rate: float = 0.05,
+                 regularization: float = 0.01, use_bias: bool = True, init_std: float = 0.01, n_threads: int = 0,
+                 seed: Optional[int] = 0, show_progress: bool = False,
+                 callback: Optional[Callable[[int, float], Any]] = None):
+        self.factors = factors
+        self.iterations = iterations
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.use_bias = use_bias
+        self.init_std = init_std
+        self.n_threads = n_threads
+        self.seed = seed
+        self.show_progress = show_progress
+        self.callback = callback
+
+    def fit(self, data: Interactions, *, user_init=None, item_init=None, user_prior=None, user_prior_weight=None,
+            item_prior=None, item_prior_weight=None) -> "BPR":
+        """Fit on ``data`` (stored entries with value > 0 are the positives); init and priors as in
+        :meth:`ALS.fit`."""
+        m = fz.kernel_csr(self._start_fit(data))
+        iterations = check_positive_int(self.iterations, "iterations")
+        check_float(self.init_std, "init_std", 0.0)
+        threads = check_n_threads(self.n_threads)
+        seed = check_seed(self.seed)
+        rng = np.random.default_rng(seed)
+        X = self._init_factors(user_init, m.shape[0], "user_init", rng, self.init_std)
+        Y = self._init_factors(item_init, m.shape[1], "item_init", rng, self.init_std)
+        f = X.shape[1]
+        up = fz.prior_args(user_prior, user_prior_weight, m.shape[0], f, "user_prior")
+        ip = fz.prior_args(item_prior, item_prior_weight, m.shape[1], f, "item_prior")
+        self.item_bias_ = np.zeros(m.shape[1] if self.use_bias else 0, np.float32)
+        self.user_factors_, self.item_factors_ = X, Y
+        losses = []
+
+        def step(epoch):
+            loss, self.train_accuracy_ = fz.bpr_epoch(
+                m, X, Y, self.item_bias_ if self.use_bias else None, self.learning_rate, self.regularization, None,
+                epoch, seed, up[0], up[1], ip[0], ip[1], threads)
+            losses.append(loss)
+
+        self._loop(iterations, step, lambda: losses[-1])
+        return self

@@ -1,9 +1,11 @@
+// Arguments shared by the factorisation bindings.
 // Arrays a kernel updates in place: they must already be float32 and C-contiguous, because a
 // converted copy would take the update and the caller's array would silently stay unchanged.
 #pragma once
 #include <string>
 
 #include "common.hpp"
+#include "crossrec/als.hpp"
 
 namespace crossrec::bind {
 
@@ -32,6 +34,33 @@ void require_disjoint(const A& out, const B& in, const std::string& out_name, co
   const char* i0 = reinterpret_cast<const char*>(in.data());
   const char* i1 = i0 + in.nbytes();
   require(o1 <= i0 || i1 <= o0, out_name + " and " + in_name + ": must not share memory");
+}
+
+// Optional (n_rows x f targets, n_rows weights) pull of each row toward given values.
+struct PriorArg {
+  std::optional<In<float>> target, weight;
+  RowPrior view() const { return target ? RowPrior{target->data(), weight->data()} : RowPrior{}; }
+  void validate(const std::string& name) const {
+    if (!target) return;
+    validate_finite(target->data(), target->size(), name);
+    const float* w = weight->data();
+    for (int64_t i = 0; i < weight->shape(0); ++i)
+      require(std::isfinite(w[i]) && w[i] >= 0.0f, name + "_weight: must be finite and >= 0, got " +
+                                                        std::to_string(w[i]) + " at row " + std::to_string(i));
+  }
+};
+
+inline PriorArg prior_arg(const py::object& target, const py::object& weight, int64_t n_rows, int64_t f,
+                   const std::string& name) {
+  PriorArg p;
+  require(target.is_none() == weight.is_none(), name + " and " + name + "_weight: give both or neither");
+  if (target.is_none()) return p;
+  p.target = float_matrix(target, name);
+  require(p.target->shape(0) == n_rows && p.target->shape(1) == f,
+          name + ": expected shape (" + std::to_string(n_rows) + ", " + std::to_string(f) + ")");
+  p.weight = float_vector(weight, name + "_weight");
+  require(p.weight->shape(0) == n_rows, name + "_weight: expected length " + std::to_string(n_rows));
+  return p;
 }
 
 }  // namespace crossrec::bind
