@@ -244,7 +244,7 @@ def test_alpha_zero_is_the_plain_student(problem):
 
 
 def test_distill_alpha_zero_equals_plain_distill_student(problem):
-    kw = dict(student=StudentSpec(4), epochs=3, alpha=0.0, seed=3, n_threads=1)
+    kw = dict(student=StudentSpec(4), epochs=3, alpha=0.0, seed=3, n_threads=1, learning_rate=0.05)
     a = Distill(problem["teacher"], loss="ranking", **kw).fit(problem["train"])
     other_teacher = SVDTeacher(3).fit(problem["source"], problem["train"])
     b = Distill(other_teacher, loss="listwise", **kw).fit(problem["train"])
@@ -312,8 +312,7 @@ def test_teacher_knowledge_aligns_ids_and_skips_unknown_users():
 @pytest.mark.parametrize("loss", LOSSES)
 def test_distillation_beats_the_plain_student_on_cold_users(problem, loss):
     train, test, cold = problem["train"], problem["test"], problem["cold"]
-    kw = dict(student=StudentSpec(4), epochs=25, seed=0, top_k=30, n_threads=2,
-              learning_rate=0.02 if loss == "listwise" else 0.05)
+    kw = dict(student=cr.BPR(factors=4), epochs=25, seed=0, top_k=30, n_threads=2)
     plain = Distill(problem["teacher"], alpha=0.0, **kw).fit(train)
     student = Distill(problem["teacher"], loss=loss, alpha=0.5, **kw).fit(train)
     cold_ids = train.user_ids[cold]
@@ -331,6 +330,7 @@ def test_fit_on_cross_domain_pair_serves_cold_users():
     teacher = SVDTeacher(8).fit(source, pair.target)
     model = Distill(teacher, cr.ALS(factors=4), epochs=5, n_threads=1).fit(pair)
     assert model.ground_truth_ == "bpr"  # implicit ALS student
+    assert Distill(teacher, cr.BPR(factors=4), epochs=1).fit(pair).ground_truth_ == "bpr"
     ids, scores = model.recommend(train.user_ids[cold[:3]], n=5)
     assert ids.shape == (3, 5) and np.isfinite(scores).all()
     assert model.n_parameters_ == model.user_factors_.size + model.item_factors_.size + model.item_bias_.size
@@ -339,8 +339,9 @@ def test_fit_on_cross_domain_pair_serves_cold_users():
 def test_squared_ground_truth_predicts_ratings():
     data = small_data(explicit=True)
     teacher = cr.ALS(factors=4, iterations=3, implicit=False).fit(data)
-    model = Distill(teacher, cr.ALS(factors=3, implicit=False), epochs=10, n_threads=1).fit(data)
+    model = Distill(teacher, cr.MF(factors=3), epochs=10, n_threads=1).fit(data)
     assert model.ground_truth_ == "squared"
+    assert Distill(teacher, cr.ALS(factors=3, implicit=False), epochs=1).fit(data).ground_truth_ == "squared"
     p = model.predict(data.user_ids[data.users[:50]], data.item_ids[data.items[:50]])
     assert np.isfinite(p).all() and abs(p.mean() - data.values.mean()) < 1.0
 
@@ -450,4 +451,4 @@ class TestDistillContract(ModelContract):
     def make_model(self):
         data = small_data(explicit=False)
         teacher = cr.ALS(factors=6, iterations=3, seed=0).fit(data)
-        return Distill(teacher, cr.ALS(factors=3), epochs=5, top_k=10, seed=0, n_threads=1)
+        return Distill(teacher, cr.BPR(factors=3), epochs=5, top_k=10, seed=0, n_threads=1)

@@ -175,7 +175,10 @@ class Distill(Recommender):
     temperature : T > 0, softens the teacher's scores (larger = flatter targets and rank weights).
     alpha : weight of the distillation loss in [0, 1]; 0 trains the plain student.
     top_k : length of the teacher's list per user.
-    epochs, learning_rate : SGD schedule.
+    epochs : number of SGD epochs.
+    learning_rate : SGD step; None: the student's ``learning_rate`` (0.05 if it has none), at most
+        0.02 for the listwise loss, whose softmax gradient (up to |C| T per candidate) diverged at
+        0.05 on Douban and on the generated pairs.
     n_samples : teacher items per user and epoch (drawn from the top-K list).
     n_negatives : random items per user and epoch outside the top-K list and the user's history.
     regularization : L2 weight; None takes the student's ``regularization`` (0.01 if it has none).
@@ -192,7 +195,7 @@ class Distill(Recommender):
     """
 
     def __init__(self, teacher: Recommender, student: Recommender, loss: str = "ranking", temperature: float = 2.0,
-                 alpha: float = 0.5, top_k: int = 50, epochs: int = 30, learning_rate: float = 0.05,
+                 alpha: float = 0.5, top_k: int = 50, epochs: int = 30, learning_rate: Optional[float] = None,
                  n_samples: int = 16, n_negatives: int = 16, regularization: Optional[float] = None,
                  ground_truth: str = "auto", init_std: float = 0.1, seed: Optional[int] = 0, n_threads: int = 0):
         self.teacher = teacher
@@ -231,7 +234,8 @@ class Distill(Recommender):
             alpha=check_float(self.alpha, "alpha", 0.0, 1.0),
             top_k=check_positive_int(self.top_k, "top_k"),
             epochs=check_positive_int(self.epochs, "epochs"),
-            learning_rate=check_float(self.learning_rate, "learning_rate", 0.0, strict_min=True),
+            learning_rate=check_float(self._default_lr() if self.learning_rate is None else self.learning_rate,
+                                      "learning_rate", 0.0, strict_min=True),
             n_samples=check_positive_int(self.n_samples, "n_samples"),
             n_negatives=check_positive_int(self.n_negatives, "n_negatives", minimum=0),
             regularization=check_float(0.01 if reg is None else reg, "regularization", 0.0),
@@ -240,6 +244,11 @@ class Distill(Recommender):
             seed=check_seed(self.seed),
             n_threads=check_n_threads(self.n_threads),
         )
+
+    def _default_lr(self) -> float:
+        lr = _student_param(self.student, "learning_rate")
+        lr = 0.05 if lr is None else float(lr)
+        return min(lr, 0.02) if self.loss == "listwise" else lr
 
     def fit(self, pair) -> "Distill":
         """Train the student on a cross-domain pair (its ``target`` domain) or on target Interactions.
