@@ -452,3 +452,63 @@ class TestDistillContract(ModelContract):
         data = small_data(explicit=False)
         teacher = cr.ALS(factors=6, iterations=3, seed=0).fit(data)
         return Distill(teacher, cr.BPR(factors=3), epochs=5, top_k=10, seed=0, n_threads=1)
+
+
+# ---- properties of the epoch ----------------------------------------------------------------------------
+@given(seed=st.integers(0, 10_000), loss=st.sampled_from(LOSSES), gt=st.sampled_from(["bpr", "squared"]),
+       n_users=st.integers(1, 40), n_items=st.integers(1, 25), k=st.integers(1, 6), f=st.integers(1, 5),
+       alpha=st.sampled_from([0.0, 0.3, 1.0]))
+def test_epoch_properties(seed, loss, gt, n_users, n_items, k, f, alpha):
+    """Any small problem: finite result, same on 1 and 2 threads, and a user with neither
+    interactions nor teacher items is left exactly as it was."""
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_users, n_items)) < 0.3) * rng.integers(1, 6, (n_users, n_items))
+    dense[0] = 0  # user 0: no interactions ...
+    m = sp.csr_matrix(dense.astype(np.float32))
+    k = min(k, n_items)
+    items = np.stack([rng.permutation(n_items)[:k] for _ in range(n_users)]).astype(np.int32)
+    items[0] = -1  # ... and no teacher row
+    cut = rng.integers(1, k + 1, n_users)  # ragged rows: -1 padding after `cut`
+    items[np.arange(k)[None, :] >= cut[:, None]] = -1
+    scores = np.sort(rng.normal(size=(n_users, k)), axis=1)[:, ::-1].astype(np.float32)
+    rest = rng.normal(size=n_users).astype(np.float32) - 1
+    P0 = rng.normal(0, 0.1, (n_users, f)).astype(np.float32)
+    Q0 = rng.normal(0, 0.1, (n_items, f)).astype(np.float32)
+    out = []
+    for threads in (1, 2):
+        P, Q, b = P0.copy(), Q0.copy(), np.zeros(n_items, np.float32)
+        c = np.zeros(n_users, np.float32) if gt == "squared" else None
+        for e in range(2):
+            distill_epoch(m, items, scores, rest, P, Q, b, c, ground_truth=gt, loss=loss, alpha=alpha,
+                          global_mean=3.0, n_samples=3, n_negatives=2, learning_rate=0.02, seed=seed, epoch=e,
+                          n_threads=threads)
+        out.append((P, Q, b))
+    for a, b_ in zip(*out):
+        np.testing.assert_array_equal(a, b_)
+    P, Q, b = out[0]
+    assert np.isfinite(P).all() and np.isfinite(Q).all() and np.isfinite(b).all()
+    np.testing.assert_array_equal(P[0], P0[0])
+
+
+class ScoreOnlyTeacher(cr.Recommender):
+    """A teacher without factors (dense score blocks only), wrapping a factor teacher."""
+
+    def __init__(self, inner=None):
+        self.inner = inner
+
+    def fit(self, data):
+        self._start_fit(data)
+        return self
+
+    def _score_block(self, user_idx):
+        return self.inner.user_factors_[user_idx] @ self.inner.item_factors_.T
+
+
+def test_teacher_knowledge_without_factors_matches_factor_path(problem):
+    train = problem["train"]
+    dense = ScoreOnlyTeacher(problem["teacher"]).fit(train)
+    a = teacher_knowledge(problem["teacher"], train.user_ids, train.item_ids, 30)
+    b = teacher_knowledge(dense, train.user_ids, train.item_ids, 30)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(a[2], b[2], rtol=1e-4, atol=1e-4)
