@@ -80,7 +80,8 @@ struct DistillOptions {
 
 // One epoch over all users of `train` (rows = users, sorted column indices). Users whose teacher
 // row is empty (items[0] == -1) get only the ground-truth loss; users with an empty train row get
-// only the distillation loss. Inputs must have passed the binding's checks.
+// only the distillation loss. Inputs must have passed the binding's checks. n_threads = 0 picks
+// the thread count from the work per round (small problems run on one thread).
 void distill_epoch(const CsrView& train, const TeacherView& teacher, const StudentView& student,
                    const DistillOptions& options, int n_threads);
 

@@ -147,7 +147,8 @@ def distill_epoch(train: sp.csr_matrix, teacher_items: np.ndarray, teacher_score
 
     ``train`` is a users x items CSR (ratings for ``ground_truth="squared"``); the teacher arrays
     come from :func:`teacher_knowledge`; ``loss="none"`` or ``alpha=0`` gives a plain epoch of the
-    student. The result depends on (seed, epoch) only, not on ``n_threads``. ``teacher_weights``:
+    student. The result depends on (seed, epoch) only, not on ``n_threads`` (0: as many threads as
+    the work per round justifies, at most all cores). ``teacher_weights``:
     the ranking weights from :func:`rank_weights` (computed once per fit instead of every epoch).
     Factor arrays must be float32 and C-contiguous (they are updated in place, never copied).
     """
@@ -156,8 +157,13 @@ def distill_epoch(train: sp.csr_matrix, teacher_items: np.ndarray, teacher_score
     _core.distill_epoch(indptr, indices, data, teacher_items, teacher_scores, teacher_rest, teacher_weights,
                         user_factors,
                         item_factors, item_bias, user_bias, ground_truth, loss, alpha, temperature, learning_rate,
-                        regularization, global_mean, n_samples, n_negatives, seed, epoch,
-                        check_n_threads(n_threads))
+                        regularization, global_mean, n_samples, n_negatives, seed, epoch, _kernel_threads(n_threads))
+
+
+def _kernel_threads(n_threads) -> int:
+    """Validated thread count; 0 stays 0 so that the kernel sizes the team to the work."""
+    check_n_threads(n_threads)
+    return int(n_threads)
 
 
 # ---- the estimator ---------------------------------------------------------------------------
@@ -242,7 +248,7 @@ class Distill(Recommender):
             ground_truth=check_choice(self.ground_truth, "ground_truth", GROUND_TRUTHS),
             init_std=check_float(self.init_std, "init_std", 0.0),
             seed=check_seed(self.seed),
-            n_threads=check_n_threads(self.n_threads),
+            n_threads=_kernel_threads(self.n_threads),
         )
 
     def _default_lr(self) -> float:
