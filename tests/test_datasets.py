@@ -236,3 +236,20 @@ def test_synthetic_interactions():
     # the data is usable end to end
     train, test = cr.split.random(d, 0.1, seed=0)
     assert train.nnz + test.nnz == d.nnz
+
+
+def test_default_locations(monkeypatch, tmp_path):
+    monkeypatch.delenv("CROSSREC_DATA")
+    monkeypatch.setattr(D, "_candidates", lambda: [tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(FileNotFoundError, match="CROSSREC_DATA") as e:
+        D.data_dir()
+    assert str(tmp_path / "a") in str(e.value)
+    (tmp_path / "b").mkdir()
+    assert D.data_dir() == tmp_path / "b"
+
+
+def test_candidates_without_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("CROSSREC_DATA")
+    monkeypatch.chdir(tmp_path)
+    cands = D._candidates()
+    assert tmp_path.parent / "shared" / "data" in cands

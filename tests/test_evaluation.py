@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crossrec as cr
 from crossrec.evaluation import Report
@@ -52,6 +54,41 @@ def test_ranking_metrics_match_brute_force():
     assert table.loc[("bias", "all"), "users"] == len(ref)
 
 
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["ndcg", "recall", "precision", "map", "mrr", "hit"]))
+def test_property_full_ranking_matches_brute_force(seed, metric):
+    data, train, test = make_split(seed, n_users=12, n_items=15, nnz=90)
+    model = cr.Baseline(reg_user=1.0, reg_item=1.0).fit(train)
+    rep = cr.evaluate({"m": model}, train, test, metrics=[f"{metric}@4"])
+    ref = brute_force(model, train, test, 4)
+    pu = rep.per_user.set_index("user")[f"{metric}@4"]
+    for user, r in ref.items():
+        rel = set(test.items[test.users == test.user_index(user)[0]].tolist())
+        want = _reference_metric(metric, r["top"], rel, 4)
+        assert pu.loc[user] == pytest.approx(want, abs=1e-9)
+
+
+def _reference_metric(metric, top, rel, k):
+    hits = [i in rel for i in top[:k]] + [False] * (k - len(top))
+    if metric == "precision":
+        return sum(hits) / k
+    if metric == "recall":
+        return sum(hits) / len(rel)
+    if metric == "hit":
+        return float(any(hits))
+    if metric == "mrr":
+        return next((1 / (j + 1) for j, h in enumerate(hits) if h), 0.0)
+    if metric == "map":
+        n, ap = 0, 0.0
+        for j, h in enumerate(hits):
+            if h:
+                n += 1
+                ap += n / (j + 1)
+        return ap / min(len(rel), k)
+    dcg = sum(h / math.log2(j + 2) for j, h in enumerate(hits))
+    return dcg / sum(1 / math.log2(j + 2) for j in range(min(len(rel), k)))
+
+
 def test_rating_metrics_match_direct_computation():
     data, train, test = make_split(1)
     model = cr.Baseline().fit(train)
@@ -73,7 +110,8 @@ def test_segments_and_coverage():
     data, train, test = make_split(2)
     model = cr.MostPopular().fit(train)
     seg = list(cr.split.test_users(test)[:7])
-    rep = cr.evaluate({"pop": model}, train, test, metrics=["hit@3", "coverage@3"], segments={"few": seg})
+    rep = cr.evaluate({"pop": model}, train, test, metrics=["hit@3", "coverage@3", "coverage@10"],
+                      segments={"few": seg})
     t = rep.table()
     assert t.loc[("pop", "few"), "users"] == 7
     pu = rep.per_user.set_index("user")
@@ -82,8 +120,14 @@ def test_segments_and_coverage():
     ref = brute_force(model, train, test, 3)
     tops = {i for u in seg for i in ref[u]["top"]}
     assert t.loc[("pop", "few"), "coverage@3"] == pytest.approx(len(tops) / train.n_items)
+    assert t.loc[("pop", "few"), "coverage@10"] >= t.loc[("pop", "few"), "coverage@3"]
+    with pytest.raises(ValueError, match="catalogue-level"):
+        rep.gain("pop", over="pop", metric="coverage@3")
     with pytest.raises(ValueError, match="reserved"):
         cr.evaluate({"pop": model}, train, test, segments={"all": seg})
+    with pytest.warns(UserWarning, match="none of the test users"):
+        rep = cr.evaluate({"pop": model}, train, test, metrics=["hit@3"], segments={"typo": [1, 2]})
+    assert rep.table().loc[("pop", "typo"), "users"] == 0
 
 
 def test_relevance_threshold():

@@ -13,6 +13,11 @@ from .errors import UnknownIdError
 DUPLICATE_POLICIES = ("error", "sum", "last", "mean", "max")
 
 
+def _show(x: Any) -> str:
+    """repr of an external id as the user wrote it (np.int64(3) -> 3)."""
+    return repr(x.item() if isinstance(x, np.generic) else x)
+
+
 class IdMap:
     """Two-way map between external ids (any hashable type) and indices 0..n-1."""
 
@@ -41,7 +46,7 @@ class IdMap:
         idx = self._index.get_indexer(pd.Index(values))
         if missing == "raise" and (idx < 0).any():
             bad = np.asarray(values, dtype=object)[idx < 0]
-            shown = ", ".join(repr(b) for b in bad[:5])
+            shown = ", ".join(_show(b) for b in bad[:5])
             more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
             raise UnknownIdError(f"unknown {self.kind} id(s): {shown}{more}")
         return idx.astype(INDEX_DTYPE)
@@ -90,8 +95,8 @@ class Interactions:
             dup = (np.diff(users) == 0) & (np.diff(items) == 0)
             if dup.any():
                 k = int(np.argmax(dup))
-                raise ValueError(f"duplicate (user, item) pair ({user_map.ids[users[k]]!r}, "
-                                 f"{item_map.ids[items[k]]!r}); choose duplicates='sum', 'last', 'mean' or 'max'")
+                raise ValueError(f"duplicate (user, item) pair ({_show(user_map.ids[users[k]])}, "
+                                 f"{_show(item_map.ids[items[k]])}); choose duplicates='sum', 'last', 'mean' or 'max'")
         self.users = users
         self.items = items
         self.values = values
@@ -215,13 +220,15 @@ class Interactions:
     def from_arrays(cls, users, items, values=None, timestamps=None, explicit: Optional[bool] = None,
                     duplicates: str = "error") -> "Interactions":
         """From parallel arrays of external user ids, item ids and optional values/timestamps."""
-        df = pd.DataFrame({"user": np.asarray(users), "item": np.asarray(items)})
-        rating = None
-        if values is not None:
-            df["rating"] = np.asarray(values)
-            rating = "rating"
-        if timestamps is not None:
-            df["timestamp"] = np.asarray(timestamps)
+        # pandas infers each column's type; np.asarray would turn mixed ids (["x", 3]) into strings ("3").
+        cols = {"user": users, "item": items, "rating": values, "timestamp": timestamps}
+        cols = {k: v if isinstance(v, (np.ndarray, pd.Series)) else pd.Series(list(v))
+                for k, v in cols.items() if v is not None}
+        lengths = {k: len(v) for k, v in cols.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"users, items, values and timestamps differ in length: {lengths}")
+        df = pd.DataFrame({k: np.asarray(v) if isinstance(v, np.ndarray) else v.to_numpy() for k, v in cols.items()})
+        rating = "rating" if values is not None else None
         implicit = None if explicit is None else not explicit
         return cls.from_pandas(df, "user", "item", rating, "timestamp" if timestamps is not None else None,
                                duplicates=duplicates, implicit=implicit)
@@ -332,7 +339,7 @@ def _resolve_duplicates(u, i, values, ts, policy, umap, imap):
         return u, i, values, ts
     if policy == "error":
         k = int(np.argmax(same))
-        raise ValueError(f"duplicate (user, item) row ({umap.ids[u[k]]!r}, {imap.ids[i[k]]!r}); pass "
+        raise ValueError(f"duplicate (user, item) row ({_show(umap.ids[u[k]])}, {_show(imap.ids[i[k]])}); pass "
                          f"duplicates='sum', 'last', 'mean' or 'max' to say what repeated rows mean")
     starts = np.flatnonzero(~same)
     if policy == "last":

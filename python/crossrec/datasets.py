@@ -282,7 +282,7 @@ def _sample_domain(rng: np.random.Generator, P: np.ndarray, Q: np.ndarray, item_
     """Each user picks n_per_user[u] distinct items, item i with probability proportional to
     exp(score_ui) (Gumbel top-k), so what users consume depends on their taste (not at random);
     explicit ratings are the standardised score mapped to 1..5 plus Gaussian noise."""
-    n_users, n_items = P.shape[0], Q.shape[0]
+    n_users = P.shape[0]
     users, items, values = [], [], []
     for s in range(0, n_users, chunk):
         score = P[s:s + chunk] @ Q.T + item_bias

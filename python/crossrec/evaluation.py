@@ -11,8 +11,8 @@ Protocol
   report keeps the sum of squared / absolute errors and the rating count, so a segment's RMSE is
   ``sqrt(sum of squared errors / number of ratings)`` over all the segment's test ratings, and
   bootstrapping over users recomputes exactly that.
-* ``coverage@k`` is a catalogue-level number (the fraction of training items that appear in some
-  user's top k); it is reported in the table but has no per-user value.
+* ``coverage@k`` is a catalogue-level number (the fraction of the model's items that appear in
+  some evaluated user's top k); it is reported in the table but has no per-user value.
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class Report:
     """
 
     def __init__(self, per_user: pd.DataFrame, metrics: list[str], segments: dict[str, np.ndarray],
-                 coverage: dict[tuple[str, str], float], n_bootstrap: int, seed: int, ci: float):
+                 coverage: dict[tuple[str, str, str], float], n_bootstrap: int, seed: int, ci: float):
         self.per_user = per_user
         self.metrics = metrics
         self.segments = segments
@@ -120,7 +120,7 @@ class Report:
                 for m in self.metrics:
                     name, _ = M.parse_metric(m)
                     if name == "coverage":
-                        rec[m] = self._coverage.get((model, seg), np.nan)
+                        rec[m] = self._coverage.get((model, seg, m), np.nan)
                     elif name in M.RATING_METRICS:
                         rec[m] = _error_metric(name, rows["sq_err"].to_numpy(), rows["abs_err"].to_numpy(),
                                                rows["n_ratings"].to_numpy())
@@ -319,7 +319,7 @@ def evaluate(models: Mapping[str, Any], train: Interactions, test: Interactions,
     n_rank = max([k for _, _, k in ranking] + [k for _, k in cov] + [0])
 
     frames = []
-    coverage: dict[tuple[str, str], float] = {}
+    coverage: dict[tuple[str, str, str], float] = {}
     items = models.items()
     if progress:
         from tqdm.auto import tqdm
@@ -338,15 +338,15 @@ def evaluate(models: Mapping[str, Any], train: Interactions, test: Interactions,
         rows_k = np.flatnonzero(known)
         frame = pd.DataFrame({"model": name, "user": user_ext[rows_k]})
         if n_rank:
-            rec = _rank(model, train, u_model[rows_k], n_rank, test.item_map)
+            rec_model = _rank(model, train, u_model[rows_k], n_rank)
+            rec = _to_test_items(rec_model, model, test.item_map)
             rel = relevant[rows_k]
             for col, mname, k in ranking:
                 frame[col] = M.RANKING_METRICS[mname](rec, rel, k)
             for col, k in cov:
                 for seg, ids in segs.items():
                     in_seg = np.ones(len(rows_k), bool) if seg == _ALL else np.isin(user_ext[rows_k], ids)
-                    top = rec[in_seg, :k]
-                    coverage[(name, seg)] = float(np.unique(top[top >= 0]).size / max(1, train.n_items))
+                    coverage[(name, seg, col)] = M.coverage(rec_model[in_seg], model.n_items_, k)
         if rating:
             try:
                 sq, ab, cnt = _rating_errors(name, model, test, user_rows[rows_k], u_model[rows_k])
@@ -372,6 +372,9 @@ def _segments(segments, test: Interactions) -> dict[str, np.ndarray]:
         if seg == _ALL:
             raise ValueError("segment name 'all' is reserved (every test user)")
         segs[str(seg)] = np.asarray(list(ids), dtype=object)  # object: never truncates string ids
+        if not np.isin(segs[str(seg)], segs[_ALL]).any():
+            warnings.warn(f"segment {seg!r} holds none of the test users (check the id type: "
+                          f"test user ids look like {segs[_ALL][0]!r})", UserWarning, stacklevel=3)
     return segs
 
 
@@ -394,9 +397,8 @@ def _remap_csr(m: sp.csr_matrix, rows: Optional[np.ndarray], cols: Optional[np.n
     return out
 
 
-def _rank(model, train: Interactions, u_model: np.ndarray, n: int, test_items: IdMap) -> np.ndarray:
-    """Top-n items (as test item indices, -1 = none / unknown to test) of each user, excluding
-    the user's train items."""
+def _rank(model, train: Interactions, u_model: np.ndarray, n: int) -> np.ndarray:
+    """Top-n items (model item indices, -1 = none) of each user, excluding the user's train items."""
     users_map = _index_map(train.user_map, model.user_map_)
     items_map = _index_map(train.item_map, model.item_map_)
     if users_map is None and items_map is None:
@@ -409,10 +411,15 @@ def _rank(model, train: Interactions, u_model: np.ndarray, n: int, test_items: I
         block = u_model[s:s + _BATCH].astype(np.int32)
         idx, _ = model.recommend_indices(block, n=n_model, exclude_seen=False, exclude=exclude)
         out[s:s + len(block), :n_model] = idx
-    to_test = _index_map(model.item_map_, test_items)
-    if to_test is not None:
-        out = np.where(out >= 0, to_test[np.maximum(out, 0)], -1)
     return out
+
+
+def _to_test_items(rec: np.ndarray, model, test_items: IdMap) -> np.ndarray:
+    """Model item indices -> test item indices (-1: no item, or an item test does not know)."""
+    to_test = _index_map(model.item_map_, test_items)
+    if to_test is None:
+        return rec
+    return np.where(rec >= 0, to_test[np.maximum(rec, 0)], -1)
 
 
 class _NoRatings(ValueError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -62,7 +61,9 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # zipfile/zlib/numpy raise many kinds (NotImplementedError, struct.error, ...)
         raise ModelFileError(f"{path!r} is not a readable crossrec model file (corrupt or truncated): {exc}") from exc
     if _META_KEY not in arrays:
         raise ModelFileError(f"{path!r} is not a crossrec model file (no header)")

@@ -5,7 +5,7 @@
 // Hot loops may be compiled twice, for AVX2+FMA and for the baseline, and the right one picked at
 // load time. Never -march=native in what we distribute: it crashes on older CPUs.
 #if defined(CROSSREC_MULTIVERSION)
-#define CROSSREC_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define CROSSREC_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default"), noinline))
 #else
 #define CROSSREC_TARGET_CLONES
 #endif

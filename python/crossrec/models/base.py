@@ -226,7 +226,7 @@ def load(path: str | os.PathLike) -> Recommender:
         return _restore(header["model"], arrays)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ModelFileError(f"{os.fspath(path)!r}: model file is inconsistent: {exc!r}") from exc
 
 

@@ -59,6 +59,17 @@ class Baseline(Recommender):
         return np.broadcast_to(self.item_bias_, (len(user_idx), self.n_items_)) + \
             self.user_bias_[user_idx, None] + np.float32(self.global_mean_)
 
+    def _factors(self, user_idx):
+        # mu + b_u + b_i as a rank-2 product [1, mu + b_u] . [b_i, 1]: ranking then runs in the
+        # fused top-n kernel without a dense users x items block.
+        users = np.empty((len(user_idx), 2), np.float32)
+        users[:, 0] = 1.0
+        users[:, 1] = self.user_bias_[user_idx] + np.float32(self.global_mean_)
+        items = np.empty((self.n_items_, 2), np.float32)
+        items[:, 0] = self.item_bias_
+        items[:, 1] = 1.0
+        return users, items, None
+
 
 class MostPopular(Recommender):
     """Ranks items by the number of training users who interacted with them (ties: lower index).
@@ -76,6 +87,10 @@ class MostPopular(Recommender):
 
     def _score_block(self, user_idx):
         return np.broadcast_to(self.popularity_, (len(user_idx), self.n_items_))
+
+    def _factors(self, user_idx):
+        # popularity as a rank-1 product: the fused top-n kernel, no dense users x items block
+        return np.ones((len(user_idx), 1), np.float32), self.popularity_[:, None].astype(np.float32), None
 
     def _predict_indices(self, user_idx, item_idx):
         return self.item_mean_[item_idx]

@@ -1,0 +1,164 @@
+"""The ``crossrec`` command (also ``python -m crossrec``).
+
+    crossrec demo [--data DIR] [--seed N] [--quick]   end-to-end cold-start transfer job, results table
+    crossrec info                                     version, native core, OpenMP, threads, data folder
+
+The demo is built from small functions so that other parts of crossrec can extend it:
+:func:`demo_data` (the two domains), :func:`demo_split` (cold-start users of the target),
+:func:`demo_models` (the fitted models to compare; add transfer methods there) and :func:`run_demo`.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import warnings
+from typing import Callable, Optional, TextIO
+
+import numpy as np
+
+from . import datasets, split
+from .data import Interactions
+from .evaluation import Report, evaluate
+from .models.baseline import Baseline, MostPopular, Random
+
+METRICS = ["ndcg@10", "recall@10", "hit@10", "rmse"]
+
+
+def demo_data(data_dir: Optional[str] = None, seed: int = 0, quick: bool = False) -> tuple[Interactions, Interactions, str]:
+    """(source, target, description). Default: the generated two-domain set (shipped as code);
+    with ``data_dir``: Douban book (source) -> Douban music (target) read from that folder."""
+    if data_dir is not None:
+        return (datasets.douban("book", data_dir=data_dir), datasets.douban("music", data_dir=data_dir),
+                f"Douban book -> music from {data_dir}")
+    n_users = 800 if quick else 3000
+    source, target = datasets.synthetic_pair(n_users=n_users, n_items_source=600 if quick else 2000,
+                                             n_items_target=400 if quick else 1500, shared_factors=16,
+                                             relatedness=0.9, density=0.03, explicit=True, overlap=0.9, seed=seed)
+    return source, target, (f"generated pair (synthetic_pair: {n_users} users, relatedness 0.9, seed {seed}; "
+                            "real data: --data DIR)")
+
+
+def demo_split(source: Interactions, target: Interactions, seed: int = 0,
+               fraction: float = 0.2) -> tuple[Interactions, Interactions]:
+    """Cold-start protocol: all target interactions of ``fraction`` of the users present in both
+    domains go to test; the model sees the source domain and the remaining target users."""
+    shared = np.intersect1d(source.user_ids, target.user_ids)
+    return split.cold_start_users(target, fraction=fraction, seed=seed, users=shared)
+
+
+def _optional_models(seed: int) -> dict[str, Callable[[], object]]:
+    """Target-only models from other parts of crossrec, when this build has them."""
+    import crossrec as cr
+    makers = {}
+    if hasattr(cr, "ItemKNN"):
+        makers["item kNN (target only)"] = lambda: cr.ItemKNN(k=50)
+    if hasattr(cr, "MF"):
+        makers["MF (target only)"] = lambda: cr.MF(factors=32, seed=seed)
+    if hasattr(cr, "ALS"):
+        makers["ALS (target only)"] = lambda: cr.ALS(factors=32, implicit=False, seed=seed)
+    return makers
+
+
+def demo_models(source: Interactions, train: Interactions, seed: int = 0, progress: bool = True) -> dict[str, object]:
+    """The fitted models the demo compares (name -> fitted model). Transfer methods go here:
+    they get ``source`` (the whole source domain) and ``train`` (the target minus the cold users)."""
+    makers: dict[str, Callable[[], object]] = {
+        "random": lambda: Random(seed=seed),
+        "most popular": MostPopular,
+        "bias (target only)": Baseline,
+        **_optional_models(seed),
+    }
+    fitted: dict[str, object] = {}
+    items = makers.items()
+    if progress:
+        from tqdm.auto import tqdm
+        items = tqdm(items, desc="fitting", unit="model", file=sys.stderr)
+    for name, make in items:
+        try:
+            fitted[name] = make().fit(train)
+        except Exception as exc:  # an optional model must not sink the demo; say what happened
+            warnings.warn(f"demo: {name} skipped: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+    return fitted
+
+
+def run_demo(data_dir: Optional[str] = None, seed: int = 0, quick: bool = False, out: Optional[TextIO] = None,
+             progress: bool = True) -> Report:
+    """Run the whole demo and print its results (to ``out``, default stdout); returns the report."""
+    out = sys.stdout if out is None else out
+    t0 = time.perf_counter()
+    source, target, what = demo_data(data_dir, seed, quick)
+    train, test = demo_split(source, target, seed)
+    cold = split.test_users(test)
+    print(f"data:   {what}", file=out)
+    print(f"source: {source}", file=out)
+    print(f"target: {target}", file=out)
+    print(f"split:  {len(cold)} cold-start target users (all their target ratings held out, "
+          f"{test.nnz} ratings); train {train}", file=out)
+    models = demo_models(source, train, seed, progress=progress)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not predict ratings.*")
+        report = evaluate(models, train, test, metrics=METRICS, segments=None, seed=seed, n_bootstrap=500,
+                          progress=progress)
+    print("\nresults on the cold-start users (full ranking of all target items; rmse over their ratings):",
+          file=out)
+    print(report.table().droplevel("segment").to_string(float_format=lambda x: f"{x:.4f}"), file=out)
+    ref = "most popular"
+    print(f"\nndcg@10 gain over {ref!r} (paired bootstrap, 95% CI):", file=out)
+    for name in models:
+        if name != ref and ref in models:
+            print("  " + str(report.gain(name, over=ref, metric="ndcg@10")), file=out)
+    print(f"\ndone in {time.perf_counter() - t0:.1f} s", file=out)
+    return report
+
+
+def info(out: Optional[TextIO] = None) -> None:
+    """Print version, native core, OpenMP, threads, BLAS and where data sets are read from."""
+    out = sys.stdout if out is None else out
+    import scipy
+
+    from . import __version__, _core
+    print(f"crossrec {__version__}  (python {platform.python_version()}, {platform.machine()})", file=out)
+    print(f"native core: {_core.__file__}", file=out)
+    print(f"OpenMP: {'yes' if _core.openmp else 'no (serial build)'}; threads for n_threads=0: {_core.max_threads()}",
+          file=out)
+    print(f"numpy {np.__version__}, scipy {scipy.__version__}", file=out)
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [f"{p.get('internal_api')} ({p.get('num_threads')} threads)" for p in threadpool_info()
+                if p.get("user_api") == "blas"]
+        print(f"BLAS: {', '.join(blas) or 'not detected'}", file=out)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        print(f"data sets: {datasets.data_dir()}", file=out)
+    except FileNotFoundError as exc:
+        print(f"data sets: not found ({exc})", file=out)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="crossrec", description="crossrec: cross-domain recommender systems")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run an end-to-end cold-start transfer job and print a results table")
+    demo.add_argument("--data", metavar="DIR", help="folder of the data sets: run on Douban book -> music")
+    demo.add_argument("--seed", type=int, default=0, help="seed of data generation, split and models (default 0)")
+    demo.add_argument("--quick", action="store_true", help="a smaller generated data set")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sub.add_parser("info", help="version, native core, OpenMP, threads, data folder")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            if args.seed < 0:
+                parser.error("--seed must be >= 0")
+            run_demo(args.data, args.seed, args.quick, progress=not args.no_progress)
+        else:
+            info()
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"crossrec: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
