@@ -1,10 +1,10 @@
 """CrossDomain alignment and the cold-start split."""
+import crossrec as cr
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, strategies as st
-
-import crossrec as cr
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def frame(users, items, ratings=None):

@@ -2,6 +2,7 @@
 
     crossrec demo [--data DIR] [--seed N] [--quick]   end-to-end cold-start transfer job, results table
     crossrec info                                     version, native core, OpenMP, threads, data folder
+    crossrec transfer --source F --target F [...]     transfer methods under the cold-start protocol
 
 The demo is built from small functions so that other parts of crossrec can extend it:
 :func:`demo_data` (the two domains), :func:`demo_split` (cold-start users of the target),
@@ -146,12 +147,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     demo.add_argument("--quick", action="store_true", help="a smaller generated data set")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.add_parser("info", help="version, native core, OpenMP, threads, data folder")
+    from .transfer import command as transfer_command
+    transfer_command.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             if args.seed < 0:
                 parser.error("--seed must be >= 0")
             run_demo(args.data, args.seed, args.quick, progress=not args.no_progress)
+        elif args.command == "transfer":
+            transfer_command.main(args)
         else:
             info()
     except (FileNotFoundError, ValueError) as exc:

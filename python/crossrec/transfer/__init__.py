@@ -1,4 +1,16 @@
-"""Cross-domain transfer: aligned domain pairs, the cold-start protocol and transfer methods."""
-from .domains import ColdStartSplit, CrossDomain
+"""Cross-domain transfer: aligned domain pairs, the cold-start protocol and transfer methods.
 
-__all__ = ["ColdStartSplit", "CrossDomain"]
+``run(pair, ...)`` evaluates methods under the cold-start protocol; see :mod:`crossrec.transfer.run`.
+"""
+from ._als import TransferALS
+from .auto import Auto
+from .baselines import NoTransfer
+from .cmf import CMF
+from .diagnostics import Diagnosis, diagnose, linear_cka
+from .domains import ColdStartSplit, CrossDomain
+from .finetune import FineTune
+from .mapping import EMCDR
+from .run import Method, TransferResult, default_methods, run
+
+__all__ = ["Auto", "CMF", "ColdStartSplit", "CrossDomain", "Diagnosis", "EMCDR", "FineTune", "Method",
+           "NoTransfer", "TransferALS", "TransferResult", "default_methods", "diagnose", "linear_cka", "run"]

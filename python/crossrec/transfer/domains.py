@@ -164,19 +164,19 @@ class CrossDomain:
         return (f"CrossDomain(shared={self.shared!r}, overlap={s['n_overlap']} of {s['n_source']} source / "
                 f"{s['n_target']} target {self.shared}; source={self.source!r}, target={self.target!r})")
 
-    def with_target(self, target: Interactions) -> "CrossDomain":
+    def with_target(self, target: Interactions) -> CrossDomain:
         """The same source with another target in the same index space (e.g. a training subset)."""
         if target.user_map is not self.target.user_map or target.item_map is not self.target.item_map:
             raise ValueError("with_target needs a target in this pair's index space (a subset of pair.target)")
         return CrossDomain(self.source, target, self.shared)
 
-    def with_source(self, source: Interactions) -> "CrossDomain":
+    def with_source(self, source: Interactions) -> CrossDomain:
         """The same target with another source in the same index space (e.g. a permuted control)."""
         if source.user_map is not self.source.user_map or source.item_map is not self.source.item_map:
             raise ValueError("with_source needs a source in this pair's index space")
         return CrossDomain(source, self.target, self.shared)
 
-    def permuted_source(self, seed: int = 0) -> "CrossDomain":
+    def permuted_source(self, seed: int = 0) -> CrossDomain:
         """Negative control: the source's shared identities shuffled among the source's own active
         entities. Every marginal (activity per entity, item popularity) is kept; the link between a
         user's source history and their target history is destroyed."""
@@ -193,9 +193,16 @@ class CrossDomain:
                              timestamps=s.timestamps, explicit=s.explicit)
         return self.with_source(d)
 
+    def diagnose(self, factors: int = 16, iterations: int = 8, fraction: float = 0.5, seed: int = 0,
+                 gain: bool = True):
+        """Relatedness diagnostics: overlap, bias correlation, factor alignment (linear CKA, ridge
+        map R^2) and the validation gain of the source; see :mod:`crossrec.transfer.diagnostics`."""
+        from .diagnostics import diagnose
+        return diagnose(self, factors, iterations, fraction, seed, gain)
+
     # ---- splits --------------------------------------------------------------------------
     def cold_start_split(self, fraction: float = 0.5, test_size: float = 0.2, seed: int = 0,
-                         min_train: int = 1) -> "ColdStartSplit":
+                         min_train: int = 1) -> ColdStartSplit:
         """Seeded cold-start split of the target domain.
 
         Parameters
@@ -294,7 +301,7 @@ class ColdStartSplit:
         return {"cold": self.cold_users, "warm": self.warm_users}
 
     def validation(self, fraction: Optional[float] = None, test_size: Optional[float] = None,
-                   seed: int = 1) -> "ColdStartSplit":
+                   seed: int = 1) -> ColdStartSplit:
         """A cold-start split carved out of ``train`` only (for choosing hyper-parameters).
 
         Its cold entities are drawn among the training overlap, so the test cold entities (which

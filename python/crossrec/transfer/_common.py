@@ -1,0 +1,60 @@
+"""Helpers shared by the transfer methods: checking the pair, cloning models, delegating scores."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..models.base import Recommender
+from .domains import CrossDomain
+
+
+def check_pair(pair, who: str) -> CrossDomain:
+    if not isinstance(pair, CrossDomain):
+        raise ValueError(f"{who}.fit expects a crossrec.CrossDomain pair, got {type(pair).__name__}")
+    if pair.shared != "users":
+        raise ValueError(f"{who} transfers shared users; this pair shares {pair.shared!r} "
+                         "(swap the roles of users and items in both domains first)")
+    return pair
+
+
+def clone(model: Recommender) -> Recommender:
+    """An unfitted copy with the same hyper-parameters."""
+    return type(model)(**model.get_params())
+
+
+def is_fitted(model: Optional[Recommender]) -> bool:
+    return model is not None and hasattr(model, "item_map_")
+
+
+def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
+    """``model`` if already fitted in ``data``'s id space, else a clone fitted on data."""
+    if is_fitted(model):
+        if len(model.user_map_) != data.n_users or not model.user_map_ == data.user_map:
+            raise ValueError(f"{who}: the fitted {role} model was trained in another user id space; fit it on "
+                             f"pair.{role} (the aligned domain) or pass an unfitted model")
+        return model
+    return clone(model).fit(data)
+
+
+def user_vectors(model: Recommender) -> np.ndarray:
+    """Full user rows of a factor model (incl. an explicit bias column when the model has one)."""
+    if not hasattr(model, "user_factors_"):
+        raise ValueError(f"{type(model).__name__} has no user_factors_; transfer needs a factor model")
+    return np.asarray(model.user_factors_, np.float32)
+
+
+class Delegating(Recommender):
+    """A transfer model that scores through its fitted target model ``model_``."""
+
+    def _factors(self, user_idx):
+        return self.model_._factors(user_idx)
+
+    def _score_block(self, user_idx):
+        return self.model_._score_block(user_idx)
+
+    def _predict_indices(self, user_idx, item_idx):
+        return self.model_._predict_indices(user_idx, item_idx)
+
+    def _item_vectors(self):
+        return self.model_._item_vectors()

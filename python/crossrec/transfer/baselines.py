@@ -1,0 +1,77 @@
+"""The honest no-transfer baseline for a cold-start pair."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..models.base import Recommender
+from ..models.baseline import MostPopular
+from ._als import TransferALS
+from ._common import clone
+from .domains import CrossDomain
+
+
+class NoTransfer(Recommender):
+    """Target-only model: a factor model for users with target data, and for users without any
+    (cold) the best one can do without the source:
+
+    * explicit: the *average* user row of the users with target data (mu + mean bias + mean
+      factors . y_i + b_i), not a zero row - so a transfer method's gain is not just that intercept;
+    * implicit: popularity (a zero factor row ranks nothing).
+
+    Parameters
+    ----------
+    model : unfitted factor model (default ``TransferALS()``), or one already fitted on the target
+        (then used as is; it is not modified).
+
+    Attributes
+    ----------
+    model_ : the target model with cold rows filled; popular_ : MostPopular; has_data_ : bool per user.
+    """
+
+    def __init__(self, model: Optional[Recommender] = None):
+        self.model = model
+
+    def fit(self, data) -> NoTransfer:
+        """``data``: the target Interactions, or a CrossDomain (its target is used)."""
+        data = data.target if isinstance(data, CrossDomain) else data
+        self._start_fit(data)
+        base = self.model if self.model is not None else TransferALS()
+        if hasattr(base, "item_map_"):
+            if not base.user_map_ == data.user_map:
+                raise ValueError("NoTransfer: the fitted model was trained in another user id space")
+            fitted = base
+        else:
+            fitted = clone(base).fit(data)
+        self.has_data_ = data.user_counts() > 0
+        model = clone(fitted)
+        for k, v in vars(fitted).items():
+            setattr(model, k, v)
+        if data.explicit and self.has_data_.any():
+            X = np.array(model.user_factors_, np.float32, copy=True)
+            X[~self.has_data_] = X[self.has_data_].mean(0)
+            model.user_factors_ = X
+            if getattr(model, "user_bias_", None) is not None and np.size(model.user_bias_):
+                b = np.array(model.user_bias_, np.float32, copy=True)
+                b[~self.has_data_] = b[self.has_data_].mean()
+                model.user_bias_ = b
+        self.model_ = model
+        self.popular_ = MostPopular().fit(data)
+        return self
+
+    def _score_block(self, user_idx):
+        s = np.array(self.model_._score_block(user_idx), np.float32, copy=True)
+        cold = ~self.has_data_[user_idx]
+        if cold.any() and not _explicit(self.model_):  # implicit: a zero row ranks nothing
+            s[cold] = self.popular_._score_block(np.asarray(user_idx)[cold])
+        return s
+
+    def _predict_indices(self, user_idx, item_idx):
+        return self.model_._predict_indices(user_idx, item_idx)
+
+
+def _explicit(model) -> bool:
+    if hasattr(model, "implicit_"):
+        return not model.implicit_
+    return not bool(getattr(model, "implicit", True))
