@@ -35,7 +35,9 @@ sys.path.insert(0, str(ROOT / "python"))
 os.environ.setdefault("CROSSREC_DATA", str(ROOT.parent / "shared" / "data"))
 
 import crossrec as cr  # noqa: E402
-from crossrec.transfer.distill import Distill, distill_epoch, rank_weights, teacher_knowledge  # noqa: E402
+from crossrec.transfer.distill import distill_epoch, rank_weights, teacher_knowledge  # noqa: E402
+
+Distill = cr.transfer.Distill
 
 PAIRS = {
     "douban book->music": lambda: (cr.datasets.douban("book").binarize(), cr.datasets.douban("music").binarize()),
