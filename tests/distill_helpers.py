@@ -5,10 +5,9 @@ Gumbel noise); a fraction of users are cold (all their target interactions are h
 warm users hold out a few target interactions. The teacher is a truncated SVD of the joint
 [source | target train] matrix, so it scores target items for cold users from their source data.
 """
+import crossrec as cr
 import numpy as np
 import scipy.sparse as sp
-
-import crossrec as cr
 from crossrec.data import IdMap
 
 

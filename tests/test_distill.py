@@ -1,17 +1,16 @@
 """Cross-domain knowledge distillation: the loss gradients, the SGD epoch kernel and cr.transfer.Distill."""
 import concurrent.futures as cf
 
+import crossrec as cr
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from contract import ModelContract, small_data
+from crossrec import _core
+from crossrec.transfer.distill import Distill, distill_epoch, rank_weights, teacher_knowledge
 from distill_helpers import StudentSpec, SVDTeacher, generated_pair, ndcg
 from hypothesis import given
 from hypothesis import strategies as st
-
-import crossrec as cr
-from crossrec import _core
-from crossrec.transfer.distill import Distill, distill_epoch, rank_weights, teacher_knowledge
 
 LOSSES = ["pointwise", "ranking", "listwise"]
 
@@ -31,7 +30,7 @@ def ref_loss(loss, p, Q, b, items, scores, rest, pos, neg, T):
     if loss == "ranking":
         e = np.exp(scores / T)
         w = len(items) * e / e.sum()
-        sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+        sig = lambda x: 1 / (1 + np.exp(-x))
         return -np.sum(w[pos] * np.log(sig(s[:n_a]))) - np.sum(np.log(sig(-s[n_a:])))
     tp = np.concatenate([t, np.full(len(neg), rest)]) / T
     lp = tp - np.log(np.sum(np.exp(tp)))
@@ -105,7 +104,7 @@ def test_listwise_zero_when_student_matches_teacher():
     Q = np.zeros((k, 1), np.float32)
     scores = np.array([2.0, 1.0, 0.5, -1.0], np.float32)
     b = scores + 3.0
-    value, gp, gq, gb = _core.distill_user_gradient("listwise", np.zeros(1, np.float32), Q, b, np.arange(k),
+    value, _gp, _gq, gb = _core.distill_user_gradient("listwise", np.zeros(1, np.float32), Q, b, np.arange(k),
                                                     scores, 0.0, np.arange(k), np.zeros(0, np.int32), 1.0)
     assert value == pytest.approx(0.0, abs=1e-6)
     np.testing.assert_allclose(gb, 0.0, atol=1e-6)
@@ -196,8 +195,8 @@ def problem():
     source, train, test, cold = generated_pair(seed=1, n_users=600)
     teacher = SVDTeacher(12).fit(source, train)
     items, scores, rest = teacher_knowledge(teacher, train.user_ids, train.item_ids, 30)
-    return dict(source=source, train=train, test=test, cold=cold, teacher=teacher, items=items, scores=scores,
-                rest=rest)
+    return {"source": source, "train": train, "test": test, "cold": cold, "teacher": teacher, "items": items,
+            "scores": scores, "rest": rest}
 
 
 def run_epochs(problem, threads, epochs=3, f=6, **kw):
@@ -244,7 +243,7 @@ def test_alpha_zero_is_the_plain_student(problem):
 
 
 def test_distill_alpha_zero_equals_plain_distill_student(problem):
-    kw = dict(student=StudentSpec(4), epochs=3, alpha=0.0, seed=3, n_threads=1, learning_rate=0.05)
+    kw = {"student": StudentSpec(4), "epochs": 3, "alpha": 0.0, "seed": 3, "n_threads": 1, "learning_rate": 0.05}
     a = Distill(problem["teacher"], loss="ranking", **kw).fit(problem["train"])
     other_teacher = SVDTeacher(3).fit(problem["source"], problem["train"])
     b = Distill(other_teacher, loss="listwise", **kw).fit(problem["train"])
@@ -282,7 +281,7 @@ def test_edge_cases_stay_finite(gt):
 
 # ---- teacher knowledge ------------------------------------------------------------------------------
 def test_teacher_knowledge_matches_dense_reference(problem):
-    teacher, train = problem["teacher"], problem["train"]
+    teacher = problem["teacher"]
     items, scores, rest = problem["items"], problem["scores"], problem["rest"]
     full = teacher.user_factors_ @ teacher.item_factors_.T  # same id order as train in this pair
     mean, std = full.mean(axis=1), full.std(axis=1)
@@ -301,7 +300,7 @@ def test_teacher_knowledge_aligns_ids_and_skips_unknown_users():
     teacher = cr.ALS(factors=4, iterations=3).fit(data)
     users = np.concatenate([data.user_ids[::-1][:5], ["stranger"]])
     item_ids = np.concatenate([data.item_ids[::-1], [999_999]])  # reversed order, one unknown item
-    items, scores, rest = teacher_knowledge(teacher, users, item_ids, 10)
+    items, _scores, rest = teacher_knowledge(teacher, users, item_ids, 10)
     assert np.all(items[-1] == -1) and rest[-1] == 0
     ref_idx, _ = teacher.recommend_indices(data.user_index(users[:5]), n=10, exclude_seen=False)
     np.testing.assert_array_equal(item_ids[items[:5]], data.item_ids[ref_idx])
@@ -312,7 +311,7 @@ def test_teacher_knowledge_aligns_ids_and_skips_unknown_users():
 @pytest.mark.parametrize("loss", LOSSES)
 def test_distillation_beats_the_plain_student_on_cold_users(problem, loss):
     train, test, cold = problem["train"], problem["test"], problem["cold"]
-    kw = dict(student=cr.BPR(factors=4), epochs=25, seed=0, top_k=30, n_threads=2)
+    kw = {"student": cr.BPR(factors=4), "epochs": 25, "seed": 0, "top_k": 30, "n_threads": 2}
     plain = Distill(problem["teacher"], alpha=0.0, **kw).fit(train)
     student = Distill(problem["teacher"], loss=loss, alpha=0.5, **kw).fit(train)
     cold_ids = train.user_ids[cold]
@@ -325,7 +324,7 @@ def test_distillation_beats_the_plain_student_on_cold_users(problem, loss):
 
 
 def test_fit_on_cross_domain_pair_serves_cold_users():
-    source, train, test, cold = generated_pair(seed=2, n_users=200)
+    source, train, _test, cold = generated_pair(seed=2, n_users=200)
     pair = cr.CrossDomain(source, train)
     teacher = SVDTeacher(8).fit(source, pair.target)
     model = Distill(teacher, cr.ALS(factors=4), epochs=5, n_threads=1).fit(pair)
@@ -354,15 +353,15 @@ def test_fit_does_not_touch_the_teacher(problem):
 
 # ---- errors -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw, match", [
-    (dict(loss="kl"), "loss"), (dict(alpha=1.5), "alpha"), (dict(temperature=0), "temperature"),
-    (dict(top_k=0), "top_k"), (dict(epochs=0), "epochs"), (dict(learning_rate=-1), "learning_rate"),
-    (dict(n_samples=0), "n_samples"), (dict(n_negatives=-1), "n_negatives"), (dict(n_threads=-1), "n_threads"),
-    (dict(ground_truth="hinge"), "ground_truth"), (dict(regularization=float("nan")), "regularization"),
-    (dict(student=object()), "student"), (dict(teacher="model"), "teacher"),
-    (dict(teacher=cr.ALS(factors=2)), "teacher is not fitted"),
+    ({"loss": "kl"}, "loss"), ({"alpha": 1.5}, "alpha"), ({"temperature": 0}, "temperature"),
+    ({"top_k": 0}, "top_k"), ({"epochs": 0}, "epochs"), ({"learning_rate": -1}, "learning_rate"),
+    ({"n_samples": 0}, "n_samples"), ({"n_negatives": -1}, "n_negatives"), ({"n_threads": -1}, "n_threads"),
+    ({"ground_truth": "hinge"}, "ground_truth"), ({"regularization": float("nan")}, "regularization"),
+    ({"student": object()}, "student"), ({"teacher": "model"}, "teacher"),
+    ({"teacher": cr.ALS(factors=2)}, "teacher is not fitted"),
 ])
 def test_bad_parameters_raise(problem, kw, match):
-    args = dict(teacher=problem["teacher"], student=StudentSpec(3), epochs=1) | kw
+    args = {"teacher": problem["teacher"], "student": StudentSpec(3), "epochs": 1} | kw
     with pytest.raises(ValueError, match=match):
         Distill(**args).fit(problem["train"])
 
@@ -374,11 +373,11 @@ def test_fit_rejects_non_interactions(problem):
 
 def valid_args(n_users=3, n_items=4, k=2, f=2):
     m = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 0]], np.float32))
-    return dict(indptr=m.indptr.astype(np.int64), indices=m.indices.astype(np.int32), data=m.data,
-                teacher_items=np.array([[0, 1], [2, -1], [3, 1]], np.int32),
-                teacher_scores=np.ones((3, 2), np.float32), teacher_rest=np.zeros(3, np.float32),
-                teacher_weights=None, user_factors=np.full((n_users, f), 0.1, np.float32),
-                item_factors=np.full((n_items, f), 0.1, np.float32), item_bias=np.zeros(n_items, np.float32))
+    return {"indptr": m.indptr.astype(np.int64), "indices": m.indices.astype(np.int32), "data": m.data,
+                "teacher_items": np.array([[0, 1], [2, -1], [3, 1]], np.int32),
+                "teacher_scores": np.ones((3, 2), np.float32), "teacher_rest": np.zeros(3, np.float32),
+                "teacher_weights": None, "user_factors": np.full((n_users, f), 0.1, np.float32),
+                "item_factors": np.full((n_items, f), 0.1, np.float32), "item_bias": np.zeros(n_items, np.float32)}
 
 
 def test_core_accepts_valid_args():
@@ -416,9 +415,9 @@ def test_core_rejects_bad_input(change, match):
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(alpha=-0.1), "alpha"), (dict(temperature=0.0), "temperature"), (dict(learning_rate=0.0), "learning_rate"),
-    (dict(loss="kl"), "loss"), (dict(ground_truth="x"), "ground_truth"), (dict(n_samples=0), "n_samples"),
-    (dict(n_threads=-1), "n_threads"), (dict(ground_truth="squared", data=None), "squared error needs ratings"),
+    ({"alpha": -0.1}, "alpha"), ({"temperature": 0.0}, "temperature"), ({"learning_rate": 0.0}, "learning_rate"),
+    ({"loss": "kl"}, "loss"), ({"ground_truth": "x"}, "ground_truth"), ({"n_samples": 0}, "n_samples"),
+    ({"n_threads": -1}, "n_threads"), ({"ground_truth": "squared", "data": None}, "squared error needs ratings"),
 ])
 def test_core_rejects_bad_options(kw, match):
     args = valid_args() | kw

@@ -21,15 +21,22 @@ serve them: the knowledge of the source domain reaches it only through the teach
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .. import _core
-from .._validation import (as_csr, check_choice, check_float, check_n_threads, check_positive_int, check_seed,
-                           csr_parts)
+from .._validation import (
+    as_csr,
+    check_choice,
+    check_float,
+    check_n_threads,
+    check_positive_int,
+    check_seed,
+    csr_parts,
+)
 from ..data import Interactions
 from ..errors import FitError, NotFittedError
 from ..models.base import Recommender
@@ -67,7 +74,7 @@ def teacher_knowledge(teacher: Recommender, user_ids, item_ids, top_k: int,
     """
     teacher._check_fitted()
     top_k = check_positive_int(top_k, "top_k")
-    n_users, n_items = len(user_ids), len(item_ids)
+    n_users = len(user_ids)
     t_users = teacher.user_map_.lookup(user_ids, missing="ignore")
     t_items = teacher.item_map_.lookup(item_ids, missing="ignore")
     shared = np.flatnonzero(t_items >= 0)  # student item indices the teacher can score
@@ -137,8 +144,8 @@ def rank_weights(teacher_items: np.ndarray, teacher_scores: np.ndarray, temperat
 
 def distill_epoch(train: sp.csr_matrix, teacher_items: np.ndarray, teacher_scores: np.ndarray,
                   teacher_rest: np.ndarray, user_factors: np.ndarray, item_factors: np.ndarray,
-                  item_bias: Optional[np.ndarray] = None, user_bias: Optional[np.ndarray] = None, *,
-                  teacher_weights: Optional[np.ndarray] = None,
+                  item_bias: np.ndarray | None = None, user_bias: np.ndarray | None = None, *,
+                  teacher_weights: np.ndarray | None = None,
                   ground_truth: str = "bpr", loss: str = "ranking", alpha: float = 0.5, temperature: float = 2.0,
                   learning_rate: float = 0.05, regularization: float = 0.01, global_mean: float = 0.0,
                   n_samples: int = 16, n_negatives: int = 16, seed: int = 0, epoch: int = 0,
@@ -201,9 +208,9 @@ class Distill(Recommender):
     """
 
     def __init__(self, teacher: Recommender, student: Recommender, loss: str = "ranking", temperature: float = 2.0,
-                 alpha: float = 0.5, top_k: int = 50, epochs: int = 30, learning_rate: Optional[float] = None,
-                 n_samples: int = 16, n_negatives: int = 16, regularization: Optional[float] = None,
-                 ground_truth: str = "auto", init_std: float = 0.1, seed: Optional[int] = 0, n_threads: int = 0):
+                 alpha: float = 0.5, top_k: int = 50, epochs: int = 30, learning_rate: float | None = None,
+                 n_samples: int = 16, n_negatives: int = 16, regularization: float | None = None,
+                 ground_truth: str = "auto", init_std: float = 0.1, seed: int | None = 0, n_threads: int = 0):
         self.teacher = teacher
         self.student = student
         self.loss = loss
@@ -223,7 +230,9 @@ class Distill(Recommender):
     # ---- fitting ---------------------------------------------------------------------------
     def _check_params(self) -> dict[str, Any]:
         if not isinstance(self.teacher, Recommender):
-            raise ValueError(f"teacher must be a fitted crossrec Recommender, got {type(self.teacher).__name__}")
+            # ValueError, not TypeError: crossrec reports every bad argument as ValueError (errors.py)
+            raise ValueError(  # noqa: TRY004
+                f"teacher must be a fitted crossrec Recommender, got {type(self.teacher).__name__}")
         try:
             self.teacher._check_fitted()
         except NotFittedError:
@@ -233,30 +242,30 @@ class Distill(Recommender):
             raise ValueError("student must be a factor model with a 'factors' hyper-parameter (e.g. cr.BPR(factors=16))")
         reg = self.regularization if self.regularization is not None else _student_param(self.student,
                                                                                         "regularization")
-        return dict(
-            factors=check_positive_int(factors, "student factors"),
-            loss=check_choice(self.loss, "loss", LOSSES),
-            temperature=check_float(self.temperature, "temperature", 0.0, strict_min=True),
-            alpha=check_float(self.alpha, "alpha", 0.0, 1.0),
-            top_k=check_positive_int(self.top_k, "top_k"),
-            epochs=check_positive_int(self.epochs, "epochs"),
-            learning_rate=check_float(self._default_lr() if self.learning_rate is None else self.learning_rate,
+        return {
+            "factors": check_positive_int(factors, "student factors"),
+            "loss": check_choice(self.loss, "loss", LOSSES),
+            "temperature": check_float(self.temperature, "temperature", 0.0, strict_min=True),
+            "alpha": check_float(self.alpha, "alpha", 0.0, 1.0),
+            "top_k": check_positive_int(self.top_k, "top_k"),
+            "epochs": check_positive_int(self.epochs, "epochs"),
+            "learning_rate": check_float(self._default_lr() if self.learning_rate is None else self.learning_rate,
                                       "learning_rate", 0.0, strict_min=True),
-            n_samples=check_positive_int(self.n_samples, "n_samples"),
-            n_negatives=check_positive_int(self.n_negatives, "n_negatives", minimum=0),
-            regularization=check_float(0.01 if reg is None else reg, "regularization", 0.0),
-            ground_truth=check_choice(self.ground_truth, "ground_truth", GROUND_TRUTHS),
-            init_std=check_float(self.init_std, "init_std", 0.0),
-            seed=check_seed(self.seed),
-            n_threads=_kernel_threads(self.n_threads),
-        )
+            "n_samples": check_positive_int(self.n_samples, "n_samples"),
+            "n_negatives": check_positive_int(self.n_negatives, "n_negatives", minimum=0),
+            "regularization": check_float(0.01 if reg is None else reg, "regularization", 0.0),
+            "ground_truth": check_choice(self.ground_truth, "ground_truth", GROUND_TRUTHS),
+            "init_std": check_float(self.init_std, "init_std", 0.0),
+            "seed": check_seed(self.seed),
+            "n_threads": _kernel_threads(self.n_threads),
+        }
 
     def _default_lr(self) -> float:
         lr = _student_param(self.student, "learning_rate")
         lr = 0.05 if lr is None else float(lr)
         return min(lr, 0.02) if self.loss == "listwise" else lr
 
-    def fit(self, pair) -> "Distill":
+    def fit(self, pair) -> Distill:
         """Train the student on a cross-domain pair (its ``target`` domain) or on target Interactions.
 
         Every user of the target id space is taught, including users without target interactions
@@ -265,7 +274,8 @@ class Distill(Recommender):
         p = self._check_params()
         target = getattr(pair, "target", pair)
         if not isinstance(target, Interactions):
-            raise ValueError(f"Distill.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}")
+            raise ValueError(  # noqa: TRY004 (crossrec reports bad arguments as ValueError)
+                f"Distill.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}")
         m = self._start_fit(target)
         gt = p["ground_truth"] if p["ground_truth"] != "auto" else _auto_ground_truth(self.student, target)
         if gt == "bpr":
