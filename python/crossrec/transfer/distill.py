@@ -186,7 +186,10 @@ class Distill(Recommender):
         an ``MF`` student (or explicit data) on squared error; see ``ground_truth``.
     loss : "pointwise", "ranking" or "listwise" (see the module docstring).
     temperature : T > 0, softens the teacher's scores (larger = flatter targets and rank weights).
-    alpha : weight of the distillation loss in [0, 1]; 0 trains the plain student.
+    alpha : weight of the distillation loss in [0, 1]; 0 trains the plain student. On validation
+        splits of Douban and Amazon phone->electronic 0.5 kept more of the teacher's NDCG than 0.8
+        or 0.95, and the pointwise loss diverged at alpha >= 0.8 with learning rate 0.05 (a
+        ``FitError`` says so; lower the learning rate).
     top_k : length of the teacher's list per user.
     epochs : number of SGD epochs.
     learning_rate : SGD step; None: the student's ``learning_rate`` (0.05 if it has none), at most
