@@ -225,7 +225,7 @@ def test_mf_fold_in_is_the_exact_half_step():
 def test_models_do_not_depend_on_thread_count_and_callback_sees_losses():
     d = small_data()
     seen = []
-    a = cr.MF(factors=6, iterations=4, n_threads=1, callback=lambda e, l: seen.append(l)).fit(d)
+    a = cr.MF(factors=6, iterations=4, n_threads=1, callback=lambda e, value: seen.append(value)).fit(d)
     b = cr.MF(factors=6, iterations=4, n_threads=2).fit(d)
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
     assert len(seen) == 4 and seen[-1] < seen[0]
@@ -262,3 +262,9 @@ class TestBPR(ModelContract):
 
     def make_model(self):
         return cr.BPR(factors=8, iterations=10)
+
+
+def test_fold_in_is_not_offered_for_bpr():
+    model = cr.BPR(factors=4, iterations=2).fit(small_data(explicit=False))
+    with pytest.raises(ValueError, match="does not support BPR"):
+        cr.fold_in(model, sp.csr_matrix((1, model.n_items_)))

@@ -134,7 +134,7 @@ CROSSREC_BINDINGS(als) {
           if (weights) {
             const float* w = weights->data();
             for (int64_t i = 0; i < weights->shape(0); ++i)
-              require(std::isfinite(w[i]) && w[i] >= 0.0f, "weights: must be finite and >= 0, got " +
+              if (!(std::isfinite(w[i]) && w[i] >= 0.0f)) fail("weights: must be finite and >= 0, got " +
                                                                std::to_string(w[i]) + " at position " +
                                                                std::to_string(i));
           }

@@ -45,7 +45,7 @@ struct PriorArg {
     validate_finite(target->data(), target->size(), name);
     const float* w = weight->data();
     for (int64_t i = 0; i < weight->shape(0); ++i)
-      require(std::isfinite(w[i]) && w[i] >= 0.0f, name + "_weight: must be finite and >= 0, got " +
+      if (!(std::isfinite(w[i]) && w[i] >= 0.0f)) fail(name + "_weight: must be finite and >= 0, got " +
                                                         std::to_string(w[i]) + " at row " + std::to_string(i));
   }
 };

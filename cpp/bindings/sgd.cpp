@@ -64,7 +64,7 @@ SgdParams params_arg(float lr, float reg, float reg_b, uint64_t seed, uint64_t e
 void validate_sorted_rows(const CsrView& m, const std::string& name) {
   for (int64_t u = 0; u < m.n_rows; ++u)
     for (int64_t p = m.begin(u) + 1; p < m.end(u); ++p)
-      require(m.indices[p - 1] < m.indices[p],
+      if (!(m.indices[p - 1] < m.indices[p])) fail(
               name + ": column indices must be sorted and unique within each row (row " + std::to_string(u) + ")");
 }
 
@@ -102,7 +102,7 @@ CROSSREC_BINDINGS(sgd) {
           if (weights) {
             const float* w = weights->data();
             for (int64_t i = 0; i < weights->shape(0); ++i)
-              require(std::isfinite(w[i]) && w[i] >= 0.0f, "weights: must be finite and >= 0 (position " +
+              if (!(std::isfinite(w[i]) && w[i] >= 0.0f)) fail("weights: must be finite and >= 0 (position " +
                                                                std::to_string(i) + ")");
           }
           up.validate("user_prior");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "crossrec/dense.hpp"
+#include "crossrec/als_short_rows.hpp"
 #include "crossrec/linalg.hpp"
 #include "crossrec/parallel.hpp"
 
@@ -161,21 +162,60 @@ void cg_lanes(const CsrView& m, const int64_t* rows, int n_rows, const DenseView
 }
 
 struct CholScratch {
+  std::vector<float> acc;  // sum of weighted y y^T, lower triangle, accumulated in float (vectorises)
   std::vector<double> A, b;
+  std::vector<float> yt, wy, r, v;  // explicit rows: gathered factors (f x n), weighted row, ratings, weights
 };
 
-// A += weight * y y^T (full storage), in double.
+// acc (lower triangle) = sum_q v_q y_q y_q^T and b = sum_q v_q r_q y_q over row u, through a
+// transposed gather: every inner loop then runs over the row's n entries (contiguous, usually
+// longer than f) instead of over the short, ragged rows of a triangle.
 CROSSREC_TARGET_CLONES
-void rank1(double* A, const float* y, double weight, int64_t f) {
+void weighted_normal_equations(const CsrView& m, int64_t u, const float* weights, const DenseView& Y,
+                               CholScratch& s) {
+  const int64_t f = Y.n_cols, lo = m.begin(u), n = m.row_nnz(u);
+  if (static_cast<int64_t>(s.r.size()) < n) {
+    s.yt.resize(static_cast<size_t>(f * n));
+    s.wy.resize(static_cast<size_t>(n));
+    s.r.resize(static_cast<size_t>(n));
+    s.v.resize(static_cast<size_t>(n));
+  }
+  float* yt = s.yt.data();
+  for (int64_t t = 0; t < n; ++t) {
+    const float* y = Y.row(m.indices[lo + t]);
+    for (int64_t j = 0; j < f; ++j) yt[j * n + t] = y[j];
+    s.v[t] = weights ? weights[lo + t] : 1.0f;
+    s.r[t] = m.value(lo + t);
+  }
   for (int64_t j = 0; j < f; ++j) {
-    const double a = weight * y[j];
-    double* Aj = A + j * f;
+    const float* yj = yt + j * n;
+    float* wy = s.wy.data();
 #pragma omp simd
-    for (int64_t k = 0; k < f; ++k) Aj[k] += a * y[k];
+    for (int64_t t = 0; t < n; ++t) wy[t] = s.v[t] * yj[t];
+    s.b[j] = dot_double(wy, s.r.data(), n);
+    float* row = s.acc.data() + j * f;
+    for (int64_t k = 0; k <= j; ++k) row[k] = dot(wy, yt + k * n, n);
   }
 }
 
-// Solves A x = b (A, b already hold the system); writes x on success.
+// acc += weight * y y^T on the lower triangle (all that cholesky_factor reads).
+CROSSREC_TARGET_CLONES
+void rank1_lower(float* acc, const float* y, float weight, int64_t f) {
+  for (int64_t j = 0; j < f; ++j) {
+    const float a = weight * y[j];
+    float* row = acc + j * f;
+#pragma omp simd
+    for (int64_t k = 0; k <= j; ++k) row[k] += a * y[k];
+  }
+}
+
+// A = base (or 0) + acc on the lower triangle, in double for the factorisation.
+void build_system(CholScratch& s, const float* base, int64_t f) {
+  for (int64_t j = 0; j < f; ++j)
+    for (int64_t k = 0; k <= j; ++k)
+      s.A[j * f + k] = static_cast<double>(s.acc[j * f + k]) + (base ? static_cast<double>(base[j * f + k]) : 0.0);
+}
+
 bool finish_cholesky(CholScratch& s, const Row& row, int64_t f, float* x) {
   for (int64_t k = 0; k < f; ++k) s.A[k * f + k] += row.lambda;
   if (row.target)
@@ -184,93 +224,6 @@ bool finish_cholesky(CholScratch& s, const Row& row, int64_t f, float* x) {
   for (int64_t k = 0; k < f; ++k) x[k] = static_cast<float>(s.b[k]);
   return true;
 }
-
-// Exact solves of short rows without prior (Woodbury). With M = (G + reg I)^-1 shared by all
-// rows and z_i = M y_i precomputed, row u's system (G + reg I + sum_k (c_k - 1) y_k y_k^T) x = b
-// costs O(n^2 f + n^3) instead of O(f^2) per CG step:
-//   x = M b - Z_u^T S^-1 (Y_u M b),  S = diag(1 / (c_k - 1)) + Y_u Z_u^T  (n x n, SPD).
-class ShortRowSolver {
- public:
-  // Precomputes M and Z = Y M in double; false when G + reg I is not positive definite.
-  bool prepare(const DenseView& Y, const float* G, float reg, int n_threads) {
-    const int64_t f = Y.n_cols;
-    f_ = f;
-    M_.assign(static_cast<size_t>(f * f), 0.0);
-    std::vector<double> A(static_cast<size_t>(f * f)), col(static_cast<size_t>(f));
-    for (int64_t k = 0; k < f * f; ++k) A[k] = G[k];
-    for (int64_t k = 0; k < f; ++k) A[k * f + k] += reg;
-    if (!cholesky_factor(A.data(), f)) return false;
-    for (int64_t j = 0; j < f; ++j) {  // M column by column from the one factorisation
-      std::fill(col.begin(), col.end(), 0.0);
-      col[j] = 1.0;
-      cholesky_substitute(A.data(), col.data(), f);
-      for (int64_t k = 0; k < f; ++k) M_[k * f + j] = col[k];
-    }
-    Z_.assign(static_cast<size_t>(Y.n_rows * f), 0.0);
-    parallel_for(Y.n_rows, n_threads, 256, [&](int64_t i) { z_row(Y.row(i), Z_.data() + i * f); });
-    return true;
-  }
-
-  const double* z(int64_t i) const { return Z_.data() + i * f_; }
-
-  struct Scratch {
-    std::vector<double> mb, S, v;
-    std::vector<int64_t> pos;
-  };
-
-  // Solves row u into x; false (x untouched) when S is not positive definite.
-  bool solve(const CsrView& m, int64_t u, const DenseView& Y, float alpha, float* x, Scratch& s) const {
-    const int64_t f = f_;
-    s.mb.assign(static_cast<size_t>(f), 0.0);
-    s.pos.clear();
-    for (int64_t q = m.begin(u); q < m.end(u); ++q) {
-      const float raw = m.value(q);
-      const double c = 1.0 + static_cast<double>(alpha) * std::fabs(raw);
-      if (raw > 0.0f) axpy_d(c, z(m.indices[q]), s.mb.data(), f);
-      if (c != 1.0) s.pos.push_back(q);
-    }
-    const int64_t n = static_cast<int64_t>(s.pos.size());
-    s.S.assign(static_cast<size_t>(n * n), 0.0);
-    s.v.assign(static_cast<size_t>(n), 0.0);
-    for (int64_t a = 0; a < n; ++a) {
-      const float* ya = Y.row(m.indices[s.pos[a]]);
-      s.v[a] = dot_fd(ya, s.mb.data(), f);
-      for (int64_t b = 0; b <= a; ++b) {
-        const double g = dot_fd(ya, z(m.indices[s.pos[b]]), f);
-        s.S[a * n + b] = s.S[b * n + a] = g;
-      }
-      s.S[a * n + a] += 1.0 / (static_cast<double>(alpha) * std::fabs(m.value(s.pos[a])));
-    }
-    if (n > 0 && !cholesky_solve(s.S.data(), s.v.data(), n)) return false;
-    for (int64_t a = 0; a < n; ++a) axpy_d(-s.v[a], z(m.indices[s.pos[a]]), s.mb.data(), f);
-    for (int64_t k = 0; k < f; ++k) x[k] = static_cast<float>(s.mb[k]);
-    return true;
-  }
-
- private:
-  CROSSREC_TARGET_CLONES
-  void z_row(const float* y, double* out) const {
-    for (int64_t j = 0; j < f_; ++j) {  // M is symmetric: z = M y = sum_j y_j M[j]
-      const double a = y[j];
-      const double* Mj = M_.data() + j * f_;
-#pragma omp simd
-      for (int64_t k = 0; k < f_; ++k) out[k] += a * Mj[k];
-    }
-  }
-  static void axpy_d(double a, const double* x, double* y, int64_t f) {
-#pragma omp simd
-    for (int64_t k = 0; k < f; ++k) y[k] += a * x[k];
-  }
-  static double dot_fd(const float* a, const double* b, int64_t f) {
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t k = 0; k < f; ++k) s += a[k] * b[k];
-    return s;
-  }
-
-  int64_t f_ = 0;
-  std::vector<double> M_, Z_;
-};
 
 // Flop estimates that pick the cheaper exact path per row.
 double cg_cost(int64_t n, int64_t f, int steps) { return (steps + 1.0) * (double(f) * f + 4.0 * n * f); }
@@ -313,47 +266,41 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
       const double precompute = double(Y.n_rows) * f * f * 2.0 + 2.0 * double(f) * f * f;
       use_exact = saved > 1.5 * precompute && exact.prepare(Y, G, params.regularization, n_threads);
     }
-    // Rows needing CG, in row order, handed out kLanes at a time; the others are solved here.
-    std::vector<int64_t> cg_rows;
+    // Sort rows into CG rows (handed out kLanes at a time) and exact short rows; empty rows without
+    // prior are 0. Both kinds then run in one parallel region (one fork/join per half-sweep).
+    std::vector<int64_t> cg_rows, short_rows;
     cg_rows.reserve(static_cast<size_t>(m.n_rows));
     for (int64_t u = 0; u < m.n_rows; ++u) {
       const bool has_prior = prior.weight && prior.weight[u] > 0.0f;
       const int64_t n = m.row_nnz(u);
       if (n == 0 && !has_prior) {
         std::fill(X + u * f, X + (u + 1) * f, 0.0f);  // closed form: b = 0
-      } else if (!(use_exact && !has_prior && woodbury_cost(n, f) < cg_cost(n, f, params.cg_steps))) {
+      } else if (use_exact && !has_prior && woodbury_cost(n, f) < cg_cost(n, f, params.cg_steps)) {
+        short_rows.push_back(u);
+      } else {
         cg_rows.push_back(u);
       }
     }
-    if (use_exact) {
-      parallel_for(
-          m.n_rows, n_threads, 16, [] { return ShortRowSolver::Scratch{}; },
-          [&](int64_t u, ShortRowSolver::Scratch& s) {
-            const int64_t n = m.row_nnz(u);
-            if (n == 0 || (prior.weight && prior.weight[u] > 0.0f) ||
-                !(woodbury_cost(n, f) < cg_cost(n, f, params.cg_steps)))
-              return;
-            if (!exact.solve(m, u, Y, params.alpha, X + u * f, s)) failed[u] = 2;  // -> CG below
-          });
-      for (int64_t u = 0; u < m.n_rows; ++u)
-        if (failed[u] == 2) {
-          failed[u] = 0;
-          cg_rows.push_back(u);
-        }
-    }
     const int64_t n_groups = (static_cast<int64_t>(cg_rows.size()) + kLanes - 1) / kLanes;
+    const int64_t n_tasks = n_groups + static_cast<int64_t>(short_rows.size());
     parallel_for(
-        n_groups, n_threads, 2, [&] { return CgScratch(f); },
-        [&](int64_t g, CgScratch& s) {
-          const int64_t first = g * kLanes;
-          const int n = static_cast<int>(std::min<int64_t>(kLanes, static_cast<int64_t>(cg_rows.size()) - first));
-          cg_lanes(m, cg_rows.data() + first, n, Y, G, prior, params.regularization, params.alpha,
-                   params.cg_steps, X, s);
+        n_tasks, n_threads, 4, [&] { return std::make_pair(CgScratch(f), ShortRowSolver::Scratch{}); },
+        [&](int64_t t, std::pair<CgScratch, ShortRowSolver::Scratch>& s) {
+          if (t < n_groups) {
+            const int64_t first = t * kLanes;
+            const int n = static_cast<int>(std::min<int64_t>(kLanes, static_cast<int64_t>(cg_rows.size()) - first));
+            cg_lanes(m, cg_rows.data() + first, n, Y, G, prior, params.regularization, params.alpha,
+                     params.cg_steps, X, s.first);
+            return;
+          }
+          const int64_t* u = short_rows.data() + (t - n_groups);
+          if (!exact.solve(m, *u, Y, params.alpha, X + *u * f, s.second))  // S not PD: fall back to CG
+            cg_lanes(m, u, 1, Y, G, prior, params.regularization, params.alpha, params.cg_steps, X, s.first);
         });
   } else {
     parallel_for(
         m.n_rows, n_threads, 8,
-        [&] { return CholScratch{std::vector<double>(f * f), std::vector<double>(f)}; },
+        [&] { return CholScratch{std::vector<float>(f * f), std::vector<double>(f * f), std::vector<double>(f), {}, {}, {}, {}}; },
         [&](int64_t u, CholScratch& s) {
           const Row row = row_terms(prior, u, f, params.regularization);
           float* x = X + u * f;
@@ -361,16 +308,17 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
             std::fill(x, x + f, 0.0f);
             return;
           }
-          for (int64_t k = 0; k < f * f; ++k) s.A[k] = G[k];
+          std::fill(s.acc.begin(), s.acc.end(), 0.0f);
           std::fill(s.b.begin(), s.b.end(), 0.0);
           for (int64_t q = m.begin(u); q < m.end(u); ++q) {
             const float* y = Y.row(m.indices[q]);
             const float raw = m.value(q);
             const double c = 1.0 + static_cast<double>(params.alpha) * std::fabs(raw);
-            if (c != 1.0) rank1(s.A.data(), y, c - 1.0, f);
+            if (c != 1.0) rank1_lower(s.acc.data(), y, static_cast<float>(c - 1.0), f);
             if (raw > 0.0f)
               for (int64_t k = 0; k < f; ++k) s.b[k] += c * y[k];
           }
+          build_system(s, G, f);
           if (!finish_cholesky(s, row, f, x)) failed[u] = 1;
         });
   }
@@ -385,7 +333,8 @@ int64_t als_explicit_step(const CsrView& m, const float* weights, const DenseVie
   std::vector<char> failed(static_cast<size_t>(m.n_rows), 0);
   n_threads = threads_for(n_threads, double(m.n_rows) * f * f * f / 3.0 + double(m.nnz()) * f * f);
   parallel_for(
-      m.n_rows, n_threads, 8, [&] { return CholScratch{std::vector<double>(f * f), std::vector<double>(f)}; },
+      m.n_rows, n_threads, 8,
+      [&] { return CholScratch{std::vector<float>(f * f), std::vector<double>(f * f), std::vector<double>(f), {}, {}, {}, {}}; },
       [&](int64_t u, CholScratch& s) {
         float* x = X + u * f;
         double total_weight = 0.0;
@@ -397,16 +346,8 @@ int64_t als_explicit_step(const CsrView& m, const float* weights, const DenseVie
           std::fill(x, x + f, 0.0f);
           return;
         }
-        std::fill(s.A.begin(), s.A.end(), 0.0);
-        std::fill(s.b.begin(), s.b.end(), 0.0);
-        for (int64_t q = m.begin(u); q < m.end(u); ++q) {
-          const double v = weights ? weights[q] : 1.0;
-          if (v == 0.0) continue;
-          const float* y = Y.row(m.indices[q]);
-          rank1(s.A.data(), y, v, f);
-          const double vr = v * m.value(q);
-          for (int64_t k = 0; k < f; ++k) s.b[k] += vr * y[k];
-        }
+        weighted_normal_equations(m, u, weights, Y, s);
+        build_system(s, nullptr, f);
         if (!finish_cholesky(s, row, f, x)) failed[u] = 1;
       });
   int64_t n_failed = 0;

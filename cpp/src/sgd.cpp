@@ -146,6 +146,8 @@ void bpr_block(const CsrView& m, const Strata& s, const FactorState& st, const S
   const float lr = params.learning_rate, reg = params.regularization, reg_b = params.bias_regularization;
   const int32_t* group_items = s.items.data() + s.item_start[item_group];
   const int64_t n_group = s.item_start[item_group + 1] - s.item_start[item_group];
+  double loss_sum = 0.0;  // locals: the compiler cannot keep values behind the out-pointers in registers
+  int64_t n_correct = 0, n_taken = 0;
   for (int64_t k = 0; k < n; ++k) {
     const int64_t u = entries[k].user;
     const int32_t i = m.indices[entries[k].pos];
@@ -162,11 +164,12 @@ void bpr_block(const CsrView& m, const Strata& s, const FactorState& st, const S
 #pragma omp simd reduction(+ : score)
     for (int64_t c = 0; c < f; ++c) score += x[c] * (yi[c] - yj[c]);
     if (st.item_bias) score += st.item_bias[i] - st.item_bias[j];
-    // -log sigmoid(score), computed without overflow
-    *loss += score > 0.0f ? std::log1p(std::exp(-double(score))) : -double(score) + std::log1p(std::exp(double(score)));
-    *correct += score > 0.0f;
-    ++*taken;
-    const float z = 1.0f / (1.0f + std::exp(score));  // sigmoid(-score) = -d loss / d score
+    // -log sigmoid(score) and z = sigmoid(-score) = -d loss / d score from one exp, without overflow
+    const float e = std::exp(-std::fabs(score));
+    loss_sum += (score > 0.0f ? 0.0f : -score) + std::log1p(e);
+    const float z = score > 0.0f ? e / (1.0f + e) : 1.0f / (1.0f + e);
+    n_correct += score > 0.0f;
+    ++n_taken;
     if (st.item_bias) {
       st.item_bias[i] += lr * (z - reg_b * st.item_bias[i]);
       st.item_bias[j] += lr * (-z - reg_b * st.item_bias[j]);
@@ -198,6 +201,9 @@ void bpr_block(const CsrView& m, const Strata& s, const FactorState& st, const S
       yj[c] = jc + lr * gj;
     }
   }
+  *loss = loss_sum;
+  *correct = n_correct;
+  *taken = n_taken;
 }
 
 }  // namespace

@@ -2,14 +2,21 @@
 
 Only public names live here; see the modules for the implementations.
 """
-from . import datasets, factorization, metrics, split
-from .factorization import fold_in
+from . import datasets, factorization, metrics, robustness, similarity, split
 from .data import IdMap, Interactions
-from .evaluation import Gain, Report, evaluate
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
+from .evaluation import Gain, Report, evaluate
+from .factorization import fold_in
+from .models.autoencoder import DenoisingAutoencoder
 from .models.base import Recommender, load
 from .models.baseline import Baseline, MostPopular, Random
+from .models.content import ContentBased
+from .models.ease import EASE
+from .models.hybrid import Hybrid
+from .models.knn import ItemKNN, UserKNN
 from .models.mf import ALS, BPR, MF
+from .models.rules import AssociationRules
+from .rules import FrequentItemsets, association_rules, frequent_itemsets
 from .topn import topn_from_factors, topn_from_scores
 from . import transfer
 from .transfer.domains import CrossDomain
@@ -17,8 +24,10 @@ from .transfer.domains import CrossDomain
 __version__ = "0.1.0"
 
 __all__ = [
-    "ALS", "BPR", "MF", "factorization", "fold_in",
-    "Baseline", "CrossDomain", "CrossrecError", "MostPopular", "Random", "FitError", "IdMap", "Interactions", "ModelFileError", "NotFittedError",
-    "Recommender", "UnknownIdError", "load", "metrics", "topn_from_factors", "topn_from_scores", "transfer",
-    "datasets", "split", "evaluate", "Report", "Gain",
+    "ALS", "AssociationRules", "BPR", "Baseline", "ContentBased", "CrossrecError", "DenoisingAutoencoder",
+    "EASE", "FitError", "FrequentItemsets", "Gain", "Hybrid", "IdMap", "Interactions", "ItemKNN", "MF",
+    "ModelFileError", "MostPopular", "NotFittedError", "Random", "Recommender", "Report", "UnknownIdError",
+    "UserKNN", "association_rules", "datasets", "evaluate", "factorization", "fold_in", "frequent_itemsets",
+    "load", "metrics", "robustness", "similarity", "split", "topn_from_factors", "topn_from_scores",
+    "CrossDomain", "transfer",
 ]

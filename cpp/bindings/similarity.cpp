@@ -1,0 +1,65 @@
+// Bindings for the sparse top-k similarity kernel.
+#include "crossrec/similarity.hpp"
+
+#include "common.hpp"
+#include "knn_common.hpp"
+
+namespace crossrec::bind {
+
+CROSSREC_BINDINGS(similarity) {
+  m.def(
+      "topk_similarity",
+      [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_cols, int k,
+         const std::string& kind, double shrink, int min_support, const py::object& rows_obj, int n_threads) {
+        CsrArg X = csr_arg(indptr, indices, data, n_cols, "matrix");
+        require(k >= 1, "k: must be >= 1, got " + std::to_string(k));
+        SimOptions opt = sim_options(kind, shrink, min_support);
+        thread_arg(n_threads);
+        const int64_t n_rows = X.view.n_rows;
+        std::optional<In<int32_t>> rows;
+        if (!rows_obj.is_none()) rows = index_array(rows_obj, "rows");
+        const int64_t n_query = rows ? rows->shape(0) : n_rows;
+        std::vector<int32_t> idx, count;
+        std::vector<float> val;
+        std::vector<int64_t> out_indptr(static_cast<size_t>(n_query) + 1, 0);
+        {
+          py::gil_scoped_release release;
+          X.validate();
+          validate_sorted(X.view, "matrix");
+          if (rows) validate_indices(rows->data(), n_query, n_rows, "rows");
+          opt.float_accumulators = use_float_accumulators(X.view, opt);
+          CsrOwned T = transpose(X.view);
+          const CsrView cols = T.view(X.view.n_cols, n_rows);
+          std::vector<double> norms;
+          if (opt.kind == SimKind::cosine) norms = row_norms(X.view);
+          idx.resize(static_cast<size_t>(n_query) * k);
+          val.resize(static_cast<size_t>(n_query) * k);
+          count.resize(static_cast<size_t>(n_query));
+          topk_similarity(X.view, cols, norms.empty() ? nullptr : norms.data(), opt, rows ? rows->data() : nullptr,
+                          n_query, k, idx.data(), val.data(), count.data(), n_threads);
+          for (int64_t q = 0; q < n_query; ++q) out_indptr[q + 1] = out_indptr[q] + count[q];
+        }
+        const int64_t nnz = out_indptr[n_query];
+        auto a_indptr = new_array<int64_t>({n_query + 1});
+        auto a_indices = new_array<int32_t>({nnz});
+        auto a_data = new_array<float>({nnz});
+        {
+          py::gil_scoped_release release;
+          std::copy(out_indptr.begin(), out_indptr.end(), a_indptr.mutable_data());
+          int32_t* oi = a_indices.mutable_data();
+          float* ov = a_data.mutable_data();
+          for (int64_t q = 0; q < n_query; ++q) {
+            std::copy_n(idx.data() + q * k, count[q], oi + out_indptr[q]);
+            std::copy_n(val.data() + q * k, count[q], ov + out_indptr[q]);
+          }
+        }
+        return py::make_tuple(a_indptr, a_indices, a_data);
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_cols"), py::arg("k"),
+      py::arg("kind") = "cosine", py::arg("shrink") = 0.0, py::arg("min_support") = 1, py::arg("rows") = py::none(),
+      py::arg("n_threads") = 0,
+      "Top-k neighbours of each row (or of `rows`) of a CSR matrix: (indptr, indices, data) of a\n"
+      "(n_query x n_rows) CSR, neighbours sorted by index, zero similarities and the row itself left out.");
+}
+
+}  // namespace crossrec::bind

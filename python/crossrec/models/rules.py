@@ -1,0 +1,108 @@
+"""Association rules as a recommender: "users who have X also have Y"."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from .._validation import check_choice, check_float, check_positive_int
+from ..data import Interactions
+from ..rules import _frozensets, frequent_itemsets, rule_arrays
+from .base import Recommender
+
+_SCORE_METRICS = ("confidence", "lift", "conviction", "support")
+
+
+class AssociationRules(Recommender):
+    """Recommends the consequents of the association rules a user's items trigger.
+
+    Each user's training items form a basket. ``fit`` mines the itemsets with support >=
+    ``min_support`` (FP-growth, at most ``max_len`` items) and keeps the rules X -> {y} with one
+    consequent item and confidence >= ``min_confidence``.
+
+    Scores: a rule X -> {y} *fires* for a user whose basket contains all of X. Item y scores the
+    maximum (``aggregate="max"``) or the sum (``"sum"``) of ``metric`` over the rules that fire
+    and recommend it. Items no rule recommends come after all of those, in order of popularity
+    (their score is support(y) - 1, which lies in [-1, 0) below every rule score).
+
+    Parameters
+    ----------
+    min_support : float or int
+        Itemset support threshold: a fraction of users in (0, 1] or an int count of users.
+    min_confidence : float
+        Keep rules with confidence >= this, in [0, 1].
+    metric : {"lift", "confidence", "conviction", "support"}
+        The rule measure that scores items (all are >= 0; leverage, which can be negative, is
+        not offered). Conviction is +inf for rules with confidence 1.
+    max_len : int or None
+        Longest itemset mined, so antecedents have at most max_len - 1 items. Small values keep
+        fitting fast on users with long histories; None means no limit.
+    aggregate : {"max", "sum"}
+        How the rules recommending the same item combine.
+    max_itemsets : int
+        Fit stops with a ValueError beyond this many itemsets (lower min_support carefully).
+    n_threads : int
+        Threads (0 = all cores).
+    """
+
+    def __init__(self, min_support: float | int = 0.01, min_confidence: float = 0.1, metric: str = "lift",
+                 max_len: Optional[int] = 3, aggregate: str = "max", max_itemsets: int = 10_000_000,
+                 n_threads: int = 0):
+        self.min_support = min_support
+        self.min_confidence = min_confidence
+        self.metric = metric
+        self.max_len = max_len
+        self.aggregate = aggregate
+        self.max_itemsets = max_itemsets
+        self.n_threads = n_threads
+
+    def fit(self, data: Interactions) -> "AssociationRules":
+        """Mine the rules from the users' training items; returns self."""
+        check_choice(self.metric, "metric", _SCORE_METRICS)
+        check_choice(self.aggregate, "aggregate", ("max", "sum"))
+        min_conf = check_float(self.min_confidence, "min_confidence", 0.0, 1.0)
+        if self.max_len is not None:
+            check_positive_int(self.max_len, "max_len")
+        self._start_fit(data)
+        threads = self._threads()
+        itemsets = frequent_itemsets(self.seen_, self.min_support, max_len=self.max_len,
+                                     max_itemsets=self.max_itemsets, n_threads=threads)
+        rules = rule_arrays(itemsets, "confidence", min_conf, max_consequent=1, n_threads=threads)
+        self.n_itemsets_ = len(itemsets)
+        self.antecedents_ = rules["antecedents"]
+        self.consequents_ = rules["consequents"]
+        self.rule_confidence_ = rules["confidence"]
+        self.rule_scores_ = rules[self.metric].astype(np.float32)
+        self.item_support_ = (np.diff(self.seen_.tocsc().indptr) / self.seen_.shape[0]).astype(np.float32)
+        return self
+
+    @property
+    def n_rules_(self) -> int:
+        return self.antecedents_.shape[0]
+
+    def _score_block(self, user_idx: np.ndarray) -> np.ndarray:
+        seen = self.seen_
+        scores = _core.rule_scores(seen.indptr, seen.indices, self.n_items_, np.asarray(user_idx, np.int32),
+                                   self.antecedents_.indptr, self.antecedents_.indices,
+                                   self.consequents_.indptr, self.consequents_.indices, self.rule_scores_,
+                                   self.aggregate == "sum", self._threads())
+        none = np.isneginf(scores)
+        if none.any():
+            fallback = np.broadcast_to(self.item_support_ - np.float32(1.0), scores.shape)
+            scores[none] = fallback[none]
+        return scores
+
+    def rules_to_pandas(self) -> pd.DataFrame:
+        """The kept rules: antecedents (frozensets of item ids), consequent (an item id),
+        confidence and score (the ``metric`` value)."""
+        self._check_fitted()
+        ids = self.item_ids_
+        cons = self.consequents_
+        return pd.DataFrame({
+            "antecedents": _frozensets(ids, self.antecedents_.indices, self.antecedents_.indptr),
+            "consequent": ids[cons.indices[cons.indptr[:-1]]],
+            "confidence": self.rule_confidence_,
+            "score": self.rule_scores_,
+        })
