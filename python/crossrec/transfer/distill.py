@@ -42,6 +42,7 @@ from ..errors import FitError, NotFittedError
 from ..models.base import Recommender
 
 LOSSES = ("pointwise", "ranking", "listwise")
+INITS = ("auto", "teacher_svd", "random")
 GROUND_TRUTHS = ("auto", "bpr", "squared")
 _MOMENT_BLOCK_BYTES = 1 << 27  # dense teacher score block when the teacher has no factors
 
@@ -135,6 +136,60 @@ def _teacher_moments(teacher: Recommender, t_users: np.ndarray, cand: np.ndarray
     return mean, std
 
 
+def teacher_svd(teacher: Recommender, user_ids, item_ids, factors: int, *, standardize: bool = True,
+                scale: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """The best rank-``factors`` approximation of a factor teacher's score matrix, as student factors.
+
+    With the teacher's scores ``S = U V' + 1 b'`` restricted to the given users and items (users
+    and items it does not know score 0), and ``Z`` either ``S`` or, with ``standardize``, the
+    per-user z-scores of :func:`teacher_knowledge` (``(S - mean_u) / std_u`` over the shared items,
+    0 on the others), this returns ``P`` (n_users, factors) and ``Q`` (n_items, factors), float32,
+    such that ``P Q' = scale * Z_f``, ``Z_f`` the truncated SVD of ``Z`` (Eckart-Young: the best
+    rank-f approximation in Frobenius norm), with ``sqrt(singular values)`` on each side.
+
+    ``Z`` is never formed: it is ``A B'`` with A, B of width r = F + 2 (F teacher factors, plus
+    the bias and mean columns), so QR of A and B and an SVD of the r x r core ``R_a R_b'`` cost
+    O((n_users + n_items) r^2). Standardising gives every user the same weight in the
+    approximation (NDCG weighs users equally; raw score scales differ by orders of magnitude) and
+    makes the factors match the distillation targets (``scale = 1 / temperature``).
+    Returns None when the teacher has no factors (``_factors`` is None).
+    """
+    teacher._check_fitted()
+    factors = check_positive_int(factors, "factors")
+    n_users, n_items = len(user_ids), len(item_ids)
+    t_users = teacher.user_map_.lookup(user_ids, missing="ignore")
+    t_items = teacher.item_map_.lookup(item_ids, missing="ignore")
+    known_u, known_i = np.flatnonzero(t_users >= 0), np.flatnonzero(t_items >= 0)
+    tu = np.ascontiguousarray(t_users[known_u], np.int32)
+    ti = np.ascontiguousarray(t_items[known_i], np.int32)
+    fac = teacher._factors(tu)
+    if fac is None:
+        return None
+    U, V, b = (np.asarray(x, np.float64) if x is not None else None for x in fac)
+    F = U.shape[1]
+    A = np.zeros((n_users, F + 2))
+    B = np.zeros((n_items, F + 2))
+    A[known_u, :F] = U
+    A[known_u, F] = 1.0  # bias column
+    B[known_i, :F] = V[ti]
+    B[known_i, F] = 0.0 if b is None else b[ti]
+    if standardize and len(tu) and len(ti):
+        mean, std = _teacher_moments(teacher, tu, ti, 0)
+        A[known_u, :F + 1] /= std[:, None]
+        A[known_u, F + 1] = -mean / std  # the mean column: B holds 1 on the shared items
+        B[known_i, F + 1] = 1.0
+    qa, ra = np.linalg.qr(A)
+    qb, rb = np.linalg.qr(B)
+    uc, sv, vct = np.linalg.svd(ra @ rb.T)
+    k = min(factors, len(sv))
+    root = np.sqrt(sv[:k] * float(scale))
+    P = np.zeros((n_users, factors), np.float32)
+    Q = np.zeros((n_items, factors), np.float32)
+    P[:, :k] = (qa @ uc[:, :k]) * root
+    Q[:, :k] = (qb @ vct[:k].T) * root
+    return P, Q
+
+
 def rank_weights(teacher_items: np.ndarray, teacher_scores: np.ndarray, temperature: float) -> np.ndarray:
     """Ranking-distillation weights ``K_u * softmax(score / T)`` over each user's list (mean 1 per
     non-empty row, 0 on padding): they decay with the teacher's rank, faster for small T."""
@@ -199,7 +254,14 @@ class Distill(Recommender):
     n_negatives : random items per user and epoch outside the top-K list and the user's history.
     regularization : L2 weight; None takes the student's ``regularization`` (0.01 if it has none).
     ground_truth : "auto", "bpr" or "squared".
-    init_std : standard deviation of the random initial factors.
+    init : "teacher_svd", "random" or "auto". "teacher_svd" starts the student from the best
+        rank-``factors`` approximation of the teacher's standardised scores divided by the
+        temperature (:func:`teacher_svd`; exact and cheap for factor teachers) and fine-tunes it
+        with the epochs; "random" starts from Gaussian factors; "auto" (default) is "teacher_svd"
+        when the teacher has factors (``_factors``) and alpha > 0, else "random" (so alpha = 0
+        is exactly the plain student).
+    init_std : standard deviation of the random initial factors (and of the columns the SVD
+        cannot fill when ``factors`` exceeds the teacher's rank).
     seed, n_threads : a seed gives the same model on any thread count; 0 threads = all cores.
 
     Attributes
@@ -208,12 +270,14 @@ class Distill(Recommender):
     item_bias_ : float32 (n_items,).
     user_bias_, global_mean_ : rating offsets (zero for the BPR ground truth).
     ground_truth_ : the ground-truth loss used.
+    init_ : the initialisation used ("teacher_svd" or "random").
     """
 
     def __init__(self, teacher: Recommender, student: Recommender, loss: str = "ranking", temperature: float = 2.0,
                  alpha: float = 0.5, top_k: int = 50, epochs: int = 30, learning_rate: float | None = None,
                  n_samples: int = 16, n_negatives: int = 16, regularization: float | None = None,
-                 ground_truth: str = "auto", init_std: float = 0.1, seed: int | None = 0, n_threads: int = 0):
+                 ground_truth: str = "auto", init: str = "auto", init_std: float = 0.1, seed: int | None = 0,
+                 n_threads: int = 0):
         self.teacher = teacher
         self.student = student
         self.loss = loss
@@ -226,6 +290,7 @@ class Distill(Recommender):
         self.n_negatives = n_negatives
         self.regularization = regularization
         self.ground_truth = ground_truth
+        self.init = init
         self.init_std = init_std
         self.seed = seed
         self.n_threads = n_threads
@@ -258,6 +323,7 @@ class Distill(Recommender):
             "n_negatives": check_positive_int(self.n_negatives, "n_negatives", minimum=0),
             "regularization": check_float(0.01 if reg is None else reg, "regularization", 0.0),
             "ground_truth": check_choice(self.ground_truth, "ground_truth", GROUND_TRUTHS),
+            "init": check_choice(self.init, "init", INITS),
             "init_std": check_float(self.init_std, "init_std", 0.0),
             "seed": check_seed(self.seed),
             "n_threads": _kernel_threads(self.n_threads),
@@ -292,6 +358,18 @@ class Distill(Recommender):
         rng = np.random.default_rng(p["seed"])
         P = (rng.standard_normal((n_users, f)) * p["init_std"]).astype(np.float32)
         Q = (rng.standard_normal((n_items, f)) * p["init_std"]).astype(np.float32)
+        self.init_ = "random"
+        # alpha = 0 is the plain student: "auto" then ignores the teacher entirely.
+        if p["init"] == "teacher_svd" or (p["init"] == "auto" and p["alpha"] > 0):
+            svd = teacher_svd(self.teacher, self.user_map_.ids, self.item_map_.ids, f,
+                              scale=1.0 / p["temperature"])
+            if svd is None and p["init"] == "teacher_svd":
+                raise ValueError("init='teacher_svd' needs a factor teacher (its _factors returned None); "
+                                 "use init='random' or 'auto'")
+            if svd is not None:
+                filled = np.abs(svd[0]).sum(axis=0) + np.abs(svd[1]).sum(axis=0) > 0
+                P[:, filled], Q[:, filled] = svd[0][:, filled], svd[1][:, filled]
+                self.init_ = "teacher_svd"
         b = np.zeros(n_items, np.float32)
         c = np.zeros(n_users, np.float32) if gt == "squared" else None
         mu = float(train.data.mean()) if gt == "squared" else 0.0
