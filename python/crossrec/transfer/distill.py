@@ -178,15 +178,21 @@ def teacher_svd(teacher: Recommender, user_ids, item_ids, factors: int, *, stand
         A[known_u, :F + 1] /= std[:, None]
         A[known_u, F + 1] = -mean / std  # the mean column: B holds 1 on the shared items
         B[known_i, F + 1] = 1.0
-    qa, ra = np.linalg.qr(A)
-    qb, rb = np.linalg.qr(B)
+    # all-zero columns (no bias, no centring) would make the QR factors arbitrary there
+    used = (np.abs(A).sum(axis=0) > 0) & (np.abs(B).sum(axis=0) > 0)
+    qa, ra = np.linalg.qr(A[:, used])
+    qb, rb = np.linalg.qr(B[:, used])
     uc, sv, vct = np.linalg.svd(ra @ rb.T)
-    k = min(factors, len(sv))
+    # directions with (numerically) zero singular value carry no score: leave them empty
+    k = min(factors, int(np.sum(sv > 1e-6 * max(sv[0], 1e-30))) if len(sv) else 0)
     root = np.sqrt(sv[:k] * float(scale))
     P = np.zeros((n_users, factors), np.float32)
     Q = np.zeros((n_items, factors), np.float32)
     P[:, :k] = (qa @ uc[:, :k]) * root
     Q[:, :k] = (qb @ vct[:k].T) * root
+    # users and items the teacher does not know score exactly 0 (not rounding noise of the QR)
+    P[np.setdiff1d(np.arange(n_users), known_u)] = 0.0
+    Q[np.setdiff1d(np.arange(n_items), known_i)] = 0.0
     return P, Q
 
 
