@@ -255,7 +255,9 @@ class Distill(Recommender):
     epochs : number of SGD epochs.
     learning_rate : SGD step; None: the student's ``learning_rate`` (0.05 if it has none), at most
         0.02 for the listwise loss, whose softmax gradient (up to |C| T per candidate) diverged at
-        0.05 on Douban and on the generated pairs.
+        0.05 on Douban and on the generated pairs. From the teacher's SVD (``init_``) the default
+        is at most 0.01 (listwise 0.005): fine-tuning with 0.05 moved the student away from the
+        teacher (warm retention on the Douban validation split 85 % vs 94 % at 0.01).
     n_samples : teacher items per user and epoch (drawn from the top-K list).
     n_negatives : random items per user and epoch outside the top-K list and the user's history.
     regularization : L2 weight; None takes the student's ``regularization`` (0.01 if it has none).
@@ -323,8 +325,8 @@ class Distill(Recommender):
             "alpha": check_float(self.alpha, "alpha", 0.0, 1.0),
             "top_k": check_positive_int(self.top_k, "top_k"),
             "epochs": check_positive_int(self.epochs, "epochs"),
-            "learning_rate": check_float(self._default_lr() if self.learning_rate is None else self.learning_rate,
-                                      "learning_rate", 0.0, strict_min=True),
+            "learning_rate": None if self.learning_rate is None else check_float(
+                self.learning_rate, "learning_rate", 0.0, strict_min=True),
             "n_samples": check_positive_int(self.n_samples, "n_samples"),
             "n_negatives": check_positive_int(self.n_negatives, "n_negatives", minimum=0),
             "regularization": check_float(0.01 if reg is None else reg, "regularization", 0.0),
@@ -335,9 +337,11 @@ class Distill(Recommender):
             "n_threads": _kernel_threads(self.n_threads),
         }
 
-    def _default_lr(self) -> float:
+    def _default_lr(self, from_svd: bool) -> float:
         lr = _student_param(self.student, "learning_rate")
         lr = 0.05 if lr is None else float(lr)
+        if from_svd:  # fine-tuning: small steps keep the student near the teacher's approximation
+            return min(lr, 0.005 if self.loss == "listwise" else 0.01)
         return min(lr, 0.02) if self.loss == "listwise" else lr
 
     def fit(self, pair) -> Distill:
@@ -376,6 +380,8 @@ class Distill(Recommender):
                 filled = np.abs(svd[0]).sum(axis=0) + np.abs(svd[1]).sum(axis=0) > 0
                 P[:, filled], Q[:, filled] = svd[0][:, filled], svd[1][:, filled]
                 self.init_ = "teacher_svd"
+        if p["learning_rate"] is None:
+            p["learning_rate"] = self._default_lr(self.init_ == "teacher_svd")
         b = np.zeros(n_items, np.float32)
         c = np.zeros(n_users, np.float32) if gt == "squared" else None
         mu = float(train.data.mean()) if gt == "squared" else 0.0
