@@ -248,16 +248,18 @@ class Distill(Recommender):
     loss : "pointwise", "ranking" or "listwise" (see the module docstring).
     temperature : T > 0, softens the teacher's scores (larger = flatter targets and rank weights).
     alpha : weight of the distillation loss in [0, 1]; 0 trains the plain student. On validation
-        splits of Douban and Amazon phone->electronic 0.5 kept more of the teacher's NDCG than 0.8
-        or 0.95, and the pointwise loss diverged at alpha >= 0.8 with learning rate 0.05 (a
-        ``FitError`` says so; lower the learning rate).
+        splits of Douban and Amazon phone->electronic, from a random start 0.5 kept more of the
+        teacher's NDCG than 0.8 or 0.95 (and the pointwise loss diverged at alpha >= 0.8 with
+        learning rate 0.05: a ``FitError`` says so; lower the learning rate); from the teacher's
+        SVD 0.8 with 60 epochs kept the most (ranking loss, learning rate 0.02).
     top_k : length of the teacher's list per user.
     epochs : number of SGD epochs.
     learning_rate : SGD step; None: the student's ``learning_rate`` (0.05 if it has none), at most
         0.02 for the listwise loss, whose softmax gradient (up to |C| T per candidate) diverged at
         0.05 on Douban and on the generated pairs. From the teacher's SVD (``init_``) the default
-        is at most 0.01 (listwise 0.005): fine-tuning with 0.05 moved the student away from the
-        teacher (warm retention on the Douban validation split 85 % vs 94 % at 0.01).
+        is at most 0.02 (pointwise 0.01, listwise 0.005): fine-tuning with 0.05 moved the student
+        away from the teacher (warm retention on the Douban validation split 85 % vs 94-99 % at
+        0.01-0.02).
     n_samples : teacher items per user and epoch (drawn from the top-K list).
     n_negatives : random items per user and epoch outside the top-K list and the user's history.
     regularization : L2 weight; None takes the student's ``regularization`` (0.01 if it has none).
@@ -341,7 +343,7 @@ class Distill(Recommender):
         lr = _student_param(self.student, "learning_rate")
         lr = 0.05 if lr is None else float(lr)
         if from_svd:  # fine-tuning: small steps keep the student near the teacher's approximation
-            return min(lr, 0.005 if self.loss == "listwise" else 0.01)
+            return min(lr, {"listwise": 0.005, "pointwise": 0.01}.get(self.loss, 0.02))
         return min(lr, 0.02) if self.loss == "listwise" else lr
 
     def fit(self, pair) -> Distill:
