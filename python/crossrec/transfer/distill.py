@@ -180,20 +180,33 @@ def teacher_svd(teacher: Recommender, user_ids, item_ids, factors: int, *, stand
         B[known_i, F + 1] = 1.0
     # all-zero columns (no bias, no centring) would make the QR factors arbitrary there
     used = (np.abs(A).sum(axis=0) > 0) & (np.abs(B).sum(axis=0) > 0)
-    qa, ra = np.linalg.qr(A[:, used])
-    qb, rb = np.linalg.qr(B[:, used])
+    qa, ra = _orthogonal_factor(A[:, used])
+    qb, rb = _orthogonal_factor(B[:, used])
     uc, sv, vct = np.linalg.svd(ra @ rb.T)
     # directions with (numerically) zero singular value carry no score: leave them empty
     k = min(factors, int(np.sum(sv > 1e-6 * max(sv[0], 1e-30))) if len(sv) else 0)
     root = np.sqrt(sv[:k] * float(scale))
     P = np.zeros((n_users, factors), np.float32)
     Q = np.zeros((n_items, factors), np.float32)
-    P[:, :k] = (qa @ uc[:, :k]) * root
-    Q[:, :k] = (qb @ vct[:k].T) * root
+    P[:, :k] = (A[:, used] @ (qa @ uc[:, :k])) * root
+    Q[:, :k] = (B[:, used] @ (qb @ vct[:k].T)) * root
     # users and items the teacher does not know score exactly 0 (not rounding noise of the QR)
     P[np.setdiff1d(np.arange(n_users), known_u)] = 0.0
     Q[np.setdiff1d(np.arange(n_items), known_i)] = 0.0
     return P, Q
+
+
+def _orthogonal_factor(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``X = (X M) R`` with ``X M`` orthonormal columns, from the r x r Gram matrix: returns (M, R).
+
+    Used instead of a QR of the tall matrix (one GEMM instead of Householder sweeps: 10 s -> 0.3 s
+    for 40k x 130 on a loaded machine). X M spans X's column space; directions whose squared
+    singular value is below 1e-12 of the largest are dropped (numerically null: no score there).
+    """
+    lam, W = np.linalg.eigh(X.T @ X)
+    keep = lam > 1e-12 * max(lam.max(initial=0.0), 1e-300)
+    root = np.sqrt(lam[keep])
+    return W[:, keep] / root, (W[:, keep] * root).T
 
 
 def rank_weights(teacher_items: np.ndarray, teacher_scores: np.ndarray, temperature: float) -> np.ndarray:
