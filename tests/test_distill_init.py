@@ -127,3 +127,12 @@ def test_svd_init_keeps_more_of_the_teacher():
     rnd = Distill(teacher, init="random", **kw).fit(train)
     assert ndcg(svd, train, test, cold).mean() >= ndcg(rnd, train, test, cold).mean()
     assert ndcg(svd, train, test, cold).mean() > 0.5 * ndcg(teacher, train, test, cold).mean()
+
+
+def test_svd_init_same_model_on_1_and_2_threads():
+    source, train, _, _ = generated_pair(seed=6, n_users=200)
+    teacher = SVDTeacher(6).fit(source, train)
+    a, b = (Distill(teacher, StudentSpec(4), epochs=3, seed=1, n_threads=t).fit(train) for t in (1, 2))
+    assert a.init_ == b.init_ == "teacher_svd"
+    np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)

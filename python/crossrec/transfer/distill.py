@@ -18,6 +18,10 @@ set drawn from the teacher's top-K list (``n_samples`` items) plus ``n_negatives
 
 Users without target interactions (cold users) learn from the teacher alone, so the student can
 serve them: the knowledge of the source domain reaches it only through the teacher's scores.
+
+With a factor teacher the student starts by default from the best rank-f approximation of the
+teacher's standardised score matrix (``init="teacher_svd"``, :func:`teacher_svd`: exact, computed
+from the factors without a users x items matrix) and the epochs fine-tune it with a small step.
 """
 from __future__ import annotations
 
