@@ -270,7 +270,30 @@ def run_pair(name, load, factor_list, losses, threads, quick, before=True):
     out["models"] = info
     out["gain_over_plain_ndcg@10"] = gains
     print(table.to_string(), flush=True)
+    if len(losses) > 1:
+        out["validated_loss"] = select_loss(split, losses, max(factor_list), threads)
+        print("  validated loss:", out["validated_loss"]["loss"], flush=True)
     return out
+
+
+def select_loss(split, losses, factors, threads):
+    """The distillation loss with the best mean retention (warm, cold) of the teacher's NDCG@10 on a
+    validation split carved from the training data (split.validation(seed=1)): teacher and students
+    are refitted there, the test users are never seen. The choice is per pair: no loss won everywhere."""
+    val = split.validation(seed=1)
+    tr = val.train
+    segs = {"cold": tr.target.user_ids[val.cold_users], "warm": tr.target.user_ids[val.warm_users]}
+    teacher, _ = joint_als_teacher(tr, TEACHER_FACTORS, threads)
+    models = {"teacher": teacher}
+    for loss in losses:
+        kw = dict(SETTINGS, loss=loss, learning_rate=SVD_LR[loss], n_threads=threads, **SVD_SETTINGS)
+        models[loss] = Distill(teacher, cr.BPR(factors=factors), **kw).fit(tr)
+    m = _metrics_dict(cr.evaluate(models, tr.target, val.test, metrics=["ndcg@10"], segments=segs,
+                                  n_bootstrap=10, seed=0).table())
+    ret = {loss: {seg: m[loss][seg]["ndcg@10"] / m["teacher"][seg]["ndcg@10"] for seg in ("warm", "cold")}
+           for loss in losses}
+    best = max(losses, key=lambda loss: (ret[loss]["warm"] + ret[loss]["cold"]) / 2)
+    return {"loss": best, "factors": factors, "validation_retention": ret}
 
 
 def retention_ci(report, model, teacher, segment, n_bootstrap, level=0.95, seed=0):
