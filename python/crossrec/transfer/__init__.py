@@ -7,10 +7,11 @@ from .auto import Auto
 from .baselines import NoTransfer
 from .cmf import CMF
 from .diagnostics import Diagnosis, diagnose, linear_cka
+from .distill import Distill
 from .domains import ColdStartSplit, CrossDomain
 from .finetune import FineTune
 from .mapping import EMCDR
 from .run import Method, TransferResult, default_methods, run
 
-__all__ = ["Auto", "CMF", "ColdStartSplit", "CrossDomain", "Diagnosis", "EMCDR", "FineTune", "Method",
+__all__ = ["Auto", "CMF", "ColdStartSplit", "CrossDomain", "Diagnosis", "Distill", "EMCDR", "FineTune", "Method",
            "NoTransfer", "TransferALS", "TransferResult", "default_methods", "diagnose", "linear_cka", "run"]
