@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import crossrec as cr
@@ -35,7 +35,8 @@ def plain_scores(data, F: pd.DataFrame, idf=True, center=True):
         W[u, rated] = w
     P = W @ V
     pn = np.linalg.norm(P, axis=1, keepdims=True)
-    P = np.divide(P, pn, out=np.zeros_like(P), where=pn > 0)
+    # a profile that cancels exactly (rounding noise only) is zero, not a random direction
+    P = np.divide(P, pn, out=np.zeros_like(P), where=pn > 1e-9 * np.abs(W).sum(1, keepdims=True))
     return P @ V.T, item_ids
 
 
@@ -55,6 +56,7 @@ def test_scores_match_plain_computation(idf, center):
 
 
 @given(st.integers(0, 10_000))
+@example(8044)  # centred weights that cancel exactly: the profile is 0, not rounding noise
 def test_scores_property(seed):
     data = small_data(seed=seed % 7, n_users=8, n_items=15, per_user=4)
     F = features_for(data.item_ids, seed=seed, n_features=4)

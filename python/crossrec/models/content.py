@@ -30,10 +30,12 @@ from .base import Recommender
 _DENSE_FEATURES = 512
 
 
-def _row_normalize(m: sp.csr_matrix) -> sp.csr_matrix:
+def _row_normalize(m: sp.csr_matrix, zero_below: Optional[np.ndarray] = None) -> sp.csr_matrix:
+    """Rows scaled to unit length; rows whose norm is 0, or <= zero_below (per row), become 0."""
     m = sp.csr_matrix(m, dtype=np.float64, copy=True)
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    floor = np.zeros_like(norms) if zero_below is None else zero_below
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > floor)
     m.data *= np.repeat(scale, np.diff(m.indptr))
     m.eliminate_zeros()
     return m
@@ -161,7 +163,9 @@ class ContentBased(Recommender):
 
         W = self._profile_weights(m, data.explicit)
         W = sp.csr_matrix((W.data, W.indices, W.indptr), shape=(m.shape[0], n_items))
-        users = _row_normalize(W @ items)
+        # A profile whose centred weights cancel exactly is 0 in exact arithmetic; its rounding
+        # noise (~1e-16 x the weights, item rows being unit vectors) must not become a direction.
+        users = _row_normalize(W @ items, zero_below=1e-9 * np.asarray(abs(W).sum(axis=1)).ravel())
         self.item_profiles_ = items.astype(np.float32)
         self.user_profiles_ = users.astype(np.float32)
         self.feature_names_ = names
