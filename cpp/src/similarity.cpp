@@ -118,7 +118,8 @@ SimilarityRow<T>::SimilarityRow(const CsrView& rows, const CsrView& cols, const 
       opt_(opt),
       n_(rows.n_rows),
       plain_cosine_(opt.kind == SimKind::cosine && opt.shrink == 0.0 && opt.min_support <= 1),
-      stride_(plain_cosine_ ? 1 : stride_of(opt.kind)) {
+      stride_(plain_cosine_ ? 1 : stride_of(opt.kind)),
+      min_support_(opt.kind == SimKind::pearson_baseline ? std::max(2, opt.min_support) : opt.min_support) {
   acc_.assign(static_cast<size_t>(n_) * stride_, T(0));
   if (opt.kind == SimKind::cosine) {
     inv_norm_.resize(static_cast<size_t>(n_));
@@ -146,47 +147,6 @@ void SimilarityRow<T>::accumulate(int64_t i) {
   } else {
     accumulate_any<true>(opt_.kind, rows_, cols_, i, acc_.data(), touched_);
   }
-}
-
-template <class T>
-double SimilarityRow<T>::finish(int64_t i, int64_t j, const T* acc) const {
-  if (plain_cosine_) return acc[0] * inv_norm_[i] * inv_norm_[j];
-  // The formulas run in double whatever the accumulator type.
-  double a[6] = {0, 0, 0, 0, 0, 0};
-  for (int t = 0; t < stride_; ++t) a[t] = acc[t];
-  const double n = a[0];
-  const int min_support = opt_.kind == SimKind::pearson_baseline ? std::max(2, opt_.min_support) : opt_.min_support;
-  if (n < min_support) return 0.0;
-  double s = 0.0;
-  switch (opt_.kind) {
-    case SimKind::cosine:
-      s = a[1] * inv_norm_[i] * inv_norm_[j];
-      break;
-    case SimKind::cosine_corated:
-    case SimKind::pearson_baseline: {
-      const double d = std::sqrt(a[2] * a[3]);
-      s = d > 0.0 ? a[1] / d : 0.0;
-      break;
-    }
-    case SimKind::pearson: {
-      // Surprise's formula, term for term, so that integer ratings give bit-identical values.
-      const double num = n * a[1] - a[4] * a[5];
-      const double d = std::sqrt((n * a[2] - a[4] * a[4]) * (n * a[3] - a[5] * a[5]));
-      s = d > 0.0 ? num / d : 0.0;
-      break;
-    }
-    case SimKind::msd:
-      s = 1.0 / (a[1] / n + 1.0);
-      break;
-    case SimKind::jaccard: {
-      s = n / static_cast<double>(rows_.row_nnz(i) + rows_.row_nnz(j) - static_cast<int64_t>(n));
-      break;
-    }
-  }
-  if (opt_.shrink > 0.0) {
-    s *= opt_.kind == SimKind::pearson_baseline ? (n - 1.0) / (n - 1.0 + opt_.shrink) : n / (n + opt_.shrink);
-  }
-  return s;
 }
 
 template class SimilarityRow<float>;

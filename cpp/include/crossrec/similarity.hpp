@@ -6,6 +6,7 @@
 // sum_c |column c|^2 and the memory per thread is O(n_rows); the output keeps k neighbours per
 // row, O(n_rows * k), never n_rows x n_rows.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -70,37 +71,81 @@ class SimilarityRow {
       }
       touched_.resize(static_cast<size_t>(m));
     }
-    for (int32_t j : touched_) emit(i, j, visit);
-    touched_.clear();
+    // One loop per kind, so that finishing a pair is a few inlined instructions.
+    if (plain_cosine_) return emit_all<SimKind::cosine, true>(i, visit);
+    switch (opt_.kind) {
+      case SimKind::cosine:
+        return emit_all<SimKind::cosine, false>(i, visit);
+      case SimKind::cosine_corated:
+        return emit_all<SimKind::cosine_corated, false>(i, visit);
+      case SimKind::pearson:
+        return emit_all<SimKind::pearson, false>(i, visit);
+      case SimKind::pearson_baseline:
+        return emit_all<SimKind::pearson_baseline, false>(i, visit);
+      case SimKind::msd:
+        return emit_all<SimKind::msd, false>(i, visit);
+      case SimKind::jaccard:
+        return emit_all<SimKind::jaccard, false>(i, visit);
+    }
   }
 
  private:
   void accumulate(int64_t i);
-  double finish(int64_t i, int64_t j, const T* a) const;
 
-  template <class Visit>
-  void emit(int64_t i, int64_t j, Visit& visit) {
-    T* a = acc_.data() + j * stride_;
-    if (j != i) {
-      const double s = finish(i, j, a);
-      if (s != 0.0) visit(static_cast<int32_t>(j), s);
+  // Sums per row j (see acc_): Plain = plain cosine's single sum.
+  template <SimKind K, bool Plain>
+  static constexpr int stride() {
+    if constexpr (Plain || K == SimKind::jaccard) return 1;
+    if constexpr (K == SimKind::cosine || K == SimKind::msd) return 2;
+    if constexpr (K == SimKind::pearson) return 6;
+    return 4;
+  }
+
+  // Similarity of rows i and j from their sums (definitions above SimKind), in double whatever T.
+  template <SimKind K, bool Plain>
+  double finish(int64_t i, int64_t j, const T* acc) const {
+    if constexpr (Plain) {
+      return acc[0] * inv_norm_[i] * inv_norm_[j];
+    } else {
+      const double n = acc[0];
+      if (n < min_support_) return 0.0;
+      double s = 0.0;
+      if constexpr (K == SimKind::cosine) {
+        s = static_cast<double>(acc[1]) * inv_norm_[i] * inv_norm_[j];
+      } else if constexpr (K == SimKind::cosine_corated || K == SimKind::pearson_baseline) {
+        const double xy = acc[1], xx = acc[2], yy = acc[3];
+        const double d = std::sqrt(xx * yy);
+        s = d > 0.0 ? xy / d : 0.0;
+      } else if constexpr (K == SimKind::pearson) {
+        // Surprise's formula, term for term, so that integer ratings give bit-identical values.
+        const double xy = acc[1], xx = acc[2], yy = acc[3], x = acc[4], y = acc[5];
+        const double num = n * xy - x * y;
+        const double d = std::sqrt((n * xx - x * x) * (n * yy - y * y));
+        s = d > 0.0 ? num / d : 0.0;
+      } else if constexpr (K == SimKind::msd) {
+        s = 1.0 / (static_cast<double>(acc[1]) / n + 1.0);
+      } else {
+        s = n / static_cast<double>(rows_.row_nnz(i) + rows_.row_nnz(j) - static_cast<int64_t>(n));
+      }
+      if (opt_.shrink > 0.0) {
+        s *= K == SimKind::pearson_baseline ? (n - 1.0) / (n - 1.0 + opt_.shrink) : n / (n + opt_.shrink);
+      }
+      return s;
     }
-    // strides are 1, 2, 4 or 6: spelled out, as a loop here compiles to a memset call per row
-    switch (stride_) {
-      case 6:
-        a[5] = T(0);
-        a[4] = T(0);
-        [[fallthrough]];
-      case 4:
-        a[3] = T(0);
-        a[2] = T(0);
-        [[fallthrough]];
-      case 2:
-        a[1] = T(0);
-        [[fallthrough]];
-      default:
-        a[0] = T(0);
+  }
+
+  template <SimKind K, bool Plain, class Visit>
+  void emit_all(int64_t i, Visit& visit) {
+    constexpr int S = stride<K, Plain>();
+    for (int32_t j : touched_) {
+      T* a = acc_.data() + static_cast<int64_t>(j) * S;
+      if (j != i) {
+        const double s = finish<K, Plain>(i, j, a);
+        if (s != 0.0) visit(j, s);
+      }
+      for (int t = 0; t < S; ++t) a[t] = T(0);
     }
+    touched_.clear();
   }
 
   const CsrView& rows_;
@@ -117,6 +162,7 @@ class SimilarityRow {
   // whose sum is exactly 0 has similarity 0 anyway, so the sum doubles as the touched mark.
   bool plain_cosine_ = false;
   int stride_ = 1;
+  int min_support_ = 1;  // pearson_baseline needs at least 2
   std::vector<T> acc_;
   std::vector<double> inv_norm_;  // cosine: 1 / ||row|| (0 for empty rows), a multiply instead of a divide
   std::vector<int32_t> touched_;
