@@ -131,7 +131,8 @@ def run_demo(data_dir: Optional[str] = None, seed: int = 0, quick: bool = False,
     for metric, ref in (("rmse", "bias (target only)"), ("ndcg@10", "most popular")):
         if ref not in models or (metric == "rmse" and not train.explicit):
             continue
-        print(f"\n{metric} gain over {ref!r} (paired bootstrap, 95% CI; for rmse lower is better):", file=out)
+        better = "lower" if metric == "rmse" else "higher"
+        print(f"\n{metric} gain over {ref!r} (paired bootstrap, 95% CI; {better} is better):", file=out)
         for name in models:
             if name != ref and name.endswith("(transfer)"):
                 print("  " + str(report.gain(name, over=ref, metric=metric)), file=out)
