@@ -1,4 +1,5 @@
 """Shared helpers of the MF benchmarks: data location, loaders, timing."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,7 @@ def best_of(fn, repeats: int):
 
 
 def machine() -> dict:
-    return {"python": platform.python_version(), "cpus": os.cpu_count(),
-            "load_average_1min": os.getloadavg()[0]}
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}
 
 
 def write(topic: str, result: dict) -> None:

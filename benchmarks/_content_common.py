@@ -2,6 +2,7 @@
 
 Reads the real data sets from CROSSREC_DATA (default ../shared/data next to the repository).
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,7 @@ def latest_small_text() -> pd.Series:
     genres = movies["genres"].apply(lambda g: " ".join(x for x in g if x != "(no genres listed)"))
     year = movies["title"].str.extract(r"\((\d{4})\)\s*$")[0].fillna("0")
     title = movies["title"].str.replace(r"\(\d{4}\)\s*$", "", regex=True)
-    text = (genres + " " + tag_text.reindex(movies.index).fillna("") + " y" + year + " d" + year.str[:3]
-            + " " + title)
+    text = genres + " " + tag_text.reindex(movies.index).fillna("") + " y" + year + " d" + year.str[:3] + " " + title
     text.index.name = "item"
     return text
 
@@ -92,8 +92,10 @@ def test_users(test: cr.Interactions) -> np.ndarray:
 
 
 def ranking_metrics(idx: np.ndarray, relevant: sp.csr_matrix) -> dict:
-    return {"ndcg@10": float(np.nanmean(metrics.ndcg_at_k(idx, relevant, 10))),
-            "recall@20": float(np.nanmean(metrics.recall_at_k(idx, relevant, 20)))}
+    return {
+        "ndcg@10": float(np.nanmean(metrics.ndcg_at_k(idx, relevant, 10))),
+        "recall@20": float(np.nanmean(metrics.recall_at_k(idx, relevant, 20))),
+    }
 
 
 def eval_crossrec(model, train, test, fit_params=None, candidates=None, n=20) -> dict:

@@ -7,6 +7,7 @@ forced fine-tune; gains with 95 % paired bootstrap intervals.
 
 Writes benchmarks/results/auto.json and benchmarks/results/auto.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,15 @@ def one(name: str, pair: cr.CrossDomain, fraction: float, budget: float, n_boot:
         models[cand] = build(src).fit(split.train)
         secs[cand], cpu[cand] = time.perf_counter() - t1, time.process_time() - c1
     ids = split.train.shared_map.ids
-    rep = cr.evaluate(models, split.train.target, split.test, metrics=[metric],
-                      segments={"cold": ids[split.cold_users], "warm": ids[split.warm_users]},
-                      n_bootstrap=n_boot, seed=0)
+    rep = cr.evaluate(
+        models,
+        split.train.target,
+        split.test,
+        metrics=[metric],
+        segments={"cold": ids[split.cold_users], "warm": ids[split.warm_users]},
+        n_bootstrap=n_boot,
+        seed=0,
+    )
     t = rep.table()
     cands = [c for c in models if c != "Auto"]
     lower = explicit
@@ -71,14 +78,27 @@ def one(name: str, pair: cr.CrossDomain, fraction: float, budget: float, n_boot:
     g_ft = rep.gain("fine-tune pull=1", over=NO_TRANSFER, metric=metric, segment="cold")
     auto_v, best_v = t.loc[("Auto", "cold"), metric], t.loc[(best, "cold"), metric]
     return {
-        "pair": name, "fraction": fraction, "metric": metric, "diagnostics": diag, "diagnose_seconds": diag_s,
-        "auto_choice": auto.choice_, "auto_min_source": auto.min_source_, "auto_reason": auto.reason_,
-        "auto_trials": auto.trials_, "auto_seconds": auto_s, "budget": budget,
-        "candidate_fit_seconds": secs, "best_single_seconds": secs[best], "auto_cpu_seconds": auto_cpu,
-        "candidate_fit_cpu_seconds": cpu, "best_single_cpu_seconds": cpu[best],
+        "pair": name,
+        "fraction": fraction,
+        "metric": metric,
+        "diagnostics": diag,
+        "diagnose_seconds": diag_s,
+        "auto_choice": auto.choice_,
+        "auto_min_source": auto.min_source_,
+        "auto_reason": auto.reason_,
+        "auto_trials": auto.trials_,
+        "auto_seconds": auto_s,
+        "budget": budget,
+        "candidate_fit_seconds": secs,
+        "best_single_seconds": secs[best],
+        "auto_cpu_seconds": auto_cpu,
+        "candidate_fit_cpu_seconds": cpu,
+        "best_single_cpu_seconds": cpu[best],
         "cpu_ratio_auto_over_best_single": float(auto_cpu / max(cpu[best], 1e-9)),
         "table": {f"{m}|{s}": float(v) for (m, s), v in t[metric].items()},
-        "best_in_hindsight": best, "auto_cold": float(auto_v), "best_cold": float(best_v),
+        "best_in_hindsight": best,
+        "auto_cold": float(auto_v),
+        "best_cold": float(best_v),
         "auto_vs_best": float(auto_v / best_v),
         "auto_within_1pct_of_best": bool(auto_v <= 1.01 * best_v if lower else auto_v >= 0.99 * best_v),
         "auto_gain_cold": [g_auto.estimate, g_auto.low, g_auto.high],
@@ -101,31 +121,39 @@ def main() -> None:
             for label, p in ((name, pair), (name + " [permuted source]", pair.permuted_source(seed=0))):
                 r = one(label, p, fraction, args.budget, args.bootstrap)
                 runs.append(r)
-                print(f"{label} cold={fraction:.0%}: Auto chose {r['auto_choice']} (gate {r['auto_min_source']}), "
-                      f"{r['metric']} {r['auto_cold']:.4f}; best in hindsight {r['best_in_hindsight']} "
-                      f"{r['best_cold']:.4f}; Auto - none {r['auto_gain_cold'][0]:+.4f} "
-                      f"[{r['auto_gain_cold'][1]:+.4f}, {r['auto_gain_cold'][2]:+.4f}]; forced fine-tune - none "
-                      f"{r['forced_finetune_gain_cold'][0]:+.4f}; Auto {r['auto_seconds']:.0f}s "
-                      f"({r['time_ratio_auto_over_best_single']:.1f}x best single; CPU {r['cpu_ratio_auto_over_best_single']:.1f}x)",
-                      flush=True)
+                print(
+                    f"{label} cold={fraction:.0%}: Auto chose {r['auto_choice']} (gate {r['auto_min_source']}), "
+                    f"{r['metric']} {r['auto_cold']:.4f}; best in hindsight {r['best_in_hindsight']} "
+                    f"{r['best_cold']:.4f}; Auto - none {r['auto_gain_cold'][0]:+.4f} "
+                    f"[{r['auto_gain_cold'][1]:+.4f}, {r['auto_gain_cold'][2]:+.4f}]; forced fine-tune - none "
+                    f"{r['forced_finetune_gain_cold'][0]:+.4f}; Auto {r['auto_seconds']:.0f}s "
+                    f"({r['time_ratio_auto_over_best_single']:.1f}x best single; CPU {r['cpu_ratio_auto_over_best_single']:.1f}x)",
+                    flush=True,
+                )
     out = {"benchmark": "auto", "quick": args.quick, "total_seconds": time.perf_counter() - t_all, "runs": runs}
     res = REPO / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
-    (res / "auto.json").write_text(json.dumps(out, indent=1, default=lambda x: x.item() if isinstance(x, np.generic) else repr(x)))
+    (res / "auto.json").write_text(
+        json.dumps(out, indent=1, default=lambda x: x.item() if isinstance(x, np.generic) else repr(x))
+    )
     (res / "auto.md").write_text(markdown(out))
 
 
 def markdown(out: dict) -> str:
-    lines = ["| pair | cold | CKA | bias corr | val gain | Auto choice | Auto (cold) | best in hindsight | "
-             "Auto - none [95% CI] | forced fine-tune - none | Auto s / best single s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| pair | cold | CKA | bias corr | val gain | Auto choice | Auto (cold) | best in hindsight | "
+        "Auto - none [95% CI] | forced fine-tune - none | Auto s / best single s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in out["runs"]:
         d, g, f = r["diagnostics"], r["auto_gain_cold"], r["forced_finetune_gain_cold"]
-        lines.append(f"| {r['pair']} | {r['fraction']:.0%} | {d['factor_cka']:.3f} | {d['bias_correlation']:.3f} | "
-                     f"{d['validation_gain']:+.3f} | {r['auto_choice']} (gate {r['auto_min_source']}) | "
-                     f"{r['metric']} {r['auto_cold']:.4f} | {r['best_in_hindsight']} {r['best_cold']:.4f} | "
-                     f"{g[0]:+.4f} [{g[1]:+.4f}, {g[2]:+.4f}] | {f[0]:+.4f} [{f[1]:+.4f}, {f[2]:+.4f}] | "
-                     f"{r['auto_seconds']:.0f} / {r['best_single_seconds']:.0f} |")
+        lines.append(
+            f"| {r['pair']} | {r['fraction']:.0%} | {d['factor_cka']:.3f} | {d['bias_correlation']:.3f} | "
+            f"{d['validation_gain']:+.3f} | {r['auto_choice']} (gate {r['auto_min_source']}) | "
+            f"{r['metric']} {r['auto_cold']:.4f} | {r['best_in_hindsight']} {r['best_cold']:.4f} | "
+            f"{g[0]:+.4f} [{g[1]:+.4f}, {g[2]:+.4f}] | {f[0]:+.4f} [{f[1]:+.4f}, {f[2]:+.4f}] | "
+            f"{r['auto_seconds']:.0f} / {r['best_single_seconds']:.0f} |"
+        )
     lines.append(f"\nTotal {out['total_seconds']:.0f} s.")
     return "\n".join(lines) + "\n"
 

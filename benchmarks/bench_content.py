@@ -8,6 +8,7 @@ of 3 runs for the fast models (the machine is shared and noisy), one run for the
 
     python benchmarks/bench_content.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,20 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from _content_common import (cold_item_split, cr, eval_crossrec, latest_small, latest_small_text, ml100k,
-                             ml100k_features, positives, random_split, ranking_metrics, test_users, write)
+from _content_common import (
+    cold_item_split,
+    cr,
+    eval_crossrec,
+    latest_small,
+    latest_small_text,
+    ml100k,
+    ml100k_features,
+    positives,
+    random_split,
+    ranking_metrics,
+    test_users,
+    write,
+)
 
 
 # ---- the peer: implicit ------------------------------------------------------------------------
@@ -38,12 +51,15 @@ def eval_implicit(make, train, test, n=20):
 
 def implicit_als(factors, regularization, alpha):
     from implicit.als import AlternatingLeastSquares
-    return lambda: AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
-                                           iterations=15, random_state=0, num_threads=THREADS)
+
+    return lambda: AlternatingLeastSquares(
+        factors=factors, regularization=regularization, alpha=alpha, iterations=15, random_state=0, num_threads=THREADS
+    )
 
 
 def implicit_knn(k):
     from implicit.nearest_neighbours import CosineRecommender
+
     return lambda: CosineRecommender(K=k, num_threads=THREADS)
 
 
@@ -87,7 +103,10 @@ def run_dataset(name, ratings, features, quick):
     out["tuning"]["EASE.l2"] = {"best": l2, "valid_ndcg@10": sc}
     als_grid = [(64, 0.01, 1.0)] if quick else list(itertools.product([64, 128], [0.01, 0.1], [1.0, 10.0]))
     als_key, sc = tune({g: implicit_als(*g) for g in als_grid}, eval_implicit, fit_tr, valid)
-    out["tuning"]["implicit.ALS (factors, reg, alpha)"] = {"best": als_key, "valid_ndcg@10": {str(k): v for k, v in sc.items()}}
+    out["tuning"]["implicit.ALS (factors, reg, alpha)"] = {
+        "best": als_key,
+        "valid_ndcg@10": {str(k): v for k, v in sc.items()},
+    }
     k_grid = [50] if quick else [20, 50, 100, 200]
     knn_k, sc = tune({k: implicit_knn(k) for k in k_grid}, eval_implicit, fit_tr, valid)
     out["tuning"]["implicit.CosineRecommender.K"] = {"best": knn_k, "valid_ndcg@10": sc}
@@ -98,16 +117,28 @@ def run_dataset(name, ratings, features, quick):
     res["implicit.ItemKNN(cosine)"] = repeat(lambda: eval_implicit(implicit_knn(knn_k), train, test), reps)
     # crossrec's own ItemKNN and ALS (branches knn, mf), tuned on the same grids
     if hasattr(cr, "ItemKNN"):
-        k, sc = tune({k: (lambda k=k: cr.ItemKNN(similarity="cosine", k=k)) for k in k_grid}, crossrec_eval,
-                     fit_tr, valid)
+        k, sc = tune(
+            {k: (lambda k=k: cr.ItemKNN(similarity="cosine", k=k)) for k in k_grid}, crossrec_eval, fit_tr, valid
+        )
         out["tuning"]["crossrec.ItemKNN.k"] = {"best": k, "valid_ndcg@10": sc}
         res["crossrec.ItemKNN(cosine)"] = repeat(lambda: crossrec_eval(lambda: cr.ItemKNN(k=k), train, test), reps)
     if hasattr(cr, "ALS"):
-        key, sc = tune({g: (lambda g=g: cr.ALS(factors=g[0], regularization=g[1], alpha=g[2], iterations=15))
-                        for g in als_grid}, crossrec_eval, fit_tr, valid)
-        out["tuning"]["crossrec.ALS (factors, reg, alpha)"] = {"best": key, "valid_ndcg@10": {str(a): b for a, b in sc.items()}}
-        res["crossrec.ALS"] = repeat(lambda: crossrec_eval(
-            lambda: cr.ALS(factors=key[0], regularization=key[1], alpha=key[2], iterations=15), train, test), reps)
+        key, sc = tune(
+            {g: (lambda g=g: cr.ALS(factors=g[0], regularization=g[1], alpha=g[2], iterations=15)) for g in als_grid},
+            crossrec_eval,
+            fit_tr,
+            valid,
+        )
+        out["tuning"]["crossrec.ALS (factors, reg, alpha)"] = {
+            "best": key,
+            "valid_ndcg@10": {str(a): b for a, b in sc.items()},
+        }
+        res["crossrec.ALS"] = repeat(
+            lambda: crossrec_eval(
+                lambda: cr.ALS(factors=key[0], regularization=key[1], alpha=key[2], iterations=15), train, test
+            ),
+            reps,
+        )
     res["EASE"] = repeat(lambda: crossrec_eval(lambda: cr.EASE(l2=l2), train, test), reps)
     res["DenoisingAutoencoder"] = crossrec_eval(lambda: cr.DenoisingAutoencoder(epochs=epochs, seed=0), train, test)
     res["ContentBased"] = repeat(lambda: crossrec_eval(cr.ContentBased, train, test, {"item_features": features}), reps)
@@ -118,8 +149,8 @@ def run_dataset(name, ratings, features, quick):
     w = [float(x) for x in h.weights_]
     out["tuning"]["Hybrid.weights (EASE, ContentBased)"] = w
     res["Hybrid(EASE+ContentBased)"] = crossrec_eval(
-        lambda: cr.Hybrid([(cr.EASE(l2=l2), w[0]), (cr.ContentBased(), w[1])]), train, test,
-        {"item_features": features})
+        lambda: cr.Hybrid([(cr.EASE(l2=l2), w[0]), (cr.ContentBased(), w[1])]), train, test, {"item_features": features}
+    )
 
     # Cold items: every interaction of 10 % of the items is held out; rank only those items.
     tr_c, te_c, cold_ids = cold_item_split(data, 0.1, seed=0)
@@ -131,13 +162,19 @@ def run_dataset(name, ratings, features, quick):
     rand_idx = np.stack([rng.permutation(data.item_index(cold_ids))[:20] for _ in users])  # data's item space
     rand = ranking_metrics(rand_idx, te_c.matrix[users])
     out["cold_items"] = {
-        "n_cold_items": len(cold_ids), "test_users": len(users), "ContentBased": cold, "Random": rand,
+        "n_cold_items": len(cold_ids),
+        "test_users": len(users),
+        "ContentBased": cold,
+        "Random": rand,
         "random_expected_recall@20": 20 / len(cold_ids),
         "recall@20_ratio_vs_random": cold["recall@20"] / (20 / len(cold_ids)),
     }
 
-    best_peer = max(res["implicit.ALS"]["ndcg@10"], res["implicit.ItemKNN(cosine)"]["ndcg@10"],
-                    *[res[k]["ndcg@10"] for k in ("crossrec.ItemKNN(cosine)", "crossrec.ALS") if k in res])
+    best_peer = max(
+        res["implicit.ALS"]["ndcg@10"],
+        res["implicit.ItemKNN(cosine)"]["ndcg@10"],
+        *[res[k]["ndcg@10"] for k in ("crossrec.ItemKNN(cosine)", "crossrec.ALS") if k in res],
+    )
     out["checks"] = {
         "EASE_ndcg_over_best_of_ItemKNN_ALS": res["EASE"]["ndcg@10"] / best_peer,
         "DAE_ndcg_over_EASE": res["DenoisingAutoencoder"]["ndcg@10"] / res["EASE"]["ndcg@10"],
@@ -154,9 +191,13 @@ def main():
     global THREADS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="ML-100K only, no tuning grids, fewer epochs")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="threads of every model, crossrec and peer alike, and of BLAS (default 1: on a shared "
-                         "2-core machine multi-threaded BLAS timings were 20-100x noisier)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads of every model, crossrec and peer alike, and of BLAS (default 1: on a shared "
+        "2-core machine multi-threaded BLAS timings were 20-100x noisier)",
+    )
     args = ap.parse_args()
     THREADS = args.threads
     with threadpool_limits(THREADS if THREADS > 0 else None):
@@ -164,8 +205,12 @@ def main():
 
 
 def run(args):
-    result = {"quick": args.quick, "threads": THREADS, "protocol": "ratings >= 4 as positives, random 80/20 split (seed 0); "
-              "hyper-parameters tuned on 80/20 of train (seed 1); cold items: 10% of items fully held out"}
+    result = {
+        "quick": args.quick,
+        "threads": THREADS,
+        "protocol": "ratings >= 4 as positives, random 80/20 split (seed 0); "
+        "hyper-parameters tuned on 80/20 of train (seed 1); cold items: 10% of items fully held out",
+    }
     t0 = time.perf_counter()
     result["ml-100k"] = run_dataset("ml-100k", ml100k(), ml100k_features(), args.quick)
     if not args.quick:

@@ -22,6 +22,7 @@ Hyper-parameters are fixed in advance (no tuning on the test data).
 
 Usage: python benchmarks/bench_distill.py [--quick] [--pairs ...] [--factors 16,32] [--losses ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,8 +85,9 @@ class FactorModel(cr.Recommender):
 
     @property
     def n_parameters_(self):
-        return int(self.user_factors_.size + self.item_factors_.size
-                   + (0 if self.item_bias_ is None else self.item_bias_.size))
+        return int(
+            self.user_factors_.size + self.item_factors_.size + (0 if self.item_bias_ is None else self.item_bias_.size)
+        )
 
 
 def joint_als_teacher(pair, factors, threads):
@@ -95,21 +97,27 @@ def joint_als_teacher(pair, factors, threads):
     data = cr.Interactions.from_scipy(joint, user_ids=t.user_ids, explicit=False)
     # alpha / regularization chosen on a validation split carved from Douban's training data
     # (split.validation(seed=1)), among (1, 0.05), (5, 1), (20, 5), (40, 20); never on test data.
-    als = cr.ALS(factors=factors, iterations=15, regularization=1.0, alpha=5.0, implicit=True, n_threads=threads,
-                 seed=0).fit(data)
+    als = cr.ALS(
+        factors=factors, iterations=15, regularization=1.0, alpha=5.0, implicit=True, n_threads=threads, seed=0
+    ).fit(data)
     f = als._factors(np.arange(data.n_users))
     users, items, bias = f
     n_src = s.n_items
     teacher = FactorModel("joint ALS").set(t, users, items[n_src:], None if bias is None else bias[n_src:])
-    full_params = int(als.user_factors_.size + als.item_factors_.size
-                      + sum(getattr(als, a).size for a in ("item_bias_", "user_bias_") if getattr(als, a, None) is not None))
+    full_params = int(
+        als.user_factors_.size
+        + als.item_factors_.size
+        + sum(getattr(als, a).size for a in ("item_bias_", "user_bias_") if getattr(als, a, None) is not None)
+    )
     return teacher, full_params
 
 
 def implicit_bpr(train, factors, epochs, threads):
     from implicit.cpu.bpr import BayesianPersonalizedRanking
-    m = BayesianPersonalizedRanking(factors=factors, learning_rate=0.05, regularization=0.01, iterations=epochs,
-                                    num_threads=threads, random_state=0)
+
+    m = BayesianPersonalizedRanking(
+        factors=factors, learning_rate=0.05, regularization=0.01, iterations=epochs, num_threads=threads, random_state=0
+    )
     csr = sp.csr_matrix(train.matrix, dtype=np.float32)
     t0 = time.perf_counter()
     m.fit(csr, show_progress=False)
@@ -143,9 +151,23 @@ def epoch_seconds(train, knowledge, factors, loss, threads, n_samples, n_epochs=
         b = np.zeros(m.shape[1], np.float32)
         t0 = time.perf_counter()
         for e in range(n_epochs):
-            distill_epoch(m, items, scores, rest, P, Q, b, teacher_weights=weights, loss=loss, alpha=alpha,
-                          temperature=SETTINGS["temperature"], n_samples=n_samples, n_negatives=n_samples,
-                          epoch=e, n_threads=threads)
+            distill_epoch(
+                m,
+                items,
+                scores,
+                rest,
+                P,
+                Q,
+                b,
+                teacher_weights=weights,
+                loss=loss,
+                alpha=alpha,
+                temperature=SETTINGS["temperature"],
+                n_samples=n_samples,
+                n_negatives=n_samples,
+                epoch=e,
+                n_threads=threads,
+            )
         return (time.perf_counter() - t0) / n_epochs
 
     def run_bpr():
@@ -171,20 +193,32 @@ def run_pair(name, load, factor_list, losses, threads, quick, before=True):
     split = pair.cold_start_split(fraction=0.2, test_size=0.2, seed=0)
     train, test = split.train, split.test
     segments = {"cold": train.target.user_ids[split.cold_users], "warm": train.target.user_ids[split.warm_users]}
-    out = {"pair": name, "target_users": int(train.target.n_users), "target_items": int(train.target.n_items),
-           "target_train_nnz": int(train.target.nnz), "source_nnz": int(train.source.nnz),
-           "cold_users": len(split.cold_users), "warm_users": len(split.warm_users),
-           "protocol": "cold_start_split(fraction=0.2, test_size=0.2, seed=0); ranking excludes train items",
-           "settings": SETTINGS | {"learning_rate": LR, "init": "random"},
-           "svd_settings": SETTINGS | SVD_SETTINGS | {"learning_rate": SVD_LR}}
-    print(f"== {name}: {out['target_users']} users, {out['target_items']} target items, "
-          f"{out['cold_users']} cold / {out['warm_users']} warm", flush=True)
+    out = {
+        "pair": name,
+        "target_users": int(train.target.n_users),
+        "target_items": int(train.target.n_items),
+        "target_train_nnz": int(train.target.nnz),
+        "source_nnz": int(train.source.nnz),
+        "cold_users": len(split.cold_users),
+        "warm_users": len(split.warm_users),
+        "protocol": "cold_start_split(fraction=0.2, test_size=0.2, seed=0); ranking excludes train items",
+        "settings": SETTINGS | {"learning_rate": LR, "init": "random"},
+        "svd_settings": SETTINGS | SVD_SETTINGS | {"learning_rate": SVD_LR},
+    }
+    print(
+        f"== {name}: {out['target_users']} users, {out['target_items']} target items, "
+        f"{out['cold_users']} cold / {out['warm_users']} warm",
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     teacher, teacher_full = joint_als_teacher(train, TEACHER_FACTORS, threads)
-    out["teacher"] = {"model": f"joint implicit ALS ({TEACHER_FACTORS} factors) on source + target train",
-                      "fit_seconds": time.perf_counter() - t0, "parameters_total": teacher_full,
-                      "parameters_target_serving": teacher.n_parameters_}
+    out["teacher"] = {
+        "model": f"joint implicit ALS ({TEACHER_FACTORS} factors) on source + target train",
+        "fit_seconds": time.perf_counter() - t0,
+        "parameters_total": teacher_full,
+        "parameters_target_serving": teacher.n_parameters_,
+    }
     t0 = time.perf_counter()
     knowledge = teacher_knowledge(teacher, train.target.user_ids, train.target.item_ids, SETTINGS["top_k"], threads)
     out["teacher"]["knowledge_seconds"] = time.perf_counter() - t0
@@ -194,11 +228,14 @@ def run_pair(name, load, factor_list, losses, threads, quick, before=True):
     test_users = train.target.user_index(np.unique(test.user_ids[test.users]))
     for f in factor_list:
         t0 = time.perf_counter()
-        P, Q = teacher_svd(teacher, train.target.user_ids, train.target.item_ids, f,
-                           scale=1.0 / SETTINGS["temperature"])
+        P, Q = teacher_svd(
+            teacher, train.target.user_ids, train.target.item_ids, f, scale=1.0 / SETTINGS["temperature"]
+        )
         models[f"svd-only f={f}"] = FactorModel("teacher SVD").set(train.target, P, Q)
-        info[f"svd-only f={f}"] = {"parameters": models[f"svd-only f={f}"].n_parameters_,
-                                   "fit_seconds": time.perf_counter() - t0}
+        info[f"svd-only f={f}"] = {
+            "parameters": models[f"svd-only f={f}"].n_parameters_,
+            "fit_seconds": time.perf_counter() - t0,
+        }
         runs = ["plain"] + losses + ([f"{loss} random-init" for loss in losses] if before else [])
         for run in runs:
             key = f"{run} f={f}"
@@ -214,22 +251,35 @@ def run_pair(name, load, factor_list, losses, threads, quick, before=True):
             m = Distill(teacher, cr.BPR(factors=f), **kw).fit(train)
             fit_s = time.perf_counter() - t0
             models[key] = m
-            info[key] = {"parameters": m.n_parameters_, "fit_seconds": fit_s,
-                         "param_ratio_vs_teacher_serving": m.n_parameters_ / teacher.n_parameters_}
+            info[key] = {
+                "parameters": m.n_parameters_,
+                "fit_seconds": fit_s,
+                "param_ratio_vs_teacher_serving": m.n_parameters_ / teacher.n_parameters_,
+            }
             if loss != "plain" and not run.endswith("random-init"):
                 plain_s, dist_s, bpr_s = epoch_seconds(train.target, knowledge, f, loss, threads, SETTINGS["n_samples"])
-                info[key].update(epoch_seconds=dist_s, plain_epoch_seconds=plain_s, epoch_cost_ratio=dist_s / plain_s,
-                                 cr_bpr_epoch_seconds=bpr_s, epoch_cost_ratio_vs_cr_bpr=dist_s / bpr_s)
+                info[key].update(
+                    epoch_seconds=dist_s,
+                    plain_epoch_seconds=plain_s,
+                    epoch_cost_ratio=dist_s / plain_s,
+                    cr_bpr_epoch_seconds=bpr_s,
+                    epoch_cost_ratio_vs_cr_bpr=dist_s / bpr_s,
+                )
                 p8, d8, _ = epoch_seconds(train.target, knowledge, f, loss, threads, 8)
                 info[key]["epoch_cost_ratio_with_8_samples_8_negatives"] = d8 / p8
             print(f"  {key}: fit {fit_s:.2f}s", flush=True)
         t0 = time.perf_counter()
-        models[f"cr.BPR f={f}"] = cr.BPR(factors=f, iterations=SETTINGS["epochs"], learning_rate=0.05,
-                                         n_threads=threads, seed=0).fit(train.target)
-        info[f"cr.BPR f={f}"] = {"parameters": int(models[f"cr.BPR f={f}"].user_factors_.size
-                                                   + models[f"cr.BPR f={f}"].item_factors_.size
-                                                   + models[f"cr.BPR f={f}"].item_bias_.size),
-                                 "fit_seconds": time.perf_counter() - t0}
+        models[f"cr.BPR f={f}"] = cr.BPR(
+            factors=f, iterations=SETTINGS["epochs"], learning_rate=0.05, n_threads=threads, seed=0
+        ).fit(train.target)
+        info[f"cr.BPR f={f}"] = {
+            "parameters": int(
+                models[f"cr.BPR f={f}"].user_factors_.size
+                + models[f"cr.BPR f={f}"].item_factors_.size
+                + models[f"cr.BPR f={f}"].item_bias_.size
+            ),
+            "fit_seconds": time.perf_counter() - t0,
+        }
         peer, sec = implicit_bpr(train.target, f, SETTINGS["epochs"], threads)
         models[f"implicit BPR f={f}"] = peer
         info[f"implicit BPR f={f}"] = {"parameters": peer.n_parameters_, "epoch_seconds": sec}
@@ -246,26 +296,38 @@ def run_pair(name, load, factor_list, losses, threads, quick, before=True):
         entry["recommend_speedup_vs_teacher"] = lat["teacher"] / lat[key]
     out["teacher"]["recommend_seconds"] = lat["teacher"]
 
-    report = cr.evaluate(models, train.target, test, metrics=["ndcg@10", "recall@10"], segments=segments,
-                         n_bootstrap=300 if quick else 1000, seed=0)
+    report = cr.evaluate(
+        models,
+        train.target,
+        test,
+        metrics=["ndcg@10", "recall@10"],
+        segments=segments,
+        n_bootstrap=300 if quick else 1000,
+        seed=0,
+    )
     table = report.table()
     out["metrics"] = _metrics_dict(table)
     gains = {}
     for f in factor_list:
-        for run in [f"svd-only f={f}"] + [f"{loss}{sfx} f={f}" for loss in losses
-                                           for sfx in ([""] + ([" random-init"] if before else []))]:
+        for run in [f"svd-only f={f}"] + [
+            f"{loss}{sfx} f={f}" for loss in losses for sfx in ([""] + ([" random-init"] if before else []))
+        ]:
             key = run
             g = {}
             for seg in ("cold", "warm"):
                 for over in (f"plain f={f}", f"cr.BPR f={f}"):
                     gain = report.gain(key, over=over, metric="ndcg@10", segment=seg)
                     base = out["metrics"][over][seg]["ndcg@10"]
-                    g[f"{seg} vs {over}"] = {"diff": gain.estimate, "ci": [gain.low, gain.high],
-                                             "relative": gain.estimate / base if base > 0 else None}
+                    g[f"{seg} vs {over}"] = {
+                        "diff": gain.estimate,
+                        "ci": [gain.low, gain.high],
+                        "relative": gain.estimate / base if base > 0 else None,
+                    }
                 t = out["metrics"]["teacher"][seg]["ndcg@10"]
                 info[key][f"ndcg_fraction_of_teacher_{seg}"] = out["metrics"][key][seg]["ndcg@10"] / t
-                info[key][f"ndcg_fraction_of_teacher_{seg}_ci"] = retention_ci(report, key, "teacher", seg,
-                                                                              300 if quick else 1000)
+                info[key][f"ndcg_fraction_of_teacher_{seg}_ci"] = retention_ci(
+                    report, key, "teacher", seg, 300 if quick else 1000
+                )
             gains[key] = g
     out["models"] = info
     out["gain_over_plain_ndcg@10"] = gains
@@ -288,10 +350,13 @@ def select_loss(split, losses, factors, threads):
     for loss in losses:
         kw = dict(SETTINGS, loss=loss, learning_rate=SVD_LR[loss], n_threads=threads, **SVD_SETTINGS)
         models[loss] = Distill(teacher, cr.BPR(factors=factors), **kw).fit(tr)
-    m = _metrics_dict(cr.evaluate(models, tr.target, val.test, metrics=["ndcg@10"], segments=segs,
-                                  n_bootstrap=10, seed=0).table())
-    ret = {loss: {seg: m[loss][seg]["ndcg@10"] / m["teacher"][seg]["ndcg@10"] for seg in ("warm", "cold")}
-           for loss in losses}
+    m = _metrics_dict(
+        cr.evaluate(models, tr.target, val.test, metrics=["ndcg@10"], segments=segs, n_bootstrap=10, seed=0).table()
+    )
+    ret = {
+        loss: {seg: m[loss][seg]["ndcg@10"] / m["teacher"][seg]["ndcg@10"] for seg in ("warm", "cold")}
+        for loss in losses
+    }
     best = max(losses, key=lambda loss: (ret[loss]["warm"] + ret[loss]["cold"]) / 2)
     return {"loss": best, "factors": factors, "validation_retention": ret}
 
@@ -343,11 +408,16 @@ def main():
         names = names[:1]
     out = ROOT / "benchmarks" / "results" / ("distill_quick.json" if args.quick else "distill.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    results = {"benchmark": "distill", "quick": args.quick,
-               "threads": cr._core.max_threads() if not args.threads else args.threads, "pairs": []}
+    results = {
+        "benchmark": "distill",
+        "quick": args.quick,
+        "threads": cr._core.max_threads() if not args.threads else args.threads,
+        "pairs": [],
+    }
     for n in names:  # written after every pair, so a long run keeps what it finished
-        results["pairs"].append(run_pair(n, PAIRS[n], factor_list, losses, args.threads, args.quick,
-                                         before=not args.no_before))
+        results["pairs"].append(
+            run_pair(n, PAIRS[n], factor_list, losses, args.threads, args.quick, before=not args.no_before)
+        )
         out.write_text(json.dumps(results, indent=1, default=float))
     print(json.dumps(results, indent=1, default=float))
 

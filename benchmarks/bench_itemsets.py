@@ -8,6 +8,7 @@ baskets; mlxtend: a one-hot DataFrame, as its users call it) to the result in Py
 flat numpy arrays; pyfim: a list of tuples; mlxtend: a DataFrame). Writes
 benchmarks/results/itemsets.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,7 @@ def onehot(baskets: list[list]):
     where a dense bool frame would take 1.4 GB)."""
     import pandas as pd
     from mlxtend.preprocessing import TransactionEncoder
+
     te = TransactionEncoder()
     n_items = len(set(itertools.chain.from_iterable(baskets)))
     if n_items > 1000:
@@ -72,11 +74,13 @@ def run(lib: str, baskets, frame, min_support: float):
         return r, len(r)
     if lib in ("pyfim_fpgrowth", "pyfim_eclat"):
         import fim
+
         fn = fim.fpgrowth if lib == "pyfim_fpgrowth" else fim.eclat
         r = fn(baskets, supp=100 * min_support, zmin=1)
         return r, len(r)
     if lib == "mlxtend":
         from mlxtend.frequent_patterns import fpgrowth
+
         r = fpgrowth(frame, min_support=min_support, use_colnames=True)
         return r, len(r)
     raise ValueError(lib)
@@ -113,6 +117,7 @@ def child(case: str, lib: str) -> None:
     frame = onehot(baskets) if lib == "mlxtend" else None
     # import + warm up on a toy input (slicing retail's 16k-column sparse frame would itself be slow)
     import pandas as pd
+
     run(lib, [[1, 2], [1]], pd.DataFrame({"a": [True, False], "b": [True, True]}), 0.5)
     gc.collect()
     try:
@@ -125,8 +130,7 @@ def child(case: str, lib: str) -> None:
     result, n = run(lib, baskets, frame, min_support)
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     peak = _status("VmHWM")
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "itemsets": n,
-                      "peak_mb": max(0, peak - before) / 2**20}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "itemsets": n, "peak_mb": max(0, peak - before) / 2**20}))
 
 
 def in_subprocess(case: str, lib: str, timeout: float) -> dict:
@@ -158,6 +162,7 @@ def recommender(quick: bool) -> dict:
     interaction), against MostPopular: NDCG@10 and recall@20 over the test users."""
     import pandas as pd
     import scipy.sparse as sp
+
     cols = ["user", "item", "rating", "ts"]
     folder = DATA / "movielens-100k"
     tr = pd.read_csv(folder / "u1.base", sep="\t", names=cols)
@@ -165,13 +170,19 @@ def recommender(quick: bool) -> dict:
     train = cr.Interactions.from_pandas(tr, "user", "item")
     te = te[te.item.isin(set(train.item_ids)) & te.user.isin(set(train.user_ids))]
     users = np.unique(te.user.to_numpy())
-    relevant = sp.csr_matrix((np.ones(len(te)), (np.searchsorted(users, te.user), train.item_index(te.item.to_numpy()))),
-                             shape=(len(users), train.n_items))
-    models = {"MostPopular": cr.MostPopular(),
-              "AssociationRules(0.1, conf>=0.3, metric=lift)": cr.AssociationRules(0.1, 0.3, metric="lift"),
-              "AssociationRules(0.1, conf>=0.3, metric=confidence)": cr.AssociationRules(0.1, 0.3, metric="confidence")}
+    relevant = sp.csr_matrix(
+        (np.ones(len(te)), (np.searchsorted(users, te.user), train.item_index(te.item.to_numpy()))),
+        shape=(len(users), train.n_items),
+    )
+    models = {
+        "MostPopular": cr.MostPopular(),
+        "AssociationRules(0.1, conf>=0.3, metric=lift)": cr.AssociationRules(0.1, 0.3, metric="lift"),
+        "AssociationRules(0.1, conf>=0.3, metric=confidence)": cr.AssociationRules(0.1, 0.3, metric="confidence"),
+    }
     if not quick:
-        models["AssociationRules(0.05, conf>=0.2, metric=confidence)"] = cr.AssociationRules(0.05, 0.2, metric="confidence")
+        models["AssociationRules(0.05, conf>=0.2, metric=confidence)"] = cr.AssociationRules(
+            0.05, 0.2, metric="confidence"
+        )
     out = {"data": "movielens-100k u1.base -> u1.test, implicit", "test_users": len(users)}
     for name, model in models.items():
         t = time.perf_counter()
@@ -180,10 +191,13 @@ def recommender(quick: bool) -> dict:
         t = time.perf_counter()
         rec, _ = model.recommend_indices(train.user_index(users), n=20)
         rec_s = time.perf_counter() - t
-        out[name] = {"fit_seconds": round(fit_s, 3), "recommend_seconds": round(rec_s, 3),
-                     "rules": getattr(model, "n_rules_", None),
-                     "ndcg@10": round(float(np.nanmean(cr.metrics.ndcg_at_k(rec, relevant, 10))), 4),
-                     "recall@20": round(float(np.nanmean(cr.metrics.recall_at_k(rec, relevant, 20))), 4)}
+        out[name] = {
+            "fit_seconds": round(fit_s, 3),
+            "recommend_seconds": round(rec_s, 3),
+            "rules": getattr(model, "n_rules_", None),
+            "ndcg@10": round(float(np.nanmean(cr.metrics.ndcg_at_k(rec, relevant, 10))), 4),
+            "recall@20": round(float(np.nanmean(cr.metrics.recall_at_k(rec, relevant, 20))), 4),
+        }
     return out
 
 
@@ -199,19 +213,21 @@ def main() -> None:
     repeat = 1 if args.quick else 3
     mlx_timeout = args.mlxtend_timeout or (60.0 if args.quick else 300.0)
     libs = ["crossrec", "crossrec_threads", "pyfim_fpgrowth", "pyfim_eclat"]
-    report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                          "load_avg_at_start": os.getloadavg()},
-              "notes": [
-                  "times: best of %d, seconds, list of baskets in -> result in Python; seconds = wall clock, "
-                  "cpu_seconds = process CPU time (the machine is shared: wall includes waiting for a core)" % repeat,
-                  "crossrec = FP-growth on 1 thread (pyfim is single-threaded); crossrec_threads = all cores",
-                  "mlxtend input: TransactionEncoder one-hot DataFrame (sparse for retail), not timed; "
-                  "cases where mlxtend may be very slow run it in a subprocess with a time cap (then only "
-                  "its itemset count is compared: same_count_as_mlxtend)",
-                  "peak_mb: peak RSS of the call above the RSS before it, fresh subprocess per case",
-                  "mushroom: crossrec reports 574,431 itemsets, pyfim 574,430: item 85 is in every basket "
-                  "and pyfim leaves the 1-itemset {85} out; mlxtend reports it",
-              ], "cases": {}}
+    report = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()},
+        "notes": [
+            "times: best of %d, seconds, list of baskets in -> result in Python; seconds = wall clock, "
+            "cpu_seconds = process CPU time (the machine is shared: wall includes waiting for a core)" % repeat,
+            "crossrec = FP-growth on 1 thread (pyfim is single-threaded); crossrec_threads = all cores",
+            "mlxtend input: TransactionEncoder one-hot DataFrame (sparse for retail), not timed; "
+            "cases where mlxtend may be very slow run it in a subprocess with a time cap (then only "
+            "its itemset count is compared: same_count_as_mlxtend)",
+            "peak_mb: peak RSS of the call above the RSS before it, fresh subprocess per case",
+            "mushroom: crossrec reports 574,431 itemsets, pyfim 574,430: item 85 is in every basket "
+            "and pyfim leaves the 1-itemset {85} out; mlxtend reports it",
+        ],
+        "cases": {},
+    }
     for case, (reader, min_support, mlx_inline) in CASES.items():
         baskets = load(reader)
         n = len(baskets)
@@ -230,9 +246,17 @@ def main() -> None:
             del frame
         else:  # may be very slow or memory-hungry: a subprocess with a time cap
             sub = in_subprocess(case, "mlxtend", mlx_timeout)
-            res["mlxtend"] = {"seconds": round(sub["seconds"], 4), "cpu_seconds": round(sub["cpu_seconds"], 4),
-                              "itemsets": sub["itemsets"], "peak_mb": round(sub["peak_mb"], 1),
-                              "subprocess": True} if "seconds" in sub else sub
+            res["mlxtend"] = (
+                {
+                    "seconds": round(sub["seconds"], 4),
+                    "cpu_seconds": round(sub["cpu_seconds"], 4),
+                    "itemsets": sub["itemsets"],
+                    "peak_mb": round(sub["peak_mb"], 1),
+                    "subprocess": True,
+                }
+                if "seconds" in sub
+                else sub
+            )
         # identical itemsets
         ours = canonical_crossrec(outputs["crossrec"])
         assert ours == canonical_crossrec(outputs["crossrec_threads"])
@@ -251,9 +275,11 @@ def main() -> None:
             res[lib]["peak_mb"] = round(sub["peak_mb"], 1) if "peak_mb" in sub else sub
         for key in ("seconds", "cpu_seconds"):
             cx = res["crossrec"][key]
-            ratios = {f"{lib}_over_crossrec": round(res[lib][key] / cx, 2)
-                      for lib in ("pyfim_fpgrowth", "pyfim_eclat", "mlxtend", "crossrec_threads")
-                      if isinstance(res[lib], dict) and key in res[lib]}
+            ratios = {
+                f"{lib}_over_crossrec": round(res[lib][key] / cx, 2)
+                for lib in ("pyfim_fpgrowth", "pyfim_eclat", "mlxtend", "crossrec_threads")
+                if isinstance(res[lib], dict) and key in res[lib]
+            }
             if "timeout_s" in res["mlxtend"] and key == "seconds":
                 ratios["mlxtend_over_crossrec"] = f"> {round(res['mlxtend']['timeout_s'] / cx)}"
             res["ratios_wall" if key == "seconds" else "ratios_cpu"] = ratios

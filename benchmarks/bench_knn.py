@@ -15,6 +15,7 @@ Sections
 * generated: >= 5M interactions with power-law item popularity (made here, vectorised): item
   cosine k=100 fit time and peak memory (VmHWM growth during fit) for both libraries.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,12 +40,27 @@ RESULTS = ROOT / "benchmarks" / "results" / "knn.json"
 
 EXPLICIT = [
     # name, Surprise class, surprise sim_options, crossrec class, crossrec parameters
-    ("user_pearson_basic", "KNNBasic", {"name": "pearson", "user_based": True}, "UserKNN",
-     {"similarity": "pearson", "centering": "none"}),
-    ("item_cosine_means", "KNNWithMeans", {"name": "cosine", "user_based": False}, "ItemKNN",
-     {"similarity": "cosine_corated", "centering": "mean"}),
-    ("item_pearson_baseline", "KNNBaseline", {"name": "pearson_baseline", "user_based": False}, "ItemKNN",
-     {"similarity": "pearson_baseline", "centering": "baseline", "shrink": 100.0}),
+    (
+        "user_pearson_basic",
+        "KNNBasic",
+        {"name": "pearson", "user_based": True},
+        "UserKNN",
+        {"similarity": "pearson", "centering": "none"},
+    ),
+    (
+        "item_cosine_means",
+        "KNNWithMeans",
+        {"name": "cosine", "user_based": False},
+        "ItemKNN",
+        {"similarity": "cosine_corated", "centering": "mean"},
+    ),
+    (
+        "item_pearson_baseline",
+        "KNNBaseline",
+        {"name": "pearson_baseline", "user_based": False},
+        "ItemKNN",
+        {"similarity": "pearson_baseline", "centering": "baseline", "shrink": 100.0},
+    ),
 ]
 
 
@@ -78,18 +94,22 @@ def read_fold(k):
 
 def bench_explicit(folds, repeats):
     import surprise
+
     out = []
     for k in folds:
         tr, te = read_fold(k)
         # one id space for train and test: test users/items without training ratings get the
         # fallback prediction, as Surprise's unknown ids do
-        train = cr.Interactions.from_pandas(tr, "user", "item", "rating", user_ids=np.union1d(tr.user, te.user),
-                                            item_ids=np.union1d(tr.item, te.item))
-        trainset = surprise.Dataset.load_from_df(tr[["user", "item", "rating"]],
-                                                 surprise.Reader(rating_scale=(1, 5))).build_full_trainset()
+        train = cr.Interactions.from_pandas(
+            tr, "user", "item", "rating", user_ids=np.union1d(tr.user, te.user), item_ids=np.union1d(tr.item, te.item)
+        )
+        trainset = surprise.Dataset.load_from_df(
+            tr[["user", "item", "rating"]], surprise.Reader(rating_scale=(1, 5))
+        ).build_full_trainset()
         testset = list(zip(te.user, te.item, te.rating.astype(float)))
         truth = te.rating.to_numpy(float)
         for name, s_cls, s_opts, c_cls, c_params in EXPLICIT:
+
             def run_surprise():
                 algo = getattr(surprise, s_cls)(k=40, sim_options=dict(s_opts), verbose=False).fit(trainset)
                 return np.array([p.est for p in algo.test(testset)])
@@ -101,14 +121,23 @@ def bench_explicit(folds, repeats):
             t_s, p_s = best_of(run_surprise, repeats)
             cpu_s = CPU_TIME[0]
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)   # items without neighbours (expected)
+                warnings.simplefilter("ignore", UserWarning)  # items without neighbours (expected)
                 t_c, p_c = best_of(run_crossrec, CROSSREC_REPEATS * repeats)
             cpu_c = CPU_TIME[0]
-            row = {"fold": f"u{k}", "config": name, "surprise": s_cls,
-                   "rmse_surprise": cr.metrics.rmse(truth, p_s), "rmse_crossrec": cr.metrics.rmse(truth, p_c),
-                   "max_abs_prediction_diff": float(np.abs(p_s - p_c).max()),
-                   "time_surprise_s": t_s, "time_crossrec_s": t_c, "speedup": t_s / t_c,
-                   "cpu_surprise_s": cpu_s, "cpu_crossrec_s": cpu_c, "speedup_cpu": cpu_s / cpu_c}
+            row = {
+                "fold": f"u{k}",
+                "config": name,
+                "surprise": s_cls,
+                "rmse_surprise": cr.metrics.rmse(truth, p_s),
+                "rmse_crossrec": cr.metrics.rmse(truth, p_c),
+                "max_abs_prediction_diff": float(np.abs(p_s - p_c).max()),
+                "time_surprise_s": t_s,
+                "time_crossrec_s": t_c,
+                "speedup": t_s / t_c,
+                "cpu_surprise_s": cpu_s,
+                "cpu_crossrec_s": cpu_c,
+                "speedup_cpu": cpu_s / cpu_c,
+            }
             print(json.dumps(row), file=sys.stderr)
             out.append(row)
     return out
@@ -138,6 +167,7 @@ def neighbour_agreement(ours: sp.csr_matrix, theirs: sp.csr_matrix) -> float:
 
 def bench_implicit_set(name, matrix, k, repeats):
     from implicit.nearest_neighbours import CosineRecommender
+
     train, test = split_80_20(matrix)
     data = cr.Interactions.from_scipy(train, explicit=False)
     users = np.flatnonzero(np.diff(test.indptr) > 0).astype(np.int32)
@@ -151,23 +181,35 @@ def bench_implicit_set(name, matrix, k, repeats):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         t_rc, (rec_c, _) = best_of(lambda: model.recommend_indices(users, n=10), repeats)
-    row.update(fit_crossrec_s=t_c, fit_crossrec_cpu_s=cpu_c, recommend_crossrec_s=t_rc,
-               ndcg10_crossrec=ndcg(rec_c, test, users))
+    row.update(
+        fit_crossrec_s=t_c,
+        fit_crossrec_cpu_s=cpu_c,
+        recommend_crossrec_s=t_rc,
+        ndcg10_crossrec=ndcg(rec_c, test, users),
+    )
     for K, label in ((k + 1, "same_neighbours"), (k, "same_K")):
+
         def fit_implicit():
             m = CosineRecommender(K=K)
             m.fit(train, show_progress=False)
             return m
+
         with threadpool_limits(1, "blas"):
             t_i, imodel = best_of(fit_implicit, repeats)
         cpu_i = CPU_TIME[0]
-        t_ri, (rec_i, _) = best_of(lambda: imodel.recommend(users, train[users], N=10, filter_already_liked_items=True),
-                                   repeats)
-        row[label] = {"implicit_K": K, "fit_implicit_s": t_i, "fit_implicit_cpu_s": cpu_i, "recommend_implicit_s": t_ri,
-                      "ndcg10_implicit": ndcg(np.asarray(rec_i), test, users),
-                      "fit_time_ratio_crossrec_over_implicit": t_c / t_i,
-                      "fit_cpu_ratio_crossrec_over_implicit": cpu_c / cpu_i,
-                      "neighbour_agreement": neighbour_agreement(model.neighbors_, imodel.similarity)}
+        t_ri, (rec_i, _) = best_of(
+            lambda: imodel.recommend(users, train[users], N=10, filter_already_liked_items=True), repeats
+        )
+        row[label] = {
+            "implicit_K": K,
+            "fit_implicit_s": t_i,
+            "fit_implicit_cpu_s": cpu_i,
+            "recommend_implicit_s": t_ri,
+            "ndcg10_implicit": ndcg(np.asarray(rec_i), test, users),
+            "fit_time_ratio_crossrec_over_implicit": t_c / t_i,
+            "fit_cpu_ratio_crossrec_over_implicit": cpu_c / cpu_i,
+            "neighbour_agreement": neighbour_agreement(model.neighbors_, imodel.similarity),
+        }
     print(json.dumps(row), file=sys.stderr)
     return row
 
@@ -180,7 +222,7 @@ def movielens_implicit():
 
 
 def lastfm():
-    df = pd.read_csv(DATA / "lastfm-hetrec2011-2k" / "user_artists.dat", sep="\t")   # CRLF handled by pandas
+    df = pd.read_csv(DATA / "lastfm-hetrec2011-2k" / "user_artists.dat", sep="\t")  # CRLF handled by pandas
     df.columns = [c.strip() for c in df.columns]
     data = cr.Interactions.from_pandas(df, "userID", "artistID", "weight", implicit=True)
     return sp.csr_matrix(data.matrix, dtype=np.float32)
@@ -192,12 +234,12 @@ def generated(n_users=250_000, n_items=60_000, target=5_000_000, seed=0):
     rng = np.random.default_rng(seed)
     activity = np.maximum(1, rng.lognormal(mean=np.log(14), sigma=0.8, size=n_users)).astype(np.int64)
     activity = np.minimum(activity, 2000)
-    activity = (activity * (target * 1.2 / activity.sum())).astype(np.int64) + 1   # repeats are dropped
+    activity = (activity * (target * 1.2 / activity.sum())).astype(np.int64) + 1  # repeats are dropped
     users = np.repeat(np.arange(n_users, dtype=np.int64), activity)
     p = 1.0 / np.arange(1, n_items + 1)
     p /= p.sum()
     items = rng.choice(n_items, size=len(users), p=p)
-    keys = np.unique(users * n_items + items)               # drop repeated (user, item) draws
+    keys = np.unique(users * n_items + items)  # drop repeated (user, item) draws
     assert len(keys) >= target, len(keys)
     u, i = keys // n_items, keys % n_items
     return sp.csr_matrix((np.ones(len(u), np.float32), (u, i)), shape=(n_users, n_items))
@@ -223,6 +265,7 @@ def reset_peak() -> bool:
 def peak_during(fn):
     """(result, seconds, peak RSS growth in MiB) of fn(); growth = VmHWM after - RSS before."""
     import gc
+
     gc.collect()
     ok = reset_peak()
     before = vm_hwm_kb()
@@ -234,10 +277,18 @@ def peak_during(fn):
 
 def bench_generated(k=100):
     from implicit.nearest_neighbours import CosineRecommender
+
     m = generated()
     data = cr.Interactions.from_scipy(m, explicit=False)
-    row = {"users": int(m.shape[0]), "items": int(m.shape[1]), "nnz": int(m.nnz), "k": k,
-           "item_popularity_top1pct_share": float(np.sort(np.diff(m.tocsc().indptr))[::-1][:m.shape[1] // 100].sum() / m.nnz)}
+    row = {
+        "users": int(m.shape[0]),
+        "items": int(m.shape[1]),
+        "nnz": int(m.nnz),
+        "k": k,
+        "item_popularity_top1pct_share": float(
+            np.sort(np.diff(m.tocsc().indptr))[::-1][: m.shape[1] // 100].sum() / m.nnz
+        ),
+    }
     model, t_c, mem_c = peak_during(lambda: cr.ItemKNN(similarity="cosine", k=k, neighborhood="fixed").fit(data))
     nb = model.neighbors_
     nb_mib = (nb.data.nbytes + nb.indices.nbytes + nb.indptr.nbytes) / 2**20
@@ -247,12 +298,19 @@ def bench_generated(k=100):
         im = CosineRecommender(K=k + 1)
         im.fit(m, show_progress=False)
         return im
+
     with threadpool_limits(1, "blas"):
         im, t_i, mem_i = peak_during(fit_implicit)
     del im
-    row.update(fit_crossrec_s=t_c, fit_implicit_s=t_i, fit_time_ratio_crossrec_over_implicit=t_c / t_i,
-               peak_growth_crossrec_mib=mem_c, peak_growth_implicit_mib=mem_i, neighbor_lists_mib=nb_mib,
-               rows_x_k_x_8_bytes_mib=m.shape[1] * k * 8 / 2**20)
+    row.update(
+        fit_crossrec_s=t_c,
+        fit_implicit_s=t_i,
+        fit_time_ratio_crossrec_over_implicit=t_c / t_i,
+        peak_growth_crossrec_mib=mem_c,
+        peak_growth_implicit_mib=mem_i,
+        neighbor_lists_mib=nb_mib,
+        rows_x_k_x_8_bytes_mib=m.shape[1] * k * 8 / 2**20,
+    )
     print(json.dumps(row), file=sys.stderr)
     return row
 
@@ -267,23 +325,35 @@ def main():
     folds = [1] if args.quick else [1, 2, 3, 4, 5]
     import implicit
     import surprise
-    result = {"machine": {"cores": os.cpu_count(), "crossrec_threads": cr._core.max_threads(),
-                          "load_average_start": os.getloadavg()},
-              "versions": {"crossrec": cr.__version__, "surprise": surprise.__version__,
-                           "implicit": implicit.__version__},
-              "repeats": repeats, "crossrec_repeats_explicit": CROSSREC_REPEATS * repeats}
+
+    result = {
+        "machine": {
+            "cores": os.cpu_count(),
+            "crossrec_threads": cr._core.max_threads(),
+            "load_average_start": os.getloadavg(),
+        },
+        "versions": {"crossrec": cr.__version__, "surprise": surprise.__version__, "implicit": implicit.__version__},
+        "repeats": repeats,
+        "crossrec_repeats_explicit": CROSSREC_REPEATS * repeats,
+    }
     result["explicit"] = bench_explicit(folds, repeats)
     ex = result["explicit"]
     result["explicit_summary"] = {
-        name: {"folds": len([r for r in ex if r["config"] == name]),
-               "rmse_at_or_below_surprise_all_folds": all(r["rmse_crossrec"] <= r["rmse_surprise"] + 1e-6
-                                                          for r in ex if r["config"] == name),
-               "min_speedup": min(r["speedup"] for r in ex if r["config"] == name),
-               "median_speedup": float(np.median([r["speedup"] for r in ex if r["config"] == name])),
-               "min_speedup_cpu": min(r["speedup_cpu"] for r in ex if r["config"] == name)}
-        for name, *_ in EXPLICIT}
-    result["implicit"] = [bench_implicit_set("ml100k_ge4", movielens_implicit(), 50, max(repeats, 3)),
-                          bench_implicit_set("lastfm2k_playcounts", lastfm(), 100, max(repeats, 3))]
+        name: {
+            "folds": len([r for r in ex if r["config"] == name]),
+            "rmse_at_or_below_surprise_all_folds": all(
+                r["rmse_crossrec"] <= r["rmse_surprise"] + 1e-6 for r in ex if r["config"] == name
+            ),
+            "min_speedup": min(r["speedup"] for r in ex if r["config"] == name),
+            "median_speedup": float(np.median([r["speedup"] for r in ex if r["config"] == name])),
+            "min_speedup_cpu": min(r["speedup_cpu"] for r in ex if r["config"] == name),
+        }
+        for name, *_ in EXPLICIT
+    }
+    result["implicit"] = [
+        bench_implicit_set("ml100k_ge4", movielens_implicit(), 50, max(repeats, 3)),
+        bench_implicit_set("lastfm2k_playcounts", lastfm(), 100, max(repeats, 3)),
+    ]
     if not args.skip_generated:
         result["generated"] = bench_generated()
     result["machine"]["load_average_end"] = os.getloadavg()

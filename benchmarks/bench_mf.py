@@ -12,6 +12,7 @@ Predictions are clipped to [1, 5] (Surprise clips too); a test user or item unse
 predicted from the global mean and the known bias, as Surprise does.
 Run: python benchmarks/bench_mf.py [--quick]   (--quick: fold u1 only)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,7 @@ def tune_als(train_df):
 
 def fold(k: int, repeats: int) -> dict:
     from surprise import SVD, Dataset, Reader
+
     tr, te = ml100k(f"u{k}.base"), ml100k(f"u{k}.test")
     data = cr.Interactions.from_pandas(tr, "user", "item", "rating")
     s_train = Dataset.load_from_df(tr[["user", "item", "rating"]], Reader(rating_scale=(1, 5))).build_full_trainset()
@@ -63,8 +65,9 @@ def fold(k: int, repeats: int) -> dict:
     models = {
         "surprise SVD": lambda: SVD(random_state=0).fit(s_train),
         "crossrec MF (SVD's hyper-parameters)": lambda: cr.MF(seed=0, n_threads=1).fit(data),
-        "crossrec ALS explicit": lambda: cr.ALS(factors=32, iterations=10, implicit=False, regularization=reg,
-                                                seed=0, n_threads=1).fit(data),
+        "crossrec ALS explicit": lambda: cr.ALS(
+            factors=32, iterations=10, implicit=False, regularization=reg, seed=0, n_threads=1
+        ).fit(data),
     }
     times = {name: float("inf") for name in models}
     fitted = {}
@@ -79,8 +82,14 @@ def fold(k: int, repeats: int) -> dict:
         else:
             pred = predict(model, te.user.values, te.item.values)
         rmse[name] = cr.metrics.rmse(te.rating.values, pred)
-    return {"fold": f"u{k}", "rmse": rmse, "fit_s": times, "als_regularization": reg,
-            "als_validation_rmse": val_scores, "als_tuning_s": t_tune}
+    return {
+        "fold": f"u{k}",
+        "rmse": rmse,
+        "fit_s": times,
+        "als_regularization": reg,
+        "als_validation_rmse": val_scores,
+        "als_tuning_s": t_tune,
+    }
 
 
 def main(argv=None):
@@ -93,16 +102,25 @@ def main(argv=None):
     mean_time = {n: float(np.mean([f["fit_s"][n] for f in folds])) for n in names}
     svd = "surprise SVD"
     summary = {
-        "mean_rmse": mean_rmse, "mean_fit_s": mean_time,
+        "mean_rmse": mean_rmse,
+        "mean_fit_s": mean_time,
         "rmse_gain_over_svd": {n: mean_rmse[svd] - mean_rmse[n] for n in names if n != svd},
         "time_ratio_vs_svd": {n: mean_time[n] / mean_time[svd] for n in names if n != svd},
     }
     als = "crossrec ALS explicit"
     summary["target_met(ALS: rmse >= 0.015 below SVD and faster)"] = bool(
-        summary["rmse_gain_over_svd"][als] >= 0.015 and mean_time[als] < mean_time[svd])
-    write("mf", {"benchmark": "explicit rating prediction, ML-100K u1..u5", "machine": machine(),
-                 "note": "fit times: best of interleaved repeats per fold, then mean over folds; shared machine",
-                 "folds": folds, "summary": summary})
+        summary["rmse_gain_over_svd"][als] >= 0.015 and mean_time[als] < mean_time[svd]
+    )
+    write(
+        "mf",
+        {
+            "benchmark": "explicit rating prediction, ML-100K u1..u5",
+            "machine": machine(),
+            "note": "fit times: best of interleaved repeats per fold, then mean over folds; shared machine",
+            "folds": folds,
+            "summary": summary,
+        },
+    )
     mf = "crossrec MF (SVD's hyper-parameters)"
     assert abs(mean_rmse[mf] - mean_rmse[svd]) < 0.01, "same model as SVD: accuracy must match"
     assert summary["rmse_gain_over_svd"][als] > 0

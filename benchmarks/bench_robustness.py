@@ -12,6 +12,7 @@ included automatically once they are in crossrec.
 
     python benchmarks/bench_robustness.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,11 @@ def factories(quick: bool):
     }
     fit_params = {"ContentBased": {"item_features": features}, "Hybrid(EASE+ContentBased)": {"item_features": features}}
     optional = {  # models of other branches, by the names DESIGN.md gives them
-        "ItemKNN": lambda: cr.ItemKNN(k=50), "UserKNN": lambda: cr.UserKNN(k=50),
-        "ALS": lambda: cr.ALS(factors=64), "MF": lambda: cr.MF(factors=32), "BPR": lambda: cr.BPR(factors=32),
+        "ItemKNN": lambda: cr.ItemKNN(k=50),
+        "UserKNN": lambda: cr.UserKNN(k=50),
+        "ALS": lambda: cr.ALS(factors=64),
+        "MF": lambda: cr.MF(factors=32),
+        "BPR": lambda: cr.BPR(factors=32),
         "AssociationRules": lambda: cr.AssociationRules(min_support=0.05),
     }
     for name, make in optional.items():
@@ -48,12 +52,14 @@ def factories(quick: bool):
 
 def single_threaded(make):
     """One thread per model (and BLAS): on the shared 2-core machine, two threads were far slower."""
+
     def factory():
         model = make()
         for m in [model] + [sub for sub, _ in getattr(model, "models", ())]:
             if "n_threads" in m.get_params():
                 m.set_params(n_threads=1)
         return model
+
     return factory
 
 
@@ -77,17 +83,34 @@ def main():
         sizes = args.sizes
     t0 = time.perf_counter()
     with threadpool_limits(1):
-        table = cr.robustness.robustness_table(facts, data, attacks=args.attacks, fit_params=fit_params,
-                                               sizes=sizes, filler_size=0.03, target_item=target, seed=0)
-    summary = (table.groupby(["model", "attack"], sort=False)
-               .agg(majority_size=("majority_size", "first"), hit_rate_before=("hit_rate_before", "first"),
-                    hit_rate_at_5pct=("hit_rate", lambda h: h.iloc[min(2, len(h) - 1)]),
-                    max_prediction_shift=("prediction_shift", "max"))
-               .reset_index())
+        table = cr.robustness.robustness_table(
+            facts,
+            data,
+            attacks=args.attacks,
+            fit_params=fit_params,
+            sizes=sizes,
+            filler_size=0.03,
+            target_item=target,
+            seed=0,
+        )
+    summary = (
+        table.groupby(["model", "attack"], sort=False)
+        .agg(
+            majority_size=("majority_size", "first"),
+            hit_rate_before=("hit_rate_before", "first"),
+            hit_rate_at_5pct=("hit_rate", lambda h: h.iloc[min(2, len(h) - 1)]),
+            max_prediction_shift=("prediction_shift", "max"),
+        )
+        .reset_index()
+    )
     result = {
-        "quick": args.quick, "data": "MovieLens 100K ratings", "target_item": int(target),
+        "quick": args.quick,
+        "data": "MovieLens 100K ratings",
+        "target_item": int(target),
         "target_ratings": int(data.item_counts()[data.item_index(target)[0]]),
-        "sizes": sizes, "filler_size": 0.03, "genuine_users": data.n_users,
+        "sizes": sizes,
+        "filler_size": 0.03,
+        "genuine_users": data.n_users,
         "summary": summary.replace({np.nan: None}).to_dict(orient="records"),
         "table": table.replace({np.nan: None}).to_dict(orient="records"),
         "total_s": time.perf_counter() - t0,

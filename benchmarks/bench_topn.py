@@ -10,6 +10,7 @@ the results are checked to agree. Prints JSON and writes benchmarks/results/topn
 
     python benchmarks/bench_topn.py [--quick] [--users N] [--items N] [--factors K] [--n 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,8 @@ def numpy_topn_from_factors(U, V, seen, n):
     items = np.empty((len(U), n), np.int64)
     scores = np.empty((len(U), n), np.float32)
     for s in range(0, len(U), BLOCK):
-        block = U[s:s + BLOCK] @ V.T
-        items[s:s + BLOCK], scores[s:s + BLOCK] = numpy_topn_from_scores(block, seen[s:s + BLOCK], n)
+        block = U[s : s + BLOCK] @ V.T
+        items[s : s + BLOCK], scores[s : s + BLOCK] = numpy_topn_from_scores(block, seen[s : s + BLOCK], n)
     return items, scores
 
 
@@ -72,8 +73,12 @@ def agreement(a, b):
 def blas_info():
     try:
         from threadpoolctl import threadpool_info
-        return [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-                for p in threadpool_info() if p.get("user_api") == "blas"]
+
+        return [
+            {k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for p in threadpool_info()
+            if p.get("user_api") == "blas"
+        ]
     except ImportError:
         return []
 
@@ -96,18 +101,30 @@ def main(argv=None):
     U = rng.normal(size=(n_users, args.factors)).astype(np.float32)
     V = rng.normal(size=(args.items, args.factors)).astype(np.float32)
     cols = np.concatenate([rng.choice(args.items, args.seen, replace=False) for _ in range(n_users)])
-    seen = sp.csr_matrix((np.ones(len(cols), np.float32), cols, np.arange(0, len(cols) + 1, args.seen)),
-                         shape=(n_users, args.items))
+    seen = sp.csr_matrix(
+        (np.ones(len(cols), np.float32), cols, np.arange(0, len(cols) + 1, args.seen)), shape=(n_users, args.items)
+    )
     seen.sort_indices()
     threads = cr._core.max_threads()
 
-    res = {"benchmark": "topn", "users": n_users, "items": args.items, "factors": args.factors,
-           "seen_per_user": args.seen, "n": args.n, "repeat": repeat, "threads": threads,
-           "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "blas": blas_info(),
-           "machine": platform.machine(), "numpy": np.__version__, "crossrec": cr.__version__,
-           "load_average_at_start": list(os.getloadavg()),
-           "note": "times in seconds, best of `repeat`; ratio = numpy time / crossrec time (> 1: crossrec faster); "
-                   "the machine is shared, so absolute times are noisy and ratios are what to compare"}
+    res = {
+        "benchmark": "topn",
+        "users": n_users,
+        "items": args.items,
+        "factors": args.factors,
+        "seen_per_user": args.seen,
+        "n": args.n,
+        "repeat": repeat,
+        "threads": threads,
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "blas": blas_info(),
+        "machine": platform.machine(),
+        "numpy": np.__version__,
+        "crossrec": cr.__version__,
+        "load_average_at_start": list(os.getloadavg()),
+        "note": "times in seconds, best of `repeat`; ratio = numpy time / crossrec time (> 1: crossrec faster); "
+        "the machine is shared, so absolute times are noisy and ratios are what to compare",
+    }
 
     # --- from factors: fused kernel vs BLAS matmul + mask + argpartition ---------------------
     t_np, ref = best_of(lambda: numpy_topn_from_factors(U, V, seen, args.n), repeat)
@@ -116,21 +133,33 @@ def main(argv=None):
     same, diff = agreement(ref, got)
     assert np.array_equal(got[0], got1[0]), "1 thread and all threads disagree"
     assert same >= 0.999 and diff < 1e-3, f"results differ from numpy: {same:.4f} of rows equal, max diff {diff}"
-    res["from_factors"] = {"numpy_s": t_np, "crossrec_s": t_cr, "crossrec_1thread_s": t_cr1,
-                           "ratio": t_np / t_cr, "ratio_1thread": t_np / t_cr1,
-                           "rows_identical": same, "max_score_diff": diff}
+    res["from_factors"] = {
+        "numpy_s": t_np,
+        "crossrec_s": t_cr,
+        "crossrec_1thread_s": t_cr1,
+        "ratio": t_np / t_cr,
+        "ratio_1thread": t_np / t_cr1,
+        "rows_identical": same,
+        "max_score_diff": diff,
+    }
 
     # --- from a precomputed score block: selection alone ------------------------------------
     m = min(n_users, BLOCK)
     scores = U[:m] @ V.T
     block_seen = seen[:m]
-    t_np_s, ref_s = best_of(lambda s: numpy_topn_from_scores(s, block_seen, args.n), repeat,
-                            setup=lambda: (scores.copy(),))  # numpy masks in place: a fresh copy, not timed
+    t_np_s, ref_s = best_of(
+        lambda s: numpy_topn_from_scores(s, block_seen, args.n), repeat, setup=lambda: (scores.copy(),)
+    )  # numpy masks in place: a fresh copy, not timed
     t_cr_s, got_s = best_of(lambda: cr.topn_from_scores(scores, args.n, exclude=block_seen), repeat)
     same_s, diff_s = agreement(ref_s, got_s)
     assert same_s == 1.0 and diff_s == 0.0, f"topn_from_scores differs from numpy ({same_s}, {diff_s})"
-    res["from_scores"] = {"users": m, "numpy_s": t_np_s, "crossrec_s": t_cr_s, "ratio": t_np_s / t_cr_s,
-                          "rows_identical": same_s}
+    res["from_scores"] = {
+        "users": m,
+        "numpy_s": t_np_s,
+        "crossrec_s": t_cr_s,
+        "ratio": t_np_s / t_cr_s,
+        "rows_identical": same_s,
+    }
 
     text = json.dumps(res, indent=2)
     print(text)

@@ -12,6 +12,7 @@ bootstrap interval. The "peer" here is the best target-only baseline, in the sam
 
 Writes benchmarks/results/transfer.json and benchmarks/results/transfer.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,34 +69,68 @@ def main() -> None:
             target_ok = bool(best.low > 0 and best.value >= 1.5 * best.baseline_value)
             warm_ok = bool(warm_best.value >= warm_best.baseline_value * 0.99)
         run = {
-            "pair": name, "fraction": fraction, "summary": pair.summary(), "seconds": secs, "cpu_seconds": cpu,
-            "metric": key, "n_cold": len(res.split.cold_users), "n_warm": len(res.split.warm_users),
+            "pair": name,
+            "fraction": fraction,
+            "summary": pair.summary(),
+            "seconds": secs,
+            "cpu_seconds": cpu,
+            "metric": key,
+            "n_cold": len(res.split.cold_users),
+            "n_warm": len(res.split.warm_users),
             "table": {f"{m}|{s}": {c: float(v) for c, v in row.items()} for (m, s), row in table.iterrows()},
-            "gains": res.gains.to_dict(orient="records"), "chosen": {k: repr(v) for k, v in res.chosen.items()},
-            "validation": res.validation.to_dict(orient="records"), "fit_seconds": res.times,
-            "best_cold": {"method": best.method, "value": float(best.value), "baseline": best.baseline,
-                          "baseline_value": float(best.baseline_value), "estimate": float(best.estimate),
-                          "low": float(best.low), "high": float(best.high),
-                          "ratio": float(best.value / best.baseline_value)},
-            "warm_of_best": {"value": float(warm_best.value), "baseline": warm_best.baseline,
-                             "baseline_value": float(warm_best.baseline_value)},
-            "target_met_cold": target_ok, "target_met_warm": warm_ok,
+            "gains": res.gains.to_dict(orient="records"),
+            "chosen": {k: repr(v) for k, v in res.chosen.items()},
+            "validation": res.validation.to_dict(orient="records"),
+            "fit_seconds": res.times,
+            "best_cold": {
+                "method": best.method,
+                "value": float(best.value),
+                "baseline": best.baseline,
+                "baseline_value": float(best.baseline_value),
+                "estimate": float(best.estimate),
+                "low": float(best.low),
+                "high": float(best.high),
+                "ratio": float(best.value / best.baseline_value),
+            },
+            "warm_of_best": {
+                "value": float(warm_best.value),
+                "baseline": warm_best.baseline,
+                "baseline_value": float(warm_best.baseline_value),
+            },
+            "target_met_cold": target_ok,
+            "target_met_warm": warm_ok,
         }
         runs.append(run)
-        print(f"{name} cold={fraction:.0%}: best cold {best.method} {key}={best.value:.4f} vs {best.baseline} "
-              f"{best.baseline_value:.4f} (ratio {best.value / best.baseline_value:.3f}, CI of diff "
-              f"{best.low:+.4f}..{best.high:+.4f}); warm {warm_best.value:.4f} vs {warm_best.baseline_value:.4f}; "
-              f"{secs:.0f}s wall, {cpu:.0f}s CPU", flush=True)
+        print(
+            f"{name} cold={fraction:.0%}: best cold {best.method} {key}={best.value:.4f} vs {best.baseline} "
+            f"{best.baseline_value:.4f} (ratio {best.value / best.baseline_value:.3f}, CI of diff "
+            f"{best.low:+.4f}..{best.high:+.4f}); warm {warm_best.value:.4f} vs {warm_best.baseline_value:.4f}; "
+            f"{secs:.0f}s wall, {cpu:.0f}s CPU",
+            flush=True,
+        )
     total = time.perf_counter() - t_all
-    out = {"benchmark": "transfer", "quick": args.quick, "total_seconds": total,
-           "total_cpu_seconds": time.process_time() - c_all, "load_average": os.getloadavg(), "cpu_count": os.cpu_count(),
-           "runs": runs}
+    out = {
+        "benchmark": "transfer",
+        "quick": args.quick,
+        "total_seconds": total,
+        "total_cpu_seconds": time.process_time() - c_all,
+        "load_average": os.getloadavg(),
+        "cpu_count": os.cpu_count(),
+        "runs": runs,
+    }
     res_dir = REPO / "benchmarks" / "results"
     res_dir.mkdir(parents=True, exist_ok=True)
     (res_dir / "transfer.json").write_text(json.dumps(out, indent=1, default=_json))
     (res_dir / "transfer.md").write_text(markdown(out))
-    print(json.dumps({"total_seconds": total, "targets_met_cold": [r["target_met_cold"] for r in runs],
-                      "targets_met_warm": [r["target_met_warm"] for r in runs]}))
+    print(
+        json.dumps(
+            {
+                "total_seconds": total,
+                "targets_met_cold": [r["target_met_cold"] for r in runs],
+                "targets_met_warm": [r["target_met_warm"] for r in runs],
+            }
+        )
+    )
 
 
 def _json(x):
@@ -107,16 +142,23 @@ def _json(x):
 
 
 def markdown(out: dict) -> str:
-    lines = ["| pair | cold | metric | best baseline (cold) | best transfer (cold) | ratio | 95% CI of diff | "
-             "target | warm: method vs best baseline | s wall / CPU |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| pair | cold | metric | best baseline (cold) | best transfer (cold) | ratio | 95% CI of diff | "
+        "target | warm: method vs best baseline | s wall / CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in out["runs"]:
         b, w = r["best_cold"], r["warm_of_best"]
-        lines.append(f"| {r['pair']} | {r['fraction']:.0%} | {r['metric']} | {b['baseline']} {b['baseline_value']:.4f} | "
-                     f"{b['method']} {b['value']:.4f} | {b['ratio']:.3f} | {b['low']:+.4f} .. {b['high']:+.4f} | "
-                     f"{'met' if r['target_met_cold'] else 'missed'} | {w['value']:.4f} vs {w['baseline_value']:.4f} "
-                     f"({'ok' if r['target_met_warm'] else 'worse'}) | {r['seconds']:.0f} / {r['cpu_seconds']:.0f} |")
-    lines.append(f"\nTotal {out['total_seconds']:.0f} s wall, {out['total_cpu_seconds']:.0f} s CPU (all threads) on "
-                 f"{out['cpu_count']} cores shared with other jobs (load average {out['load_average'][0]:.1f}).")
+        lines.append(
+            f"| {r['pair']} | {r['fraction']:.0%} | {r['metric']} | {b['baseline']} {b['baseline_value']:.4f} | "
+            f"{b['method']} {b['value']:.4f} | {b['ratio']:.3f} | {b['low']:+.4f} .. {b['high']:+.4f} | "
+            f"{'met' if r['target_met_cold'] else 'missed'} | {w['value']:.4f} vs {w['baseline_value']:.4f} "
+            f"({'ok' if r['target_met_warm'] else 'worse'}) | {r['seconds']:.0f} / {r['cpu_seconds']:.0f} |"
+        )
+    lines.append(
+        f"\nTotal {out['total_seconds']:.0f} s wall, {out['total_cpu_seconds']:.0f} s CPU (all threads) on "
+        f"{out['cpu_count']} cores shared with other jobs (load average {out['load_average'][0]:.1f})."
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -8,8 +8,7 @@ from hypothesis import HealthCheck, settings
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("CROSSREC_DATA", REPO.parent / "shared" / "data"))
 
-settings.register_profile("ci", max_examples=60, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
@@ -31,6 +30,7 @@ def rng():
 def data(request):
     """Contract data for ModelContract subclasses (tests/contract.py)."""
     from contract import small_data
+
     return small_data(explicit=getattr(request.cls, "explicit_data", True))
 
 

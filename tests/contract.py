@@ -1,5 +1,6 @@
 """One behavioural contract for every model (implicit's idea): subclass ModelContract once per
 model and set ``make_model`` (and ``rating_model`` if it predicts ratings)."""
+
 import numpy as np
 import pandas as pd
 import pytest

@@ -5,14 +5,25 @@ Gumbel noise); a fraction of users are cold (all their target interactions are h
 warm users hold out a few target interactions. The teacher is a truncated SVD of the joint
 [source | target train] matrix, so it scores target items for cold users from their source data.
 """
+
 import crossrec as cr
 import numpy as np
 import scipy.sparse as sp
 from crossrec.data import IdMap
 
 
-def generated_pair(seed=0, n_users=300, n_source=200, n_target=150, dim=6, per_source=20, per_target=15,
-                   cold_fraction=0.3, holdout=3, noise=1.0):
+def generated_pair(
+    seed=0,
+    n_users=300,
+    n_source=200,
+    n_target=150,
+    dim=6,
+    per_source=20,
+    per_target=15,
+    cold_fraction=0.3,
+    holdout=3,
+    noise=1.0,
+):
     rng = np.random.default_rng(seed)
     users = rng.standard_normal((n_users, dim))
     src = rng.standard_normal((n_source, dim))
@@ -57,7 +68,7 @@ class SVDTeacher(cr.Recommender):
         joint = sp.hstack([source.matrix, target.matrix]).tocsr().astype(np.float64)
         u, s, vt = sp.linalg.svds(joint, k=self.factors, random_state=0)
         self.user_factors_ = (u * s).astype(np.float32)
-        self.item_factors_ = np.ascontiguousarray(vt.T[source.n_items:], dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(vt.T[source.n_items :], dtype=np.float32)
         return self
 
     def _factors(self, user_idx):

@@ -1,4 +1,5 @@
 """Slow, obviously-correct numpy references for the neighbourhood kernels (tests only)."""
+
 import heapq
 
 import numpy as np
@@ -12,7 +13,7 @@ def full_similarity(matrix, kind, shrink=0.0, min_support=1, baseline=None):
     dense = m.toarray()
     mask = np.zeros((n, n_cols), bool)
     for r in range(n):
-        mask[r, m.indices[m.indptr[r]:m.indptr[r + 1]]] = True
+        mask[r, m.indices[m.indptr[r] : m.indptr[r + 1]]] = True
     vals = dense.copy()
     if kind == "adjusted_cosine":
         col_mean = np.array([dense[mask[:, c], c].mean() if mask[:, c].any() else 0.0 for c in range(n_cols)])
@@ -67,11 +68,14 @@ def surprise_predict(X, sim, x, y, k, min_k, centering, global_mean, x_mean=None
     """Surprise's estimate for (x, y) given the dense similarity; X is x-by-y CSR of ratings."""
     X = sp.csr_matrix(X)
     XT = X.T.tocsr()
-    raters = XT.indices[XT.indptr[y]:XT.indptr[y + 1]]
-    ratings = XT.data[XT.indptr[y]:XT.indptr[y + 1]]
+    raters = XT.indices[XT.indptr[y] : XT.indptr[y + 1]]
+    ratings = XT.data[XT.indptr[y] : XT.indptr[y + 1]]
     known = X.indptr[x + 1] > X.indptr[x] and len(raters) > 0
-    base = {"none": 0.0, "mean": x_mean[x] if x_mean is not None else 0.0,
-            "baseline": global_mean + (bx[x] if bx is not None else 0) + (by[y] if by is not None else 0)}[centering]
+    base = {
+        "none": 0.0,
+        "mean": x_mean[x] if x_mean is not None else 0.0,
+        "baseline": global_mean + (bx[x] if bx is not None else 0) + (by[y] if by is not None else 0),
+    }[centering]
     if not known:
         return base if centering == "baseline" else global_mean
     nbrs = heapq.nlargest(k, [(sim[x, x2], x2, r) for x2, r in zip(raters, ratings) if x2 != x], key=lambda t: t[0])

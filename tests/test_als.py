@@ -1,4 +1,5 @@
 """ALS half-sweeps against a closed-form numpy reference, the ALS model, and fold-in."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -193,8 +194,7 @@ def test_explicit_equals_closed_form(weighted_lambda, with_weights, with_prior):
         prior = rng.standard_normal(X.shape).astype(np.float32)
         w = rng.uniform(0, 1, X.shape[0]).astype(np.float32)
     ref = explicit_ref(m, Y, 0.2, weights, weighted_lambda, prior, w)
-    fz.als_explicit_step(m, Y, X, 0.2, weights=weights, weighted_lambda=weighted_lambda, prior=prior,
-                         prior_weight=w)
+    fz.als_explicit_step(m, Y, X, 0.2, weights=weights, weighted_lambda=weighted_lambda, prior=prior, prior_weight=w)
     np.testing.assert_allclose(X, ref, rtol=1e-4, atol=1e-5)
 
 
@@ -255,6 +255,7 @@ def test_same_result_on_1_and_2_threads(solver):
 
 def test_concurrent_calls_from_a_thread_pool_agree():
     from concurrent.futures import ThreadPoolExecutor
+
     m, Y, X = random_problem(n_rows=200, n_cols=100, f=8, density=0.1)
 
     def run(_):
@@ -301,12 +302,17 @@ def test_core_rejects_bad_input_with_value_error():
     with pytest.raises(ValueError, match="must not share memory"):
         sq_m = fz.kernel_csr(sp.random(25, 25, density=0.2, format="csr", random_state=0))
         _core.als_implicit_step(sq_m.indptr, sq_m.indices, sq_m.data, sq, sq, 0.1)
-    for kw, match in [({"regularization": -1.0}, "regularization"), ({"alpha": -1.0}, "alpha"),
-                      ({"solver": "lu"}, "solver"), ({"cg_steps": 0}, "cg_steps"), ({"n_threads": -1}, "n_threads"),
-                      ({"gram": np.eye(3, dtype=np.float32)}, "gram"),
-                      ({"prior": np.zeros_like(X)}, "both or neither"),
-                      ({"prior": np.zeros((2, 6), np.float32), "prior_weight": np.zeros(2, np.float32)}, "prior: expected"),
-                      ({"prior": np.zeros_like(X), "prior_weight": -np.ones(len(X), np.float32)}, "prior_weight")]:
+    for kw, match in [
+        ({"regularization": -1.0}, "regularization"),
+        ({"alpha": -1.0}, "alpha"),
+        ({"solver": "lu"}, "solver"),
+        ({"cg_steps": 0}, "cg_steps"),
+        ({"n_threads": -1}, "n_threads"),
+        ({"gram": np.eye(3, dtype=np.float32)}, "gram"),
+        ({"prior": np.zeros_like(X)}, "both or neither"),
+        ({"prior": np.zeros((2, 6), np.float32), "prior_weight": np.zeros(2, np.float32)}, "prior: expected"),
+        ({"prior": np.zeros_like(X), "prior_weight": -np.ones(len(X), np.float32)}, "prior_weight"),
+    ]:
         args = dict(regularization=0.1)
         args.update(kw)
         with pytest.raises(ValueError, match=match):
@@ -342,21 +348,24 @@ def test_public_api_errors():
 # ---- the model ----------------------------------------------------------------------------
 def small(explicit=True):
     from contract import small_data
+
     return small_data(explicit=explicit)
 
 
 def test_explicit_als_objective_never_increases():
     losses = []
-    cr.ALS(factors=5, iterations=8, implicit=False, regularization=0.05,
-           callback=lambda it, loss: losses.append(loss)).fit(small())
+    cr.ALS(
+        factors=5, iterations=8, implicit=False, regularization=0.05, callback=lambda it, loss: losses.append(loss)
+    ).fit(small())
     assert len(losses) == 8
     assert all(b <= a + 1e-6 * a for a, b in zip(losses, losses[1:]))
 
 
 def test_implicit_cholesky_als_objective_never_increases_and_callback_stops():
     losses = []
-    cr.ALS(factors=5, iterations=6, solver="cholesky", alpha=2.0,
-           callback=lambda it, loss: losses.append(loss)).fit(small(False))
+    cr.ALS(factors=5, iterations=6, solver="cholesky", alpha=2.0, callback=lambda it, loss: losses.append(loss)).fit(
+        small(False)
+    )
     assert all(b <= a + 1e-5 * a for a, b in zip(losses, losses[1:]))
     calls = []
     cr.ALS(factors=5, iterations=6, callback=lambda it, loss: calls.append(it) or it == 1).fit(small(False))
@@ -391,8 +400,9 @@ def test_fit_with_huge_user_prior_returns_the_prior():
     m = cr.ALS(factors=4, iterations=2, solver="cholesky").fit(d, user_prior=prior, user_prior_weight=w)
     np.testing.assert_allclose(m.user_factors_[:5], prior[:5], atol=1e-3)
     assert np.abs(m.user_factors_[5:] - prior[5:]).max() > 0.1
-    e = cr.ALS(factors=4, iterations=2, implicit=False).fit(small(), item_prior=np.zeros((d.n_items, 4)),
-                                                            item_prior_weight=1e7)
+    e = cr.ALS(factors=4, iterations=2, implicit=False).fit(
+        small(), item_prior=np.zeros((d.n_items, 4)), item_prior_weight=1e7
+    )
     np.testing.assert_allclose(e.item_factors_, 0, atol=1e-3)
 
 
@@ -420,6 +430,7 @@ def test_fold_in_equals_a_half_step_on_the_new_rows(implicit):
 
 def test_als_on_movielens_beats_popularity():
     import pandas as pd
+
     path = data_path("movielens-100k", "u1.base")
     test_path = data_path("movielens-100k", "u1.test")
     cols = ["user", "item", "rating", "ts"]
@@ -431,8 +442,7 @@ def test_als_on_movielens_beats_popularity():
     test = cr.Interactions.from_pandas(te, "user", "item", user_ids=train.user_map, item_ids=train.item_map)
     users = np.unique(test.users)
     scores = {}
-    for name, model in {"als": cr.ALS(factors=32, iterations=10, regularization=0.05),
-                        "pop": cr.MostPopular()}.items():
+    for name, model in {"als": cr.ALS(factors=32, iterations=10, regularization=0.05), "pop": cr.MostPopular()}.items():
         rec, _ = model.fit(train).recommend_indices(users, n=10)
         scores[name] = np.nanmean(cr.metrics.ndcg_at_k(rec, test.matrix[users], 10))
     assert scores["als"] > scores["pop"] * 1.15, scores
@@ -465,8 +475,10 @@ def test_exact_short_rows_in_cg_equal_the_closed_form(alpha):
     rng = np.random.default_rng(7)
     n_rows, n_cols, f = 400, 50, 32
     cols = np.array([rng.choice(n_cols, 2, replace=False) for _ in range(n_rows)])
-    m = sp.csr_matrix((rng.integers(1, 4, 2 * n_rows).astype(np.float32), cols.ravel(),
-                       np.arange(0, 2 * n_rows + 1, 2)), shape=(n_rows, n_cols))
+    m = sp.csr_matrix(
+        (rng.integers(1, 4, 2 * n_rows).astype(np.float32), cols.ravel(), np.arange(0, 2 * n_rows + 1, 2)),
+        shape=(n_rows, n_cols),
+    )
     m.data[::5] *= -1
     m = fz.kernel_csr(m)
     Y = rng.standard_normal((n_cols, f)).astype(np.float32)
@@ -479,13 +491,14 @@ def test_exact_short_rows_in_cg_equal_the_closed_form(alpha):
     np.testing.assert_allclose(X[10:], ref[10:], rtol=1e-4, atol=1e-5)
     assert np.abs(X[:10] - ref[:10]).max() > 1e-6  # 3 CG steps from 0 on 32 dims: not exact
     pure = np.zeros_like(X)
-    fz.als_implicit_step(m, Y, pure, 0.1, alpha=alpha, cg_steps=3, prior=prior, prior_weight=w,
-                         exact_short_rows=False)
+    fz.als_implicit_step(m, Y, pure, 0.1, alpha=alpha, cg_steps=3, prior=prior, prior_weight=w, exact_short_rows=False)
     np.testing.assert_array_equal(pure[:10], X[:10])
     assert np.abs(pure[10:] - ref[10:]).max() > np.abs(X[10:] - ref[10:]).max()
 
 
 def test_progress_bar_and_callback_run_together(capsys):
     seen = []
-    cr.ALS(factors=3, iterations=2, show_progress=True, callback=lambda it, value: seen.append((it, value))).fit(small())
+    cr.ALS(factors=3, iterations=2, show_progress=True, callback=lambda it, value: seen.append((it, value))).fit(
+        small()
+    )
     assert [it for it, _ in seen] == [0, 1] and all(np.isfinite(v) for _, v in seen)

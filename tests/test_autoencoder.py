@@ -14,8 +14,12 @@ def tiny_problem(seed, n=5, items=7, hidden=3):
     dense = (rng.random((n, items)) < 0.4).astype(np.float64)
     dense[0, 0] = 2.0  # a count > 1 and a guaranteed non-empty row
     X = sp.csr_matrix(dense)
-    params = [rng.normal(0, 0.5, (items, hidden)), rng.normal(0, 0.1, hidden),
-              rng.normal(0, 0.5, (hidden, items)), rng.normal(0, 0.1, items)]
+    params = [
+        rng.normal(0, 0.5, (items, hidden)),
+        rng.normal(0, 0.1, hidden),
+        rng.normal(0, 0.5, (hidden, items)),
+        rng.normal(0, 0.1, items),
+    ]
     return X, params
 
 
@@ -58,7 +62,7 @@ def test_loss_is_multinomial_log_likelihood():
     Xd = X.toarray()
     z = np.tanh(normalize_rows(X).toarray() @ W1 + b1) @ W2 + b2
     log_p = z - np.log(np.exp(z).sum(1, keepdims=True))
-    expected = -(Xd * log_p).sum() / len(Xd) + 0.1 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+    expected = -(Xd * log_p).sum() / len(Xd) + 0.1 * ((W1**2).sum() + (W2**2).sum())
     loss, _ = dae_loss_and_grads(params, normalize_rows(X), X, 0.1, with_grads=False)
     assert loss == pytest.approx(expected, rel=1e-12)
 
@@ -111,11 +115,20 @@ def test_progress_bar_runs(capsys):
     cr.DenoisingAutoencoder(hidden=4, epochs=2, show_progress=True).fit(small_data())
 
 
-@pytest.mark.parametrize("kw,name", [({"hidden": 0}, "hidden"), ({"dropout": 1.0}, "dropout"),
-                                     ({"dropout": -0.1}, "dropout"), ({"epochs": 0}, "epochs"),
-                                     ({"batch_size": 0}, "batch_size"), ({"learning_rate": 0}, "learning_rate"),
-                                     ({"l2": float("nan")}, "l2"), ({"seed": -1}, "seed"),
-                                     ({"n_threads": -2}, "n_threads")])
+@pytest.mark.parametrize(
+    "kw,name",
+    [
+        ({"hidden": 0}, "hidden"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"dropout": -0.1}, "dropout"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"l2": float("nan")}, "l2"),
+        ({"seed": -1}, "seed"),
+        ({"n_threads": -2}, "n_threads"),
+    ],
+)
 def test_bad_parameters(kw, name):
     with pytest.raises(ValueError, match=name):
         cr.DenoisingAutoencoder(**kw).fit(small_data())

@@ -1,4 +1,5 @@
 """Baseline / MostPopular rank through the fused factor kernel: same lists as the dense scores."""
+
 import numpy as np
 import pytest
 
@@ -13,8 +14,9 @@ def test_factor_ranking_equals_dense_ranking(make):
     users = np.arange(data.n_users, dtype=np.int32)
     fast_items, fast_scores = model.recommend_indices(users, n=8)
     dense = model._score_block(users)
-    ref_items, ref_scores = cr.topn_from_scores(np.ascontiguousarray(dense, np.float32), 8,
-                                                exclude=model.seen_, exclude_rows=users)
+    ref_items, ref_scores = cr.topn_from_scores(
+        np.ascontiguousarray(dense, np.float32), 8, exclude=model.seen_, exclude_rows=users
+    )
     np.testing.assert_allclose(fast_scores, ref_scores, rtol=1e-6, atol=1e-6)
     # identical lists, except where two scores are equal to float32 rounding
     differ = fast_items != ref_items

@@ -1,4 +1,5 @@
 """The crossrec command: demo on generated and real data, info, errors."""
+
 import os
 import subprocess
 import sys

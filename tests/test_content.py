@@ -72,7 +72,7 @@ def test_cold_items_are_recommendable():
     F = features_for(data.item_ids, extra=["new-a", "new-b"])
     m = cr.ContentBased().fit(data, item_features=F)
     assert m.n_items_ == data.n_items + 2
-    np.testing.assert_array_equal(m.item_ids_[:data.n_items], data.item_ids)  # training indices kept
+    np.testing.assert_array_equal(m.item_ids_[: data.n_items], data.item_ids)  # training indices kept
     ids, scores = m.recommend(["u0", "u1"], n=2, items=["new-a", "new-b"])
     assert set(ids.ravel()) == {"new-a", "new-b"} and np.all(np.isfinite(scores[:, :2]))
     full_ids, _ = m.recommend(["u0"], n=m.n_items_ - 20)
@@ -104,7 +104,7 @@ def test_explain_terms_sum_to_the_score():
     terms = m.explain("u3", item, n=100)
     assert terms.sum() == pytest.approx(float(m.score(["u3"], [item])[0, 0]), abs=1e-5)
     top = m.explain("u3", item, n=2)
-    assert len(top) <= 2 and list(top.index) == list(terms.index[:len(top)])
+    assert len(top) <= 2 and list(top.index) == list(terms.index[: len(top)])
     assert set(top.index) <= set(F.columns)
 
 

@@ -1,4 +1,5 @@
 """crossrec.Interactions / IdMap: constructors, id types, duplicate policies, bad input, views."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +11,9 @@ import crossrec as cr
 
 
 def df_basic():
-    return pd.DataFrame({"u": ["b", "a", "a", "c"], "i": [10, 20, 10, 30], "r": [4.0, 3.0, 5.0, 1.0],
-                         "t": [100, 200, 300, 400]})
+    return pd.DataFrame(
+        {"u": ["b", "a", "a", "c"], "i": [10, 20, 10, 30], "r": [4.0, 3.0, 5.0, 1.0], "t": [100, 200, 300, 400]}
+    )
 
 
 def as_dict(d):
@@ -41,13 +43,16 @@ def test_implicit_without_rating_column():
     assert not w.explicit and as_dict(w)[("a", 10)] == 5.0
 
 
-@pytest.mark.parametrize("users", [
-    ["x", "y", "x"],                 # str
-    [5, 1, 5],                       # int
-    [1.5, 2.5, 1.5],                 # float
-    ["x", 3, "x"],                   # mixed, unorderable
-    [np.int64(7), np.int64(2), np.int64(7)],
-])
+@pytest.mark.parametrize(
+    "users",
+    [
+        ["x", "y", "x"],  # str
+        [5, 1, 5],  # int
+        [1.5, 2.5, 1.5],  # float
+        ["x", 3, "x"],  # mixed, unorderable
+        [np.int64(7), np.int64(2), np.int64(7)],
+    ],
+)
 def test_id_types(users):
     d = cr.Interactions.from_arrays(users, ["i1", "i2", "i3"], [1.0, 2.0, 3.0])
     assert d.n_users == 2 and d.nnz == 3
@@ -93,8 +98,7 @@ def test_from_scipy_and_arrays():
 
 # ---- duplicates ---------------------------------------------------------------------------
 def dup_df():
-    return pd.DataFrame({"u": ["a", "a", "a", "b"], "i": [1, 1, 1, 1], "r": [2.0, 5.0, 3.0, 4.0],
-                         "t": [30, 10, 20, 5]})
+    return pd.DataFrame({"u": ["a", "a", "a", "b"], "i": [1, 1, 1, 1], "r": [2.0, 5.0, 3.0, 4.0], "t": [30, 10, 20, 5]})
 
 
 @pytest.mark.parametrize("policy, want", [("sum", 10.0), ("mean", 10.0 / 3), ("max", 5.0), ("last", 2.0)])
@@ -154,8 +158,9 @@ def test_unknown_ids_in_fixed_space():
     with pytest.raises(cr.UnknownIdError, match="unknown item"):
         d.item_index([10, 99])
     np.testing.assert_array_equal(d.item_index([10, 99], missing="ignore"), [0, -1])
-    t = cr.Interactions.from_pandas(pd.DataFrame({"u": ["c"], "i": [20]}), "u", "i",
-                                    user_ids=d.user_map, item_ids=d.item_map)
+    t = cr.Interactions.from_pandas(
+        pd.DataFrame({"u": ["c"], "i": [20]}), "u", "i", user_ids=d.user_map, item_ids=d.item_map
+    )
     assert t.user_map is d.user_map and t.shape == d.shape
 
 
@@ -199,8 +204,11 @@ def test_counts_and_matrix_format():
     np.testing.assert_array_equal(m.toarray(), [[5, 3, 0], [4, 0, 0], [0, 0, 1]])
 
 
-@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", 1, 2]), st.integers(0, 5), st.integers(1, 5)),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", 1, 2]), st.integers(0, 5), st.integers(1, 5)), min_size=1, max_size=40
+    )
+)
 def test_property_sum_policy_matches_groupby(rows):
     df = pd.DataFrame(rows, columns=["u", "i", "r"]).astype({"r": float})
     df["u"] = df["u"].astype(object)

@@ -1,4 +1,5 @@
 """crossrec.datasets: every reader on the real files (counts from their SOURCE.md), and the generators."""
+
 import numpy as np
 import pytest
 
@@ -107,12 +108,26 @@ def test_douban():
     np.testing.assert_array_equal(np.bincount(book.values.astype(int))[1:], [1_605, 4_207, 21_018, 38_975, 30_236])
 
 
-@pytest.mark.parametrize("a, b, counts", [
-    ("sport", "cloth", {"sport": (9_928, 30_796, 92_612, 9_928, 8_326), "cloth": (9_928, 39_008, 87_829, 9_928, 7_540)}),
-    ("electronic", "phone", {"phone": (3_325, 17_709, 50_407, 3_325, 2_559),
-                             "electronic": (3_325, 38_706, 115_554, 3_325, 2_560)}),
-    ("sport", "phone", {"sport": (4_998, 20_845, 50_558, 4_998, 3_698), "phone": (4_998, 13_655, 42_446, 4_998, 3_999)}),
-])
+@pytest.mark.parametrize(
+    "a, b, counts",
+    [
+        (
+            "sport",
+            "cloth",
+            {"sport": (9_928, 30_796, 92_612, 9_928, 8_326), "cloth": (9_928, 39_008, 87_829, 9_928, 7_540)},
+        ),
+        (
+            "electronic",
+            "phone",
+            {"phone": (3_325, 17_709, 50_407, 3_325, 2_559), "electronic": (3_325, 38_706, 115_554, 3_325, 2_560)},
+        ),
+        (
+            "sport",
+            "phone",
+            {"sport": (4_998, 20_845, 50_558, 4_998, 3_698), "phone": (4_998, 13_655, 42_446, 4_998, 3_999)},
+        ),
+    ],
+)
 def test_amazon_pairs(a, b, counts):
     data_path("amazon-disencdr")
     pair = D.amazon_pair(a, b)
@@ -157,7 +172,9 @@ def test_groceries():
     assert support["rolls/buns"] == pytest.approx(0.1839, abs=5e-5)
 
 
-@pytest.mark.parametrize("name, n, n_items, occ", [("retail", 88_162, 16_470, 908_576), ("mushroom", 8_124, 119, 186_852)])
+@pytest.mark.parametrize(
+    "name, n, n_items, occ", [("retail", 88_162, 16_470, 908_576), ("mushroom", 8_124, 119, 186_852)]
+)
 def test_fimi(name, n, n_items, occ):
     data_path(f"fimi-{name}")
     baskets = D.fimi(name)
@@ -196,12 +213,21 @@ def test_synthetic_pair_shape_and_seed():
 
 def _cross_domain_similarity(relatedness):
     """Correlation, over user pairs, of their cosine similarity in source and in target."""
-    s, t = D.synthetic_pair(n_users=400, n_items_source=300, n_items_target=300, relatedness=relatedness,
-                            density=0.06, explicit=False, seed=11)
+    s, t = D.synthetic_pair(
+        n_users=400,
+        n_items_source=300,
+        n_items_target=300,
+        relatedness=relatedness,
+        density=0.06,
+        explicit=False,
+        seed=11,
+    )
+
     def sim(d):
         m = d.matrix.toarray()
         m /= np.linalg.norm(m, axis=1, keepdims=True)
         return m @ m.T
+
     iu = np.triu_indices(400, 1)
     return np.corrcoef(sim(s)[iu], sim(t)[iu])[0, 1]
 
@@ -213,8 +239,13 @@ def test_synthetic_pair_relatedness_controls_shared_taste():
 
 
 def test_synthetic_pair_bad_args():
-    for kw, match in [({"relatedness": 1.5}, "relatedness"), ({"density": 0}, "density"),
-                      ({"n_users": 1}, "n_users"), ({"overlap": 0}, "overlap"), ({"seed": -2}, "seed")]:
+    for kw, match in [
+        ({"relatedness": 1.5}, "relatedness"),
+        ({"density": 0}, "density"),
+        ({"n_users": 1}, "n_users"),
+        ({"overlap": 0}, "overlap"),
+        ({"seed": -2}, "seed"),
+    ]:
         with pytest.raises(ValueError, match=match):
             D.synthetic_pair(**kw)
 

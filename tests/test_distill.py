@@ -1,4 +1,5 @@
 """Cross-domain knowledge distillation: the loss gradients, the SGD epoch kernel and cr.transfer.Distill."""
+
 import concurrent.futures as cf
 
 import crossrec as cr
@@ -73,22 +74,31 @@ def test_gradient_matches_numerical_derivative(loss, bias):
     np.testing.assert_allclose(gp, num_p, rtol=1e-3, atol=1e-4)
     cand = np.concatenate([items[pos], neg])
     for c, item in enumerate(cand[:3]):  # rows of a teacher item and of a sampled item
+
         def f_q(row, item=item):
             Q2 = Q.astype(np.float64)
             Q2[item] = row
             return ref_loss(loss, p, Q2, b, items, scores, rest, pos, neg, T)
+
         np.testing.assert_allclose(gq[c], numerical_grad(f_q, Q[item]), rtol=1e-3, atol=1e-4)
     if bias:
         for c, item in enumerate(cand):
+
             def f_b(v, item=item):
                 b2 = b.astype(np.float64)
                 b2[item] = v[0]
                 return ref_loss(loss, p, Q, b2, items, scores, rest, pos, neg, T)
+
             np.testing.assert_allclose(gb[c], numerical_grad(f_b, np.array([b[item]]))[0], rtol=1e-3, atol=1e-4)
 
 
-@given(seed=st.integers(0, 10_000), loss=st.sampled_from(LOSSES), T=st.floats(0.3, 5.0),
-       n_a=st.integers(1, 8), n_n=st.integers(0, 6))
+@given(
+    seed=st.integers(0, 10_000),
+    loss=st.sampled_from(LOSSES),
+    T=st.floats(0.3, 5.0),
+    n_a=st.integers(1, 8),
+    n_n=st.integers(0, 6),
+)
 def test_gradient_property(seed, loss, T, n_a, n_n):
     p, Q, b, items, scores, rest, pos, neg = user_problem(seed, n_a=n_a, n_n=n_n)
     value, gp, _, _ = _core.distill_user_gradient(loss, p, Q, b, items, scores, rest, pos, neg, T)
@@ -104,8 +114,9 @@ def test_listwise_zero_when_student_matches_teacher():
     Q = np.zeros((k, 1), np.float32)
     scores = np.array([2.0, 1.0, 0.5, -1.0], np.float32)
     b = scores + 3.0
-    value, _gp, _gq, gb = _core.distill_user_gradient("listwise", np.zeros(1, np.float32), Q, b, np.arange(k),
-                                                    scores, 0.0, np.arange(k), np.zeros(0, np.int32), 1.0)
+    value, _gp, _gq, gb = _core.distill_user_gradient(
+        "listwise", np.zeros(1, np.float32), Q, b, np.arange(k), scores, 0.0, np.arange(k), np.zeros(0, np.int32), 1.0
+    )
     assert value == pytest.approx(0.0, abs=1e-6)
     np.testing.assert_allclose(gb, 0.0, atol=1e-6)
 
@@ -137,15 +148,32 @@ def test_distillation_step_matches_numpy(loss):
     # gradient step on the user's loss.
     P, Q, b, items, scores, rest = one_user_arrays()
     lr, reg, alpha, T = 0.1, 0.05, 0.7, 1.5
-    _, gp, gq, gb = _core.distill_user_gradient(loss, P[0], Q, b, items[0], scores[0], rest[0],
-                                                np.arange(4, dtype=np.int32), np.zeros(0, np.int32), T)
+    _, gp, gq, gb = _core.distill_user_gradient(
+        loss, P[0], Q, b, items[0], scores[0], rest[0], np.arange(4, dtype=np.int32), np.zeros(0, np.int32), T
+    )
     eP, eQ, eb = P.copy(), Q.copy(), b.copy()
     eP[0] -= lr * (alpha * gp + reg * P[0])
     eQ[items[0]] -= lr * (alpha * gq + reg * Q[items[0]])
     eb[items[0]] -= lr * (alpha * gb + reg * b[items[0]])
     train = sp.csr_matrix((1, 6), dtype=np.float32)
-    distill_epoch(train, items, scores, rest, P, Q, b, ground_truth="bpr", loss=loss, alpha=alpha, temperature=T,
-                  learning_rate=lr, regularization=reg, n_samples=10, n_negatives=0, n_threads=1)
+    distill_epoch(
+        train,
+        items,
+        scores,
+        rest,
+        P,
+        Q,
+        b,
+        ground_truth="bpr",
+        loss=loss,
+        alpha=alpha,
+        temperature=T,
+        learning_rate=lr,
+        regularization=reg,
+        n_samples=10,
+        n_negatives=0,
+        n_threads=1,
+    )
     np.testing.assert_allclose(P, eP, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(Q, eQ, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(b, eb, rtol=1e-5, atol=1e-6)
@@ -163,8 +191,20 @@ def test_bpr_step_matches_numpy():
     eb = b + lr * (np.array([z, -z]) - reg * b)
     train = sp.csr_matrix(np.array([[1.0, 0.0]], np.float32))
     empty = np.full((1, 1), -1, np.int32)
-    distill_epoch(train, empty, np.zeros((1, 1), np.float32), np.zeros(1, np.float32), P, Q, b,
-                  loss="ranking", alpha=0.0, learning_rate=lr, regularization=reg, n_threads=1)
+    distill_epoch(
+        train,
+        empty,
+        np.zeros((1, 1), np.float32),
+        np.zeros(1, np.float32),
+        P,
+        Q,
+        b,
+        loss="ranking",
+        alpha=0.0,
+        learning_rate=lr,
+        regularization=reg,
+        n_threads=1,
+    )
     np.testing.assert_allclose(P[0], eP, rtol=1e-5)
     np.testing.assert_allclose(Q, np.stack([eQ0, eQ1]), rtol=1e-5)
     np.testing.assert_allclose(b, eb, rtol=1e-5, atol=1e-7)
@@ -181,9 +221,23 @@ def test_squared_step_matches_numpy():
     eb, ec = b[2] + lr * (e - reg * b[2]), c[0] + lr * (e - reg * c[0])
     train = sp.csr_matrix(np.array([[0.0, 0.0, r]], np.float32))
     empty = np.full((1, 2), -1, np.int32)
-    distill_epoch(train, empty, np.zeros((1, 2), np.float32), np.zeros(1, np.float32), P, Q, b, c,
-                  ground_truth="squared", loss="pointwise", alpha=alpha, learning_rate=lr, regularization=reg,
-                  global_mean=mu, n_threads=1)
+    distill_epoch(
+        train,
+        empty,
+        np.zeros((1, 2), np.float32),
+        np.zeros(1, np.float32),
+        P,
+        Q,
+        b,
+        c,
+        ground_truth="squared",
+        loss="pointwise",
+        alpha=alpha,
+        learning_rate=lr,
+        regularization=reg,
+        global_mean=mu,
+        n_threads=1,
+    )
     np.testing.assert_allclose(P[0], eP, rtol=1e-5)
     np.testing.assert_allclose(Q[2], eQ, rtol=1e-5)
     assert b[2] == pytest.approx(eb, rel=1e-5) and c[0] == pytest.approx(ec, rel=1e-5)
@@ -195,8 +249,16 @@ def problem():
     source, train, test, cold = generated_pair(seed=1, n_users=600)
     teacher = SVDTeacher(12).fit(source, train)
     items, scores, rest = teacher_knowledge(teacher, train.user_ids, train.item_ids, 30)
-    return {"source": source, "train": train, "test": test, "cold": cold, "teacher": teacher, "items": items,
-            "scores": scores, "rest": rest}
+    return {
+        "source": source,
+        "train": train,
+        "test": test,
+        "cold": cold,
+        "teacher": teacher,
+        "items": items,
+        "scores": scores,
+        "rest": rest,
+    }
 
 
 def run_epochs(problem, threads, epochs=3, f=6, **kw):
@@ -206,8 +268,19 @@ def run_epochs(problem, threads, epochs=3, f=6, **kw):
     Q = rng.normal(0, 0.1, (train.n_items, f)).astype(np.float32)
     b = np.zeros(train.n_items, np.float32)
     for e in range(epochs):
-        distill_epoch(train.matrix, problem["items"], problem["scores"], problem["rest"], P, Q, b, epoch=e,
-                      seed=7, n_threads=threads, **kw)
+        distill_epoch(
+            train.matrix,
+            problem["items"],
+            problem["scores"],
+            problem["rest"],
+            P,
+            Q,
+            b,
+            epoch=e,
+            seed=7,
+            n_threads=threads,
+            **kw,
+        )
     return P, Q, b
 
 
@@ -274,8 +347,21 @@ def test_edge_cases_stay_finite(gt):
     c = np.zeros(4, np.float32) if gt == "squared" else None
     for loss in LOSSES:
         for e in range(3):
-            distill_epoch(m, items, scores, np.zeros(4, np.float32), P, Q, b, c, ground_truth=gt, loss=loss,
-                          epoch=e, n_threads=2, n_negatives=3)
+            distill_epoch(
+                m,
+                items,
+                scores,
+                np.zeros(4, np.float32),
+                P,
+                Q,
+                b,
+                c,
+                ground_truth=gt,
+                loss=loss,
+                epoch=e,
+                n_threads=2,
+                n_negatives=3,
+            )
     assert np.isfinite(P).all() and np.isfinite(Q).all() and np.isfinite(b).all()
 
 
@@ -315,8 +401,13 @@ def test_distillation_beats_the_plain_student_on_cold_users(problem, loss):
     plain = Distill(problem["teacher"], alpha=0.0, **kw).fit(train)
     student = Distill(problem["teacher"], loss=loss, alpha=0.5, **kw).fit(train)
     cold_ids = train.user_ids[cold]
-    report = cr.evaluate({"plain": plain, "distilled": student}, train, test.subset(np.isin(test.users, cold)),
-                         metrics=["ndcg@10"], n_bootstrap=300)
+    report = cr.evaluate(
+        {"plain": plain, "distilled": student},
+        train,
+        test.subset(np.isin(test.users, cold)),
+        metrics=["ndcg@10"],
+        n_bootstrap=300,
+    )
     gain = report.gain("distilled", over="plain")
     assert gain.low > 0, gain  # the whole CI above zero
     assert ndcg(student, train, test, cold).mean() > 1.5 * ndcg(plain, train, test, cold).mean()
@@ -352,14 +443,25 @@ def test_fit_does_not_touch_the_teacher(problem):
 
 
 # ---- errors -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kw, match", [
-    ({"loss": "kl"}, "loss"), ({"alpha": 1.5}, "alpha"), ({"temperature": 0}, "temperature"),
-    ({"top_k": 0}, "top_k"), ({"epochs": 0}, "epochs"), ({"learning_rate": -1}, "learning_rate"),
-    ({"n_samples": 0}, "n_samples"), ({"n_negatives": -1}, "n_negatives"), ({"n_threads": -1}, "n_threads"),
-    ({"ground_truth": "hinge"}, "ground_truth"), ({"regularization": float("nan")}, "regularization"),
-    ({"student": object()}, "student"), ({"teacher": "model"}, "teacher"),
-    ({"teacher": cr.ALS(factors=2)}, "teacher is not fitted"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"loss": "kl"}, "loss"),
+        ({"alpha": 1.5}, "alpha"),
+        ({"temperature": 0}, "temperature"),
+        ({"top_k": 0}, "top_k"),
+        ({"epochs": 0}, "epochs"),
+        ({"learning_rate": -1}, "learning_rate"),
+        ({"n_samples": 0}, "n_samples"),
+        ({"n_negatives": -1}, "n_negatives"),
+        ({"n_threads": -1}, "n_threads"),
+        ({"ground_truth": "hinge"}, "ground_truth"),
+        ({"regularization": float("nan")}, "regularization"),
+        ({"student": object()}, "student"),
+        ({"teacher": "model"}, "teacher"),
+        ({"teacher": cr.ALS(factors=2)}, "teacher is not fitted"),
+    ],
+)
 def test_bad_parameters_raise(problem, kw, match):
     args = {"teacher": problem["teacher"], "student": StudentSpec(3), "epochs": 1} | kw
     with pytest.raises(ValueError, match=match):
@@ -373,40 +475,53 @@ def test_fit_rejects_non_interactions(problem):
 
 def valid_args(n_users=3, n_items=4, k=2, f=2):
     m = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 0]], np.float32))
-    return {"indptr": m.indptr.astype(np.int64), "indices": m.indices.astype(np.int32), "data": m.data,
-                "teacher_items": np.array([[0, 1], [2, -1], [3, 1]], np.int32),
-                "teacher_scores": np.ones((3, 2), np.float32), "teacher_rest": np.zeros(3, np.float32),
-                "teacher_weights": None, "user_factors": np.full((n_users, f), 0.1, np.float32),
-                "item_factors": np.full((n_items, f), 0.1, np.float32), "item_bias": np.zeros(n_items, np.float32)}
+    return {
+        "indptr": m.indptr.astype(np.int64),
+        "indices": m.indices.astype(np.int32),
+        "data": m.data,
+        "teacher_items": np.array([[0, 1], [2, -1], [3, 1]], np.int32),
+        "teacher_scores": np.ones((3, 2), np.float32),
+        "teacher_rest": np.zeros(3, np.float32),
+        "teacher_weights": None,
+        "user_factors": np.full((n_users, f), 0.1, np.float32),
+        "item_factors": np.full((n_items, f), 0.1, np.float32),
+        "item_bias": np.zeros(n_items, np.float32),
+    }
 
 
 def test_core_accepts_valid_args():
     _core.distill_epoch(**valid_args(), n_threads=1)
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda a: a.update(teacher_items=np.array([[0, 4], [2, -1], [3, 1]], np.int32)), "teacher_items.*out of range"),
-    (lambda a: a.update(teacher_items=np.array([[0, -2], [2, -1], [3, 1]], np.int32)), "teacher_items"),
-    (lambda a: a.update(teacher_items=np.array([[-1, 1], [2, -1], [3, 1]], np.int32)), "after -1 padding"),
-    (lambda a: a.update(teacher_items=np.zeros((3, 2), np.float32)), "teacher_items.*integer"),
-    (lambda a: a.update(teacher_items=np.zeros((2, 2), np.int32)), "teacher_items.*rows"),
-    (lambda a: a["teacher_scores"].__setitem__((0, 1), np.nan), "teacher_scores.*NaN"),
-    (lambda a: a.update(teacher_scores=np.ones((3, 3), np.float32)), "teacher_scores.*shape"),
-    (lambda a: a["teacher_rest"].__setitem__(1, np.inf), "teacher_rest"),
-    (lambda a: a.update(teacher_rest=np.zeros(2, np.float32)), "teacher_rest.*length"),
-    (lambda a: a.update(teacher_weights=-np.ones((3, 2), np.float32)), "teacher_weights"),
-    (lambda a: a.update(user_factors=np.full((3, 2), 0.1)), "user_factors.*float32"),
-    (lambda a: a.update(item_factors=np.full((2, 4), 0.1, np.float32).T), "item_factors.*C-contiguous"),
-    (lambda a: a.update(item_factors=np.full((4, 3), 0.1, np.float32)), "factor counts differ"),
-    (lambda a: a.update(user_factors=np.full((2, 2), 0.1, np.float32)), "train.*rows"),
-    (lambda a: a["user_factors"].__setitem__((0, 0), np.nan), "user_factors.*NaN"),
-    (lambda a: a.update(item_bias=np.zeros(3, np.float32)), "item_bias.*length"),
-    (lambda a: a.update(indices=np.array([2, 0, 1], np.int32)), "not sorted"),
-    (lambda a: a.update(indices=np.array([0, 9, 1], np.int32)), "train.*out of range"),
-    (lambda a: a.update(indptr=np.array([0, 2, 1, 3], np.int64)), "indptr"),
-    (lambda a: a.update(indptr=np.array([0, 2, 2, 5], np.int64)), "indptr"),
-    (lambda a: a["data"].__setitem__(0, np.nan), "train.*NaN"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            lambda a: a.update(teacher_items=np.array([[0, 4], [2, -1], [3, 1]], np.int32)),
+            "teacher_items.*out of range",
+        ),
+        (lambda a: a.update(teacher_items=np.array([[0, -2], [2, -1], [3, 1]], np.int32)), "teacher_items"),
+        (lambda a: a.update(teacher_items=np.array([[-1, 1], [2, -1], [3, 1]], np.int32)), "after -1 padding"),
+        (lambda a: a.update(teacher_items=np.zeros((3, 2), np.float32)), "teacher_items.*integer"),
+        (lambda a: a.update(teacher_items=np.zeros((2, 2), np.int32)), "teacher_items.*rows"),
+        (lambda a: a["teacher_scores"].__setitem__((0, 1), np.nan), "teacher_scores.*NaN"),
+        (lambda a: a.update(teacher_scores=np.ones((3, 3), np.float32)), "teacher_scores.*shape"),
+        (lambda a: a["teacher_rest"].__setitem__(1, np.inf), "teacher_rest"),
+        (lambda a: a.update(teacher_rest=np.zeros(2, np.float32)), "teacher_rest.*length"),
+        (lambda a: a.update(teacher_weights=-np.ones((3, 2), np.float32)), "teacher_weights"),
+        (lambda a: a.update(user_factors=np.full((3, 2), 0.1)), "user_factors.*float32"),
+        (lambda a: a.update(item_factors=np.full((2, 4), 0.1, np.float32).T), "item_factors.*C-contiguous"),
+        (lambda a: a.update(item_factors=np.full((4, 3), 0.1, np.float32)), "factor counts differ"),
+        (lambda a: a.update(user_factors=np.full((2, 2), 0.1, np.float32)), "train.*rows"),
+        (lambda a: a["user_factors"].__setitem__((0, 0), np.nan), "user_factors.*NaN"),
+        (lambda a: a.update(item_bias=np.zeros(3, np.float32)), "item_bias.*length"),
+        (lambda a: a.update(indices=np.array([2, 0, 1], np.int32)), "not sorted"),
+        (lambda a: a.update(indices=np.array([0, 9, 1], np.int32)), "train.*out of range"),
+        (lambda a: a.update(indptr=np.array([0, 2, 1, 3], np.int64)), "indptr"),
+        (lambda a: a.update(indptr=np.array([0, 2, 2, 5], np.int64)), "indptr"),
+        (lambda a: a["data"].__setitem__(0, np.nan), "train.*NaN"),
+    ],
+)
 def test_core_rejects_bad_input(change, match):
     args = valid_args()
     change(args)
@@ -414,11 +529,19 @@ def test_core_rejects_bad_input(change, match):
         _core.distill_epoch(**args, n_threads=1)
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"alpha": -0.1}, "alpha"), ({"temperature": 0.0}, "temperature"), ({"learning_rate": 0.0}, "learning_rate"),
-    ({"loss": "kl"}, "loss"), ({"ground_truth": "x"}, "ground_truth"), ({"n_samples": 0}, "n_samples"),
-    ({"n_threads": -1}, "n_threads"), ({"ground_truth": "squared", "data": None}, "squared error needs ratings"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"alpha": -0.1}, "alpha"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"loss": "kl"}, "loss"),
+        ({"ground_truth": "x"}, "ground_truth"),
+        ({"n_samples": 0}, "n_samples"),
+        ({"n_threads": -1}, "n_threads"),
+        ({"ground_truth": "squared", "data": None}, "squared error needs ratings"),
+    ],
+)
 def test_core_rejects_bad_options(kw, match):
     args = valid_args() | kw
     with pytest.raises(ValueError, match=match):
@@ -439,8 +562,9 @@ def test_core_gradient_rejects_bad_input():
 
 def test_divergence_raises_fit_error(problem):
     with pytest.raises(cr.FitError, match="learning_rate"):
-        Distill(problem["teacher"], StudentSpec(4), loss="pointwise", learning_rate=50.0, epochs=5,
-                temperature=0.05).fit(problem["train"])
+        Distill(
+            problem["teacher"], StudentSpec(4), loss="pointwise", learning_rate=50.0, epochs=5, temperature=0.05
+        ).fit(problem["train"])
 
 
 # ---- the behavioural contract ---------------------------------------------------------------------------
@@ -454,9 +578,16 @@ class TestDistillContract(ModelContract):
 
 
 # ---- properties of the epoch ----------------------------------------------------------------------------
-@given(seed=st.integers(0, 10_000), loss=st.sampled_from(LOSSES), gt=st.sampled_from(["bpr", "squared"]),
-       n_users=st.integers(1, 40), n_items=st.integers(1, 25), k=st.integers(1, 6), f=st.integers(1, 5),
-       alpha=st.sampled_from([0.0, 0.3, 1.0]))
+@given(
+    seed=st.integers(0, 10_000),
+    loss=st.sampled_from(LOSSES),
+    gt=st.sampled_from(["bpr", "squared"]),
+    n_users=st.integers(1, 40),
+    n_items=st.integers(1, 25),
+    k=st.integers(1, 6),
+    f=st.integers(1, 5),
+    alpha=st.sampled_from([0.0, 0.3, 1.0]),
+)
 def test_epoch_properties(seed, loss, gt, n_users, n_items, k, f, alpha):
     """Any small problem: finite result, same on 1 and 2 threads, and a user with neither
     interactions nor teacher items is left exactly as it was."""
@@ -478,9 +609,26 @@ def test_epoch_properties(seed, loss, gt, n_users, n_items, k, f, alpha):
         P, Q, b = P0.copy(), Q0.copy(), np.zeros(n_items, np.float32)
         c = np.zeros(n_users, np.float32) if gt == "squared" else None
         for e in range(2):
-            distill_epoch(m, items, scores, rest, P, Q, b, c, ground_truth=gt, loss=loss, alpha=alpha,
-                          global_mean=3.0, n_samples=3, n_negatives=2, learning_rate=0.02, seed=seed, epoch=e,
-                          n_threads=threads)
+            distill_epoch(
+                m,
+                items,
+                scores,
+                rest,
+                P,
+                Q,
+                b,
+                c,
+                ground_truth=gt,
+                loss=loss,
+                alpha=alpha,
+                global_mean=3.0,
+                n_samples=3,
+                n_negatives=2,
+                learning_rate=0.02,
+                seed=seed,
+                epoch=e,
+                n_threads=threads,
+            )
         out.append((P, Q, b))
     for a, b_ in zip(*out):
         np.testing.assert_array_equal(a, b_)

@@ -1,4 +1,5 @@
 """Distill's init='teacher_svd': the rank-f approximation of the teacher's score matrix."""
+
 import crossrec as cr
 import numpy as np
 import pytest
@@ -56,14 +57,18 @@ def test_equals_numpy_truncated_svd(standardize, bias):
         np.testing.assert_allclose(np.linalg.norm(P, axis=0), np.linalg.norm(Q, axis=0), rtol=1e-3)
 
 
-@given(seed=st.integers(0, 10_000), rank=st.integers(1, 6), extra=st.integers(0, 4),
-       standardize=st.booleans(), scale=st.floats(0.1, 3.0))
+@given(
+    seed=st.integers(0, 10_000),
+    rank=st.integers(1, 6),
+    extra=st.integers(0, 4),
+    standardize=st.booleans(),
+    scale=st.floats(0.1, 3.0),
+)
 @settings(max_examples=25, deadline=None)
 def test_enough_factors_reproduce_the_teacher(seed, rank, extra, standardize, scale):
     teacher, U, V, b = make_teacher(seed, rank=rank)
     f = rank + 2 + extra  # scores + bias + mean columns: rank <= F + 2
-    P, Q = teacher_svd(teacher, teacher.user_map_.ids, teacher.item_map_.ids, f, standardize=standardize,
-                       scale=scale)
+    P, Q = teacher_svd(teacher, teacher.user_map_.ids, teacher.item_map_.ids, f, standardize=standardize, scale=scale)
     S = dense_scores(U, V, b, standardize)
     np.testing.assert_allclose(P.astype(np.float64) @ Q.T, scale * S, atol=1e-4 * scale * max(1.0, np.abs(S).max()))
 

@@ -79,8 +79,9 @@ def test_refuses_when_the_solve_does_not_fit_memory():
     check_dense_solve_memory(100, 1e9)  # fits: no error
 
 
-@pytest.mark.parametrize("kw", [{"l2": 0.0}, {"l2": -1.0}, {"l2": float("nan")}, {"l2": "a"},
-                                {"max_memory": -5}, {"n_threads": -1}])
+@pytest.mark.parametrize(
+    "kw", [{"l2": 0.0}, {"l2": -1.0}, {"l2": float("nan")}, {"l2": "a"}, {"max_memory": -5}, {"n_threads": -1}]
+)
 def test_bad_parameters(kw):
     with pytest.raises(ValueError, match=next(iter(kw))):
         cr.EASE(**kw).fit(small_data())

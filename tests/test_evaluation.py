@@ -1,4 +1,5 @@
 """crossrec.evaluate / Report: against a brute-force reference, segments, gains and their CIs."""
+
 import math
 import warnings
 
@@ -16,8 +17,13 @@ def make_split(seed=0, n_users=30, n_items=25, nnz=400):
     rng = np.random.default_rng(seed)
     pairs = rng.choice(n_users * n_items, size=nnz, replace=False)
     item_pop = rng.random(n_items)
-    df = pd.DataFrame({"user": [f"u{p // n_items}" for p in pairs], "item": [f"i{p % n_items}" for p in pairs],
-                       "rating": np.clip(np.round(1 + 4 * item_pop[pairs % n_items] + rng.normal(0, 0.7, nnz)), 1, 5)})
+    df = pd.DataFrame(
+        {
+            "user": [f"u{p // n_items}" for p in pairs],
+            "item": [f"i{p % n_items}" for p in pairs],
+            "rating": np.clip(np.round(1 + 4 * item_pop[pairs % n_items] + rng.normal(0, 0.7, nnz)), 1, 5),
+        }
+    )
     data = cr.Interactions.from_pandas(df, "user", "item", "rating")
     return data, *cr.split.user_holdout(data, test_size=0.3, seed=seed)
 
@@ -110,8 +116,9 @@ def test_segments_and_coverage():
     data, train, test = make_split(2)
     model = cr.MostPopular().fit(train)
     seg = list(cr.split.test_users(test)[:7])
-    rep = cr.evaluate({"pop": model}, train, test, metrics=["hit@3", "coverage@3", "coverage@10"],
-                      segments={"few": seg})
+    rep = cr.evaluate(
+        {"pop": model}, train, test, metrics=["hit@3", "coverage@3", "coverage@10"], segments={"few": seg}
+    )
     t = rep.table()
     assert t.loc[("pop", "few"), "users"] == 7
     pu = rep.per_user.set_index("user")
@@ -145,8 +152,9 @@ def test_model_in_a_different_id_space_is_remapped():
     """A model fitted on a re-built copy of train (other index order) ranks the same items."""
     data, train, test = make_split(4)
     df = train.to_pandas().sample(frac=1.0, random_state=0)
-    shuffled = cr.Interactions.from_pandas(df, "user", "item", "rating",
-                                           user_ids=train.user_ids[::-1], item_ids=train.item_ids[::-1])
+    shuffled = cr.Interactions.from_pandas(
+        df, "user", "item", "rating", user_ids=train.user_ids[::-1], item_ids=train.item_ids[::-1]
+    )
     a = cr.evaluate({"m": cr.Baseline().fit(train)}, train, test, metrics=["ndcg@5", "rmse"])
     b = cr.evaluate({"m": cr.Baseline().fit(shuffled)}, train, test, metrics=["ndcg@5", "rmse"])
     pa, pb = a.per_user.set_index("user").sort_index(), b.per_user.set_index("user").sort_index()
@@ -158,8 +166,7 @@ def test_unknown_users_and_unfitted_and_rating_less_models():
     data, train, test = make_split(5)
     known = train.subset(np.isin(train.users, np.arange(10)))
     # a model whose id space holds only 10 users
-    small = cr.Interactions.from_pandas(known.to_pandas(), "user", "item", "rating",
-                                        item_ids=train.item_ids)
+    small = cr.Interactions.from_pandas(known.to_pandas(), "user", "item", "rating", item_ids=train.item_ids)
     model = cr.MostPopular().fit(small)
     with pytest.raises(ValueError, match="does not know .* test users"):
         cr.evaluate({"small": model}, train, test)
@@ -175,14 +182,17 @@ def test_unknown_users_and_unfitted_and_rating_less_models():
         cr.evaluate({"pop": cr.MostPopular().fit(train)}, train, test.binarize(), metrics=["rmse"])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"metrics": ["ndcg"]}, "unknown metric"),
-    ({"metrics": ["ndcg@5", "NDCG@5"]}, "duplicates"),
-    ({"metrics": ["coverage"]}, "cut-off"),
-    ({"unknown_users": "drop"}, "unknown_users"),
-    ({"n_bootstrap": 0}, "n_bootstrap"),
-    ({"segments": ["a"]}, "segments"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"metrics": ["ndcg"]}, "unknown metric"),
+        ({"metrics": ["ndcg@5", "NDCG@5"]}, "duplicates"),
+        ({"metrics": ["coverage"]}, "cut-off"),
+        ({"unknown_users": "drop"}, "unknown_users"),
+        ({"n_bootstrap": 0}, "n_bootstrap"),
+        ({"segments": ["a"]}, "segments"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     data, train, test = make_split()
     with pytest.raises(ValueError, match=match):
@@ -205,9 +215,12 @@ def constructed_report(n_users, true_diff, seed, noise=1.0):
     rng = np.random.default_rng(seed)
     base = rng.random(n_users)
     users = np.arange(n_users)
-    rows = pd.concat([pd.DataFrame({"model": "b", "user": users, "ndcg@10": base}),
-                      pd.DataFrame({"model": "a", "user": users,
-                                    "ndcg@10": base + true_diff + rng.normal(0, noise, n_users)})])
+    rows = pd.concat(
+        [
+            pd.DataFrame({"model": "b", "user": users, "ndcg@10": base}),
+            pd.DataFrame({"model": "a", "user": users, "ndcg@10": base + true_diff + rng.normal(0, noise, n_users)}),
+        ]
+    )
     return Report(rows.reset_index(drop=True), ["ndcg@10"], {"all": users}, {}, 400, seed, 0.95)
 
 
@@ -254,6 +267,7 @@ def test_rmse_gain_is_difference_of_rmses():
 def test_plot_returns_axes():
     pytest.importorskip("matplotlib")
     import matplotlib
+
     matplotlib.use("Agg")
     data, train, test = make_split()
     rep = cr.evaluate({"pop": cr.MostPopular().fit(train), "bias": cr.Baseline().fit(train)}, train, test)
@@ -267,8 +281,13 @@ def test_cold_start_users_evaluate_end_to_end():
     train, test = cr.split.cold_start_users(data, 0.3, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rep = cr.evaluate({"pop": cr.MostPopular().fit(train), "bias": cr.Baseline().fit(train)}, train, test,
-                          metrics=["ndcg@10", "rmse"], segments={"cold": cr.split.test_users(test)})
+        rep = cr.evaluate(
+            {"pop": cr.MostPopular().fit(train), "bias": cr.Baseline().fit(train)},
+            train,
+            test,
+            metrics=["ndcg@10", "rmse"],
+            segments={"cold": cr.split.test_users(test)},
+        )
     t = rep.table()
     assert t.loc[("pop", "cold"), "users"] == len(cr.split.test_users(test))
     assert np.isfinite(t.to_numpy(dtype=float)).all()

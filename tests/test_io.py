@@ -1,4 +1,5 @@
 """Persistence: save/load round trips and every kind of bad file -> ModelFileError, never a crash."""
+
 import json
 import os
 
@@ -122,16 +123,29 @@ def test_wrong_format_version_and_class(tmp_path):
     write_with_header(p, {"format": io.FORMAT, "version": 999})
     with pytest.raises(cr.ModelFileError, match="version 999"):
         cr.load(p)
-    write_with_header(p, {"format": io.FORMAT, "version": io.VERSION,
-                          "model": {"class": "NoSuchModel", "params": {}, "state": {}}})
+    write_with_header(
+        p, {"format": io.FORMAT, "version": io.VERSION, "model": {"class": "NoSuchModel", "params": {}, "state": {}}}
+    )
     with pytest.raises(cr.ModelFileError, match="NoSuchModel"):
         cr.load(p)
-    write_with_header(p, {"format": io.FORMAT, "version": io.VERSION,
-                          "model": {"class": "Baseline", "params": {}, "state": {"x_": {"__array__": "missing"}}}})
+    write_with_header(
+        p,
+        {
+            "format": io.FORMAT,
+            "version": io.VERSION,
+            "model": {"class": "Baseline", "params": {}, "state": {"x_": {"__array__": "missing"}}},
+        },
+    )
     with pytest.raises(cr.ModelFileError, match="inconsistent"):
         cr.load(p)
-    write_with_header(p, {"format": io.FORMAT, "version": io.VERSION, "model": {"class": "Baseline", "params": {"nope": 1},
-                                                                               "state": {}}})
+    write_with_header(
+        p,
+        {
+            "format": io.FORMAT,
+            "version": io.VERSION,
+            "model": {"class": "Baseline", "params": {"nope": 1}, "state": {}},
+        },
+    )
     with pytest.raises(cr.ModelFileError):
         cr.load(p)
     write_with_header(p, [1, 2])

@@ -1,5 +1,6 @@
 """Frequent itemsets: FP-growth and Apriori against a brute-force enumerator, the peers (pyfim,
 mlxtend) and the known counts on the real basket files."""
+
 import itertools
 
 import numpy as np
@@ -90,24 +91,33 @@ def pyfim_table(baskets, min_support):
     fim = pytest.importorskip("fim")
     found = fim.fpgrowth(baskets, supp=100 * min_support, zmin=1)
     sets = [s for s, _ in found]
-    return padded_table(np.fromiter(map(len, sets), np.int64, len(sets)),
-                        np.fromiter(itertools.chain.from_iterable(sets), np.int64),
-                        np.fromiter((c for _, c in found), np.int64, len(found)))
+    return padded_table(
+        np.fromiter(map(len, sets), np.int64, len(sets)),
+        np.fromiter(itertools.chain.from_iterable(sets), np.int64),
+        np.fromiter((c for _, c in found), np.int64, len(found)),
+    )
 
 
 # ---- correctness on small data ---------------------------------------------------------------
 baskets_strategy = st.lists(st.lists(st.integers(0, 7), max_size=7), min_size=1, max_size=25)
 
 
-@given(baskets=baskets_strategy, min_count=st.integers(1, 5), max_len=st.sampled_from([None, 1, 2, 3]),
-       algorithm=st.sampled_from(ALGORITHMS), threads=st.sampled_from([1, 2]))
+@given(
+    baskets=baskets_strategy,
+    min_count=st.integers(1, 5),
+    max_len=st.sampled_from([None, 1, 2, 3]),
+    algorithm=st.sampled_from(ALGORITHMS),
+    threads=st.sampled_from([1, 2]),
+)
 def test_matches_brute_force(baskets, min_count, max_len, algorithm, threads):
     got = cr.frequent_itemsets(baskets, min_count, algorithm=algorithm, max_len=max_len, n_threads=threads)
     assert as_dict(got) == brute_force(baskets, min_count, max_len)
 
 
-@given(baskets=st.lists(st.lists(st.sampled_from("abcdefghij"), max_size=9), min_size=1, max_size=40),
-       min_count=st.integers(1, 4))
+@given(
+    baskets=st.lists(st.lists(st.sampled_from("abcdefghij"), max_size=9), min_size=1, max_size=40),
+    min_count=st.integers(1, 4),
+)
 def test_fpgrowth_equals_apriori(baskets, min_count):
     a = cr.frequent_itemsets(baskets, min_count, algorithm="fpgrowth")
     b = cr.frequent_itemsets(baskets, min_count, algorithm="apriori")
@@ -130,21 +140,26 @@ def test_sorted_items_and_support_is_count_over_baskets():
         assert list(srt[span]) == sorted(r.items[span])
         assert r.counts[s] == sum(set(ids.tolist()) <= set(b) for b in baskets)
     np.testing.assert_allclose(r.support, r.counts / 4)
-    assert as_dict(r) == {frozenset({1}): 3, frozenset({3}): 3, frozenset({2}): 2, frozenset({1, 3}): 2,
-                          frozenset({1, 2}): 2}
+    assert as_dict(r) == {
+        frozenset({1}): 3,
+        frozenset({3}): 3,
+        frozenset({2}): 2,
+        frozenset({1, 3}): 2,
+        frozenset({1, 2}): 2,
+    }
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_edge_cases(algorithm):
     fi = lambda b, s, **kw: as_dict(cr.frequent_itemsets(b, s, algorithm=algorithm, **kw))  # noqa: E731
-    assert fi([[], [], []], 1) == {}                                   # only empty baskets
-    assert fi([["x"]], 1) == {frozenset({"x"}): 1}                     # one basket, one item
+    assert fi([[], [], []], 1) == {}  # only empty baskets
+    assert fi([["x"]], 1) == {frozenset({"x"}): 1}  # one basket, one item
     assert fi([[1, 1, 1, 2]], 1) == {frozenset({1}): 1, frozenset({2}): 1, frozenset({1, 2}): 1}  # repeats
     assert fi([[1, 2], [1, 2], [1, 2]], 1.0) == brute_force([[1, 2]] * 3, 3)  # constant baskets, support 1
-    assert fi([[1], [2], [3]], 2) == {}                                 # nothing frequent
+    assert fi([[1], [2], [3]], 2) == {}  # nothing frequent
     # an item in every basket is a frequent 1-itemset (pyfim drops this case, see mushroom test)
     assert fi([[0, 1], [0, 2], [0]], 3) == {frozenset({0}): 3}
-    ties = [[1, 2], [2, 3], [3, 1]]                                     # equal frequencies everywhere
+    ties = [[1, 2], [2, 3], [3, 1]]  # equal frequencies everywhere
     assert fi(ties, 1) == brute_force(ties, 1)
 
 
@@ -181,8 +196,10 @@ def test_input_forms_agree():
     onehot = pd.DataFrame(dense, columns=cols)
     assert as_dict(cr.frequent_itemsets(onehot, 0.1)) == ref
     assert as_dict(cr.frequent_itemsets(onehot.astype(int), 0.1)) == ref
-    by_index = {frozenset(cols[j] for j in s): c
-                for s, c in as_dict(cr.frequent_itemsets(sp.csr_matrix(dense.astype(np.float32)), 0.1)).items()}
+    by_index = {
+        frozenset(cols[j] for j in s): c
+        for s, c in as_dict(cr.frequent_itemsets(sp.csr_matrix(dense.astype(np.float32)), 0.1)).items()
+    }
     assert by_index == ref
     np_ids = {frozenset(cols[j] for j in s): c for s, c in as_dict(cr.frequent_itemsets(dense, 0.1)).items()}
     assert np_ids == ref
@@ -221,6 +238,7 @@ def test_same_output_on_one_and_two_threads(algorithm):
 
 def test_concurrent_calls_give_identical_results():
     from concurrent.futures import ThreadPoolExecutor
+
     rng = np.random.default_rng(3)
     baskets = [list(rng.choice(25, size=8, replace=False)) for _ in range(300)]
     ref = cr.frequent_itemsets(baskets, 10)
@@ -275,8 +293,8 @@ def test_core_rejects_corrupt_csr():
     ok = dict(indptr=np.array([0, 2, 3]), indices=np.array([0, 1, 1], np.int32), n_items=2, min_count=1)
     assert len(_core.frequent_itemsets(**ok)[2]) == 3
     bad_cases = [
-        (dict(indptr=np.array([0, 3, 2])), "indptr"),                       # not monotone (and mismatch)
-        (dict(indptr=np.array([0, 2, 4])), "indptr\\[-1\\]"),               # does not cover indices
+        (dict(indptr=np.array([0, 3, 2])), "indptr"),  # not monotone (and mismatch)
+        (dict(indptr=np.array([0, 2, 4])), "indptr\\[-1\\]"),  # does not cover indices
         (dict(indptr=np.array([1, 2, 3])), "indptr\\[0\\]"),
         (dict(indices=np.array([0, 5, 1], np.int32)), "out of range"),
         (dict(indices=np.array([0, -1, 1], np.int32)), "out of range"),
@@ -328,8 +346,9 @@ def test_retail(min_support, expected):
     assert len(r) == expected
     np.testing.assert_array_equal(ours_table(r), pyfim_table(baskets, min_support))
     if expected == 580:
-        np.testing.assert_array_equal(ours_table(cr.frequent_itemsets(baskets, min_support, algorithm="apriori")),
-                                      ours_table(r))
+        np.testing.assert_array_equal(
+            ours_table(cr.frequent_itemsets(baskets, min_support, algorithm="apriori")), ours_table(r)
+        )
 
 
 def test_mushroom():

@@ -1,4 +1,5 @@
 """UserKNN / ItemKNN: Surprise's estimators, the fixed-neighbour rule, top-N and fallbacks."""
+
 import warnings
 
 import crossrec as cr
@@ -19,8 +20,9 @@ def explicit_data(seed=0, n_users=30, n_items=25, density=0.3):
     r = rng.integers(1, 6, len(u)).astype(float)
     df = pd.DataFrame({"user": u, "item": i, "rating": r})
     # the full id space, so that held-out pairs may name users/items without training ratings
-    return cr.Interactions.from_pandas(df, "user", "item", "rating", user_ids=np.arange(n_users + 2),
-                                       item_ids=np.arange(n_items + 2))
+    return cr.Interactions.from_pandas(
+        df, "user", "item", "rating", user_ids=np.arange(n_users + 2), item_ids=np.arange(n_items + 2)
+    )
 
 
 def all_pairs(data):
@@ -29,8 +31,13 @@ def all_pairs(data):
 
 
 CONFIGS = [
-    ("pearson", "none", 0.0), ("cosine_corated", "mean", 0.0), ("pearson_baseline", "baseline", 100.0),
-    ("msd", "none", 0.0), ("cosine", "baseline", 3.0), ("adjusted_cosine", "mean", 0.0), ("jaccard", "none", 0.0),
+    ("pearson", "none", 0.0),
+    ("cosine_corated", "mean", 0.0),
+    ("pearson_baseline", "baseline", 100.0),
+    ("msd", "none", 0.0),
+    ("cosine", "baseline", 3.0),
+    ("adjusted_cosine", "mean", 0.0),
+    ("jaccard", "none", 0.0),
 ]
 
 
@@ -50,24 +57,28 @@ def test_rated_rule_matches_reference(user_based, similarity, centering, shrink,
     X, bx, by = (m, bu, bi) if user_based else (m.T.tocsr(), bi, bu)
     sim = full_similarity(X, similarity, shrink, 1, (mu, bx, by))
     counts = np.diff(X.indptr)
-    x_mean = np.array([X.data[X.indptr[r]:X.indptr[r + 1]].mean() if counts[r] else mu for r in range(X.shape[0])])
+    x_mean = np.array([X.data[X.indptr[r] : X.indptr[r + 1]].mean() if counts[r] else mu for r in range(X.shape[0])])
     xs, ys = (u, i) if user_based else (i, u)
     ref = [surprise_predict(X, sim, x, y, k, min_k, centering, mu, x_mean, bx, by) for x, y in zip(xs, ys)]
     np.testing.assert_allclose(got, ref, atol=2e-5)
 
 
-@pytest.mark.parametrize("name,user_based,Algo,centering,shrink", [
-    ("pearson", True, "KNNBasic", "none", 0.0),
-    ("cosine", False, "KNNWithMeans", "mean", 0.0),
-    ("pearson_baseline", False, "KNNBaseline", "baseline", 100.0),
-    ("msd", True, "KNNWithMeans", "mean", 0.0),
-])
+@pytest.mark.parametrize(
+    "name,user_based,Algo,centering,shrink",
+    [
+        ("pearson", True, "KNNBasic", "none", 0.0),
+        ("cosine", False, "KNNWithMeans", "mean", 0.0),
+        ("pearson_baseline", False, "KNNBaseline", "baseline", 100.0),
+        ("msd", True, "KNNWithMeans", "mean", 0.0),
+    ],
+)
 def test_matches_surprise_library(name, user_based, Algo, centering, shrink):
     surprise = pytest.importorskip("surprise")
     rng = np.random.default_rng(2)
     n = 400
-    df = pd.DataFrame({"user": rng.integers(0, 40, n), "item": rng.integers(0, 30, n),
-                       "rating": rng.integers(1, 6, n).astype(float)}).drop_duplicates(["user", "item"])
+    df = pd.DataFrame(
+        {"user": rng.integers(0, 40, n), "item": rng.integers(0, 30, n), "rating": rng.integers(1, 6, n).astype(float)}
+    ).drop_duplicates(["user", "item"])
     test_mask = rng.random(len(df)) < 0.2
     # Surprise breaks similarity ties by rating order: give it rows sorted as the id order
     train_df, test_df = df[~test_mask].sort_values(["user", "item"]), df[test_mask]
@@ -76,8 +87,9 @@ def test_matches_surprise_library(name, user_based, Algo, centering, shrink):
     algo = getattr(surprise, Algo)(k=5, sim_options={"name": name, "user_based": user_based}, verbose=False)
     algo.fit(trainset)
     theirs = np.array([algo.predict(u, i).est for u, i in zip(test_df.user, test_df.item)])
-    train = cr.Interactions.from_pandas(train_df, "user", "item", "rating", user_ids=np.arange(40),
-                                        item_ids=np.arange(30))
+    train = cr.Interactions.from_pandas(
+        train_df, "user", "item", "rating", user_ids=np.arange(40), item_ids=np.arange(30)
+    )
     ours_name = "cosine_corated" if name == "cosine" else name
     Model = cr.UserKNN if user_based else cr.ItemKNN
     with warnings.catch_warnings():
@@ -103,7 +115,7 @@ def test_fixed_rule_matches_reference(user_based, centering):
     # the fixed rule = Surprise's rule on a similarity that keeps only each row's top-k list
     nb = model.neighbors_.toarray()
     counts = np.diff(X.indptr)
-    x_mean = np.array([X.data[X.indptr[r]:X.indptr[r + 1]].mean() if counts[r] else mu for r in range(X.shape[0])])
+    x_mean = np.array([X.data[X.indptr[r] : X.indptr[r + 1]].mean() if counts[r] else mu for r in range(X.shape[0])])
     xs, ys = (u, i) if user_based else (i, u)
     ref = [surprise_predict(X, nb, x, y, 4, 1, centering, mu, x_mean, bx, by) for x, y in zip(xs, ys)]
     np.testing.assert_allclose(got, ref, atol=2e-5)
@@ -118,7 +130,7 @@ def test_predictions_clipped_to_training_range():
 
 
 def test_unknown_side_falls_back():
-    data = explicit_data(5)   # users 30, 31 and items 25, 26 have no training rating
+    data = explicit_data(5)  # users 30, 31 and items 25, 26 have no training rating
     base = cr.UserKNN(similarity="pearson", centering="none").fit(data)
     mu = float(data.matrix.data.mean())
     np.testing.assert_allclose(base.predict([30, 0], [0, 26]), [mu, mu], rtol=1e-6)
@@ -134,8 +146,14 @@ def test_one_and_two_threads_identical(Model, neighborhood):
     u, i = all_pairs(data)
     out = []
     for t in (1, 2):
-        m = Model(similarity="pearson_baseline", shrink=10.0, k=5, centering="baseline", neighborhood=neighborhood,
-                  n_threads=t).fit(data)
+        m = Model(
+            similarity="pearson_baseline",
+            shrink=10.0,
+            k=5,
+            centering="baseline",
+            neighborhood=neighborhood,
+            n_threads=t,
+        ).fit(data)
         out.append((m._predict_indices(u, i), m.recommend_indices(np.arange(80), n=7)))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1][0], out[1][1][0])
@@ -154,7 +172,7 @@ def test_recommend_matches_dense_reference(Model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         items, got = model.recommend_indices(users, n=8)
-    nb = model.neighbors_.toarray()   # computed on first use
+    nb = model.neighbors_.toarray()  # computed on first use
     np.testing.assert_array_equal(nb, cr.similarity.topk_similarity(m if Model is cr.UserKNN else m.T, 6).toarray())
     X = data.matrix.toarray()
     scores = nb @ X if Model is cr.UserKNN else X @ nb
@@ -176,7 +194,7 @@ def test_recommend_candidates_and_no_exclusion():
     items, scores = model.recommend_indices(np.array([0]), n=40, candidates=cand)
     seen = set(data.matrix[0].indices.tolist())
     kept = [t for t in items[0] if t >= 0]
-    assert set(kept) == set(cand.tolist()) - seen and np.all(np.isinf(scores[0][len(kept):]))
+    assert set(kept) == set(cand.tolist()) - seen and np.all(np.isinf(scores[0][len(kept) :]))
 
 
 def test_tutorial_case_users_without_neighbours():
@@ -192,7 +210,7 @@ def test_tutorial_case_users_without_neighbours():
     np.testing.assert_array_equal(scores, 0.0)
     p = model.predict([1], [3])
     assert np.isfinite(p).all()
-    item_model = cr.ItemKNN(similarity="cosine").fit(data)   # items 1,2 are neighbours, 1 and 3 are not
+    item_model = cr.ItemKNN(similarity="cosine").fit(data)  # items 1,2 are neighbours, 1 and 3 are not
     with pytest.warns(UserWarning, match="most popular"):
         ids, _ = item_model.recommend([1], n=3)
     assert set(ids[0]) == {3, 4, 5}
@@ -209,10 +227,10 @@ def test_similar_items_and_users():
         order = np.lexsort((np.arange(full.shape[0]), -full[it]))[:3]
         assert ids[r].tolist() == order.tolist()
         np.testing.assert_allclose(sims[r], full[it, order], rtol=1e-6)
-    uids, usims = model.similar_users([0], n=4)        # computed on the fly for an ItemKNN
+    uids, usims = model.similar_users([0], n=4)  # computed on the fly for an ItemKNN
     ufull = cr.similarity.topk_similarity(data.matrix, k=40, kind="cosine").toarray()
     assert uids[0].tolist() == np.lexsort((np.arange(ufull.shape[0]), -ufull[0]))[:4].tolist()
-    ids10, _ = model.similar_items([0], n=10)          # more than k: recomputed, not truncated
+    ids10, _ = model.similar_items([0], n=10)  # more than k: recomputed, not truncated
     assert (ids10[0] != None).sum() > 5  # noqa: E711 (elementwise on an object array)
 
 
@@ -228,11 +246,20 @@ def test_refit_drops_stale_neighbours():
 
 
 # ---- errors -------------------------------------------------------------------------------
-@pytest.mark.parametrize("params,match", [
-    ({"similarity": "euclid"}, "similarity"), ({"k": 0}, "k must"), ({"shrink": -1}, "shrink"),
-    ({"centering": "z"}, "centering"), ({"min_k": -1}, "min_k"), ({"neighborhood": "all"}, "neighborhood"),
-    ({"min_support": 1.5}, "min_support"), ({"clip": "yes"}, "clip"), ({"n_threads": -1}, "n_threads"),
-])
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        ({"similarity": "euclid"}, "similarity"),
+        ({"k": 0}, "k must"),
+        ({"shrink": -1}, "shrink"),
+        ({"centering": "z"}, "centering"),
+        ({"min_k": -1}, "min_k"),
+        ({"neighborhood": "all"}, "neighborhood"),
+        ({"min_support": 1.5}, "min_support"),
+        ({"clip": "yes"}, "clip"),
+        ({"n_threads": -1}, "n_threads"),
+    ],
+)
 def test_bad_parameters(params, match):
     with pytest.raises(ValueError, match=match):
         cr.UserKNN(**params).fit(explicit_data(12))
@@ -249,18 +276,22 @@ def test_core_predict_rejects_bad_input():
     q = np.array([0, 1], np.int32)
 
     def call(ip=ip, ix=ix, d=d, qx=q, qy=q, centering="none", x_mean=None, **kw):
-        return _core.knn_predict_rated(ip, ix, d, ny, None, "pearson", 0.0, 1, qx, qy, centering=centering,
-                                       x_mean=x_mean, **kw)
+        return _core.knn_predict_rated(
+            ip, ix, d, ny, None, "pearson", 0.0, 1, qx, qy, centering=centering, x_mean=x_mean, **kw
+        )
+
     with pytest.raises(ValueError, match="qx"):
         call(qx=np.array([0, 10**6], np.int32))
     with pytest.raises(ValueError, match="qy"):
         call(qy=np.array([-1, 0], np.int32))
     with pytest.raises(ValueError, match="lengths differ"):
         call(qy=q[:1])
-    bad = d.copy(); bad[1] = np.nan
+    bad = d.copy()
+    bad[1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         call(d=bad)
-    bad = ix.copy(); bad[0] = 10**6
+    bad = ix.copy()
+    bad[0] = 10**6
     with pytest.raises(ValueError, match="out of range"):
         call(ix=bad)
     with pytest.raises(ValueError, match="centering"):
@@ -278,7 +309,7 @@ def test_core_predict_rejects_bad_input():
     with pytest.raises(ValueError, match="ratings are required"):
         _core.knn_predict_rated(ip, ix, None, ny, None, "pearson", 0.0, 1, q, q)
     with pytest.raises(ValueError, match="neighbors"):
-        _core.knn_predict_fixed(ip, ix, d, ny, ip[:-5], ix, d, q, q)   # neighbours must be n_x x n_x
+        _core.knn_predict_fixed(ip, ix, d, ny, ip[:-5], ix, d, q, q)  # neighbours must be n_x x n_x
 
 
 def test_core_recommend_rejects_bad_input():
@@ -286,9 +317,20 @@ def test_core_recommend_rejects_bad_input():
     ip, ix, d, ny = predict_args(data)
     n_users = len(ip) - 1
     nb = cr.similarity.topk_similarity(data.matrix, k=3)
-    args = dict(a_indptr=nb.indptr.astype(np.int64), a_indices=nb.indices, a_data=nb.data, a_cols=n_users,
-                rows=np.array([0, 1], np.int32), b_indptr=ip, b_indices=ix, b_data=d, n_items=ny,
-                tie_rank=np.arange(ny, dtype=np.int32), fallback_order=np.arange(ny, dtype=np.int32), n=3)
+    args = dict(
+        a_indptr=nb.indptr.astype(np.int64),
+        a_indices=nb.indices,
+        a_data=nb.data,
+        a_cols=n_users,
+        rows=np.array([0, 1], np.int32),
+        b_indptr=ip,
+        b_indices=ix,
+        b_data=d,
+        n_items=ny,
+        tie_rank=np.arange(ny, dtype=np.int32),
+        fallback_order=np.arange(ny, dtype=np.int32),
+        n=3,
+    )
     _core.knn_recommend(**args)
     with pytest.raises(ValueError, match="permutation"):
         _core.knn_recommend(**{**args, "fallback_order": np.zeros(ny, np.int32)})

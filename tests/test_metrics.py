@@ -1,4 +1,5 @@
 """crossrec.metrics: hand-computed cases, a brute-force reference, hypothesis properties."""
+
 import math
 
 import numpy as np

@@ -35,13 +35,13 @@ def test_profiles_have_the_intended_shape(kind):
     poisoned, fake_ids = attack
     assert len(fake_ids) == 30 and len(set(fake_ids)) == 30
     assert not set(fake_ids) & set(data.user_ids)
-    np.testing.assert_array_equal(poisoned.user_ids[:data.n_users], data.user_ids)  # genuine users keep indices
+    np.testing.assert_array_equal(poisoned.user_ids[: data.n_users], data.user_ids)  # genuine users keep indices
     np.testing.assert_array_equal(poisoned.item_ids, data.item_ids)
     fake, mask = fake_part(data, attack)
     # the genuine interactions are untouched
     genuine = poisoned.subset(~mask)
-    np.testing.assert_array_equal(genuine.matrix.toarray()[:data.n_users], data.matrix.toarray())
-    per_user = np.bincount(fake.users)[data.n_users:]
+    np.testing.assert_array_equal(genuine.matrix.toarray()[: data.n_users], data.matrix.toarray())
+    per_user = np.bincount(fake.users)[data.n_users :]
     expected = 1 + 10 + (4 if kind == "bandwagon" else 0)
     assert np.all(per_user == expected)
     # the target gets the maximum rating from every fake user
@@ -68,7 +68,9 @@ def test_average_attack_filler_follows_item_means():
     fake, _ = fake_part(data, attack)
     counts = data.item_counts()
     item_mean = np.bincount(data.items, data.values, data.n_items) / np.maximum(counts, 1)
-    fake_mean = np.bincount(fake.items, fake.values, data.n_items) / np.maximum(np.bincount(fake.items, minlength=data.n_items), 1)
+    fake_mean = np.bincount(fake.items, fake.values, data.n_items) / np.maximum(
+        np.bincount(fake.items, minlength=data.n_items), 1
+    )
     ok = (counts >= 20) & (np.arange(data.n_items) != 0)
     assert np.corrcoef(item_mean[ok], fake_mean[ok])[0, 1] > 0.9
     assert np.abs(item_mean[ok] - fake_mean[ok]).mean() < 0.3
@@ -91,7 +93,7 @@ def test_implicit_data_gets_weight_one_and_sizes_as_fractions():
     assert len(attack.fake_user_ids) == 10
     fake, _ = fake_part(data, attack)
     assert np.all(fake.values == 1) and not attack.data.explicit
-    assert np.all(np.bincount(fake.users)[data.n_users:] == 1 + 6)
+    assert np.all(np.bincount(fake.users)[data.n_users :] == 1 + 6)
 
 
 def test_seed_gives_the_same_attack():
@@ -122,8 +124,7 @@ def test_bad_arguments():
 def test_evaluate_attack_measures_shift_and_hit_rate():
     data = ratings_data()
     target = default_target(data)
-    res = evaluate_attack(cr.Baseline, data, target_item=target, attack="average", sizes=[3, 0.2, 0.5],
-                          filler_size=8)
+    res = evaluate_attack(cr.Baseline, data, target_item=target, attack="average", sizes=[3, 0.2, 0.5], filler_size=8)
     t = res.table
     assert list(t["n_profiles"]) == [3, 60, 150]
     assert np.all(np.diff(t["prediction_shift"]) > 0) and t["prediction_shift"].iloc[0] > 0
@@ -137,8 +138,13 @@ def test_evaluate_attack_measures_shift_and_hit_rate():
 def test_robustness_table_covers_every_model_and_attack():
     data = ratings_data(n_users=120)
     F = pd.DataFrame(np.eye(data.n_items)[:, :10], index=data.item_ids)
-    table = robustness_table({"pop": cr.MostPopular, "content": cr.ContentBased}, data,
-                             attacks=["random", "bandwagon"], fit_params={"content": {"item_features": F}},
-                             sizes=[0.1], filler_size=5)
+    table = robustness_table(
+        {"pop": cr.MostPopular, "content": cr.ContentBased},
+        data,
+        attacks=["random", "bandwagon"],
+        fit_params={"content": {"item_features": F}},
+        sizes=[0.1],
+        filler_size=5,
+    )
     assert len(table) == 4 and set(table["model"]) == {"pop", "content"}
     assert {"majority_size", "hit_rate", "prediction_shift"} <= set(table.columns)

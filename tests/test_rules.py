@@ -1,5 +1,6 @@
 """Association rules (metrics against a direct computation and mlxtend) and the
 AssociationRules recommender (scores against a plain-Python reference, model contract)."""
+
 import itertools
 
 import numpy as np
@@ -36,9 +37,15 @@ def direct_rules(baskets, min_count):
                     y = whole - x
                     sx, sy, sxy = supp(x), supp(y), supp(whole)
                     conf = sxy / sx
-                    out[(x, y)] = {"antecedent support": sx, "consequent support": sy, "support": sxy,
-                                   "confidence": conf, "lift": conf / sy, "leverage": sxy - sx * sy,
-                                   "conviction": np.inf if conf >= 1 else (1 - sy) / (1 - conf)}
+                    out[(x, y)] = {
+                        "antecedent support": sx,
+                        "consequent support": sy,
+                        "support": sxy,
+                        "confidence": conf,
+                        "lift": conf / sy,
+                        "leverage": sxy - sx * sy,
+                        "conviction": np.inf if conf >= 1 else (1 - sy) / (1 - conf),
+                    }
     return out
 
 
@@ -53,8 +60,12 @@ def assert_same_rules(got, expected):
             assert row[col] == pytest.approx(expected[key][col], rel=1e-9, abs=1e-12), (key, col)
 
 
-@given(baskets=st.lists(st.lists(st.integers(0, 6), max_size=6), min_size=1, max_size=20),
-       min_count=st.integers(1, 4), metric=st.sampled_from(METRICS), threshold=st.sampled_from([-1.0, 0.0, 0.5, 1.0]))
+@given(
+    baskets=st.lists(st.lists(st.integers(0, 6), max_size=6), min_size=1, max_size=20),
+    min_count=st.integers(1, 4),
+    metric=st.sampled_from(METRICS),
+    threshold=st.sampled_from([-1.0, 0.0, 0.5, 1.0]),
+)
 def test_rules_match_direct_computation(baskets, min_count, metric, threshold):
     itemsets = cr.frequent_itemsets(baskets, min_count, n_threads=1)
     got = as_rule_dict(cr.association_rules(itemsets, metric=metric, min_threshold=threshold, n_threads=1))
@@ -66,8 +77,10 @@ def groceries():
     return cr.datasets.groceries(data_dir=data_path("groceries", "groceries.csv").parents[1])
 
 
-@pytest.mark.parametrize("metric,threshold", [("confidence", 0.5), ("lift", 3.0), ("leverage", 0.004),
-                                              ("conviction", 1.5), ("support", 0.01)])
+@pytest.mark.parametrize(
+    "metric,threshold",
+    [("confidence", 0.5), ("lift", 3.0), ("leverage", 0.004), ("conviction", 1.5), ("support", 0.01)],
+)
 def test_rules_match_mlxtend_on_groceries(metric, threshold):
     mlx = pytest.importorskip("mlxtend.frequent_patterns")
     itemsets = cr.frequent_itemsets(groceries(), 0.005)
@@ -77,8 +90,9 @@ def test_rules_match_mlxtend_on_groceries(metric, threshold):
     assert len(ours) > 20
     assert_same_rules(as_rule_dict(ours), as_rule_dict(theirs))
     # the mlxtend-style DataFrame input gives the same rules
-    assert_same_rules(as_rule_dict(cr.association_rules(frame, metric=metric, min_threshold=threshold)),
-                      as_rule_dict(ours))
+    assert_same_rules(
+        as_rule_dict(cr.association_rules(frame, metric=metric, min_threshold=threshold)), as_rule_dict(ours)
+    )
 
 
 def test_rules_same_on_one_and_two_threads():
@@ -121,8 +135,9 @@ def test_rule_errors():
 
 
 def test_core_rules_reject_bad_itemsets():
-    ok = dict(offsets=np.array([0, 1, 2, 4]), items=np.array([0, 1, 0, 1], np.int32),
-              support=np.array([0.5, 0.5, 0.25]))
+    ok = dict(
+        offsets=np.array([0, 1, 2, 4]), items=np.array([0, 1, 0, 1], np.int32), support=np.array([0.5, 0.5, 0.25])
+    )
     assert len(_core.association_rules(**ok, metric="support", min_threshold=0.0)[0]) == 2
     for change, message in [
         (dict(items=np.array([0, 1, 1, 0], np.int32)), "sorted"),
@@ -153,13 +168,16 @@ def reference_scores(model, basket, aggregate):
     return np.array([scores.get(i, model.item_support_[j] - 1.0) for j, i in enumerate(ids)], np.float32)
 
 
-@pytest.mark.parametrize("metric,aggregate", [("lift", "max"), ("confidence", "sum"), ("conviction", "max"),
-                                              ("support", "sum")])
+@pytest.mark.parametrize(
+    "metric,aggregate", [("lift", "max"), ("confidence", "sum"), ("conviction", "max"), ("support", "sum")]
+)
 def test_recommender_scores_match_reference(metric, aggregate):
     from contract import small_data
+
     data = small_data(seed=4, explicit=False)
-    model = cr.AssociationRules(min_support=0.05, min_confidence=0.2, metric=metric, aggregate=aggregate,
-                                max_len=3).fit(data)
+    model = cr.AssociationRules(
+        min_support=0.05, min_confidence=0.2, metric=metric, aggregate=aggregate, max_len=3
+    ).fit(data)
     assert model.n_rules_ > 50
     users = data.user_ids[:8]
     got = model.score(users)
@@ -170,14 +188,16 @@ def test_recommender_scores_match_reference(metric, aggregate):
 
 def test_recommender_rules_are_the_single_consequent_rules():
     from contract import small_data
+
     data = small_data(seed=6, explicit=False)
     model = cr.AssociationRules(min_support=0.1, min_confidence=0.3, metric="confidence").fit(data)
     baskets = [list(data.item_ids[data.matrix[u].indices]) for u in range(data.n_users)]
     expected = cr.association_rules(cr.frequent_itemsets(baskets, 0.1, max_len=3), "confidence", 0.3)
     expected = expected[expected["consequents"].map(len) == 1]
     got = model.rules_to_pandas()
-    assert set(zip(got["antecedents"], got["consequent"])) == \
-        {(a, next(iter(c))) for a, c in zip(expected["antecedents"], expected["consequents"])}
+    assert set(zip(got["antecedents"], got["consequent"])) == {
+        (a, next(iter(c))) for a, c in zip(expected["antecedents"], expected["consequents"])
+    }
 
 
 def test_recommender_ranks_triggered_items_first_then_popularity():
@@ -194,10 +214,16 @@ def test_recommender_ranks_triggered_items_first_then_popularity():
 
 def test_recommender_errors():
     from contract import small_data
+
     data = small_data(explicit=False)
-    for kwargs, message in [(dict(metric="leverage"), "metric"), (dict(aggregate="mean"), "aggregate"),
-                            (dict(min_confidence=1.5), "min_confidence"), (dict(max_len=0), "max_len"),
-                            (dict(min_support=0.0), "min_support"), (dict(n_threads=-1), "n_threads")]:
+    for kwargs, message in [
+        (dict(metric="leverage"), "metric"),
+        (dict(aggregate="mean"), "aggregate"),
+        (dict(min_confidence=1.5), "min_confidence"),
+        (dict(max_len=0), "max_len"),
+        (dict(min_support=0.0), "min_support"),
+        (dict(n_threads=-1), "n_threads"),
+    ]:
         with pytest.raises(ValueError, match=message):
             cr.AssociationRules(**kwargs).fit(data)
     with pytest.raises(ValueError, match="max_itemsets"):
@@ -211,9 +237,20 @@ def test_core_rule_scores_errors_and_threads():
     cons = sp.random(30, 12, density=0.1, format="csr", random_state=5)
     w = rng.random(30).astype(np.float32)
     rows = np.arange(50, dtype=np.int32)
-    args = lambda **kw: {**dict(basket_indptr=baskets.indptr, basket_indices=baskets.indices, n_items=12,  # noqa: E731
-                                rows=rows, antecedent_indptr=ante.indptr, antecedent_indices=ante.indices,
-                                consequent_indptr=cons.indptr, consequent_indices=cons.indices, weights=w), **kw}
+    args = lambda **kw: {
+        **dict(
+            basket_indptr=baskets.indptr,
+            basket_indices=baskets.indices,
+            n_items=12,  # noqa: E731
+            rows=rows,
+            antecedent_indptr=ante.indptr,
+            antecedent_indices=ante.indices,
+            consequent_indptr=cons.indptr,
+            consequent_indices=cons.indices,
+            weights=w,
+        ),
+        **kw,
+    }
     one = _core.rule_scores(**args(n_threads=1))
     np.testing.assert_array_equal(one, _core.rule_scores(**args(n_threads=2)))
     # direct reference
@@ -223,11 +260,13 @@ def test_core_rule_scores_errors_and_threads():
     fires = (b[:, None, :] | ~a[None, :, :]).all(axis=2)  # users x rules
     expect = np.where(fires[:, :, None] & c[None], w[None, :, None], -np.inf).max(axis=1)
     np.testing.assert_array_equal(one, expect.astype(np.float32))
-    for change, message in [(dict(rows=np.array([0, 50], np.int32)), "rows"),
-                            (dict(weights=w[:5]), "weights"),
-                            (dict(weights=np.where(np.arange(30) == 3, np.nan, w)), "NaN"),
-                            (dict(antecedent_indices=np.full_like(ante.indices, 12)), "out of range"),
-                            (dict(consequent_indptr=cons.indptr[:-1]), "rule counts|indptr")]:
+    for change, message in [
+        (dict(rows=np.array([0, 50], np.int32)), "rows"),
+        (dict(weights=w[:5]), "weights"),
+        (dict(weights=np.where(np.arange(30) == 3, np.nan, w)), "NaN"),
+        (dict(antecedent_indices=np.full_like(ante.indices, 12)), "out of range"),
+        (dict(consequent_indptr=cons.indptr[:-1]), "rule counts|indptr"),
+    ]:
         with pytest.raises(ValueError, match=message):
             _core.rule_scores(**args(**change))
 
@@ -236,10 +275,13 @@ def test_evaluate_like_every_other_model():
     if not hasattr(cr, "evaluate"):
         pytest.skip("cr.evaluate is not on this branch yet (foundation)")
     from contract import small_data
+
     data = small_data(seed=8, n_users=60, explicit=False)
     train, test = cr.split.random(data, test_size=0.25, seed=0)
-    models = {"pop": cr.MostPopular().fit(train),
-              "rules": cr.AssociationRules(min_support=0.05, min_confidence=0.1).fit(train)}
+    models = {
+        "pop": cr.MostPopular().fit(train),
+        "rules": cr.AssociationRules(min_support=0.05, min_confidence=0.1).fit(train),
+    }
     table = cr.evaluate(models, train, test, metrics=["ndcg@10"]).table()
     assert np.isfinite(table["ndcg@10"]).all() and len(table) == 2
 

@@ -1,4 +1,5 @@
 """SGD matrix factorisation and BPR epochs: gradient checks, determinism, errors, models."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -32,10 +33,15 @@ def test_sgd_step_is_a_gradient_step_on_the_per_sample_loss(seed, with_prior, wi
     wu, wi = (0.7, 1.3) if with_prior else (0.0, 0.0)
 
     def loss(theta):
-        x_, y_, bu_, bi_ = theta[:f], theta[f:2 * f], theta[2 * f], theta[2 * f + 1]
+        x_, y_, bu_, bi_ = theta[:f], theta[f : 2 * f], theta[2 * f], theta[2 * f + 1]
         e = r - (mu + bu_ + bi_ + x_ @ y_)
-        return (0.5 * v * e * e + 0.5 * reg * (x_ @ x_ + y_ @ y_) + 0.5 * reg_b * (bu_ ** 2 + bi_ ** 2)
-                + 0.5 * wu * np.sum((x_ - tu) ** 2) + 0.5 * wi * np.sum((y_ - ti) ** 2))
+        return (
+            0.5 * v * e * e
+            + 0.5 * reg * (x_ @ x_ + y_ @ y_)
+            + 0.5 * reg_b * (bu_**2 + bi_**2)
+            + 0.5 * wu * np.sum((x_ - tu) ** 2)
+            + 0.5 * wi * np.sum((y_ - ti) ** 2)
+        )
 
     theta = np.r_[x, y, bu, bi]
     expect = theta - lr * numeric_grad(loss, theta)
@@ -123,20 +129,26 @@ def test_bpr_step_is_a_gradient_step_on_the_per_sample_loss():
     else:
         pytest.fail("no epoch found a negative item")
     j = int(changed[changed != 7][0])
-    x, yi, yj, bi, bj = (X0[0].astype(np.float64), Y0[7].astype(np.float64), Y0[j].astype(np.float64),
-                         float(b0[7]), float(b0[j]))
+    x, yi, yj, bi, bj = (
+        X0[0].astype(np.float64),
+        Y0[7].astype(np.float64),
+        Y0[j].astype(np.float64),
+        float(b0[7]),
+        float(b0[j]),
+    )
 
     def per_sample(theta):
-        x_, yi_, yj_, bi_, bj_ = theta[:f], theta[f:2 * f], theta[2 * f:3 * f], theta[3 * f], theta[3 * f + 1]
+        x_, yi_, yj_, bi_, bj_ = theta[:f], theta[f : 2 * f], theta[2 * f : 3 * f], theta[3 * f], theta[3 * f + 1]
         s = x_ @ (yi_ - yj_) + bi_ - bj_
-        return np.log1p(np.exp(-s)) + 0.5 * reg * (x_ @ x_ + yi_ @ yi_ + yj_ @ yj_ + bi_ ** 2 + bj_ ** 2)
+        return np.log1p(np.exp(-s)) + 0.5 * reg * (x_ @ x_ + yi_ @ yi_ + yj_ @ yj_ + bi_**2 + bj_**2)
 
     theta = np.r_[x, yi, yj, bi, bj]
     expect = theta - lr * numeric_grad(per_sample, theta)
     got = np.r_[X[0], Y[7], Y[j], b[7], b[j]]
     np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-5)
-    assert loss == pytest.approx(per_sample(theta) - 0.5 * reg * (theta[:3 * f] @ theta[:3 * f] + bi ** 2 + bj ** 2),
-                                 rel=1e-4)
+    assert loss == pytest.approx(
+        per_sample(theta) - 0.5 * reg * (theta[: 3 * f] @ theta[: 3 * f] + bi**2 + bj**2), rel=1e-4
+    )
     assert j != 7
 
 
@@ -174,9 +186,11 @@ def test_core_errors():
         args.update(kw)
         with pytest.raises(ValueError, match=match):
             _core.sgd_epoch(*parts, **args)
-    for match, p in {"indptr": [np.r_[0, 9, 3, m.indptr[3:]].astype(np.int64), m.indices, m.data],
-                     "out of range": [parts[0], np.full(m.nnz, 50, np.int32), m.data],
-                     "NaN": [parts[0], m.indices, np.full(m.nnz, np.nan, np.float32)]}.items():
+    for match, p in {
+        "indptr": [np.r_[0, 9, 3, m.indptr[3:]].astype(np.int64), m.indices, m.data],
+        "out of range": [parts[0], np.full(m.nnz, 50, np.int32), m.data],
+        "NaN": [parts[0], m.indices, np.full(m.nnz, np.nan, np.float32)],
+    }.items():
         with pytest.raises(ValueError, match=match):
             _core.sgd_epoch(*p, X.copy(), Y.copy())
         with pytest.raises(ValueError, match=match):

@@ -1,4 +1,5 @@
 """The sparse top-k similarity kernel against a brute-force numpy reference (tests/knn_reference.py)."""
+
 import concurrent.futures
 
 import crossrec as cr
@@ -23,10 +24,10 @@ def ratings(seed, n_rows=25, n_cols=18, density=0.3, integer=True):
 def edge_case_matrix():
     """Rows: one rating, empty, constant ratings, identical rows (ties); a never-rated column."""
     d = np.zeros((8, 7))
-    d[0, 0] = 4                      # user with one rating
-    d[2, :4] = 3                     # constant ratings: Pearson undefined against anyone
+    d[0, 0] = 4  # user with one rating
+    d[2, :4] = 3  # constant ratings: Pearson undefined against anyone
     d[3, :4] = [1, 2, 3, 5]
-    d[4, :4] = [1, 2, 3, 5]          # identical to row 3: ties
+    d[4, :4] = [1, 2, 3, 5]  # identical to row 3: ties
     d[5, 1:5] = [5, 4, 2, 1]
     d[6, [0, 2, 4]] = [2, 5, 4]
     d[7, [1, 3, 5]] = [3, 3, 4]
@@ -59,11 +60,11 @@ def test_topk_matches_reference_with_ties(kind):
 def test_edge_cases_semantics():
     m = edge_case_matrix()
     p = topk_similarity(m, k=8, kind="pearson").toarray()
-    assert np.all(p[2] == 0) and np.all(p[:, 2] == 0)       # constant ratings: undefined -> 0
-    assert np.all(p[1] == 0)                                # empty row
+    assert np.all(p[2] == 0) and np.all(p[:, 2] == 0)  # constant ratings: undefined -> 0
+    assert np.all(p[1] == 0)  # empty row
     c = topk_similarity(m, k=8, kind="cosine").toarray()
     assert c[3, 4] == pytest.approx(1.0) and c[4, 3] == pytest.approx(1.0)
-    assert np.all(np.diag(c) == 0)                          # never its own neighbour
+    assert np.all(np.diag(c) == 0)  # never its own neighbour
     # rows 3 and 4 (identical) tie as row 0's third neighbour: k=3 keeps the lower index
     three = topk_similarity(m, k=3, kind="cosine")
     assert c[0, 3] == c[0, 4] < c[0, 6] < c[0, 2]
@@ -75,7 +76,7 @@ def test_output_is_canonical_csr_sorted_by_index():
     assert s.shape == (40, 40) and s.dtype == np.float32
     assert np.all(np.diff(s.indptr) <= 5)
     for r in range(40):
-        idx = s.indices[s.indptr[r]:s.indptr[r + 1]]
+        idx = s.indices[s.indptr[r] : s.indptr[r + 1]]
         assert np.all(np.diff(idx) > 0)
 
 
@@ -122,8 +123,8 @@ def test_concurrent_calls_identical():
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_implicit_cosine_matches_implicit_library():
     nn = pytest.importorskip("implicit.nearest_neighbours")
-    m = ratings(8, 60, 40, density=0.15, integer=False)   # users x items
-    model = nn.CosineRecommender(K=41)                   # implicit keeps the item itself in its K
+    m = ratings(8, 60, 40, density=0.15, integer=False)  # users x items
+    model = nn.CosineRecommender(K=41)  # implicit keeps the item itself in its K
     model.fit(sp.csr_matrix(m), show_progress=False)
     theirs = model.similarity.toarray()
     np.fill_diagonal(theirs, 0)
@@ -149,7 +150,7 @@ def test_property_symmetric_bounded_and_shrink_reduces(m, kind, shrink):
     np.testing.assert_allclose(full, full.T, atol=1e-6)
     assert np.all(full >= -1 - 1e-6) and np.all(full <= 1 + 1e-6)
     if kind in ("msd", "jaccard", "cosine", "cosine_corated"):
-        assert np.all(full >= 0)                 # non-negative data
+        assert np.all(full >= 0)  # non-negative data
     shrunk = topk_similarity(m, k=n, kind=kind, shrink=shrink).toarray()
     assert np.all(np.abs(shrunk) <= np.abs(full) + 1e-6)
     assert np.all((shrunk == 0) | (np.sign(shrunk) == np.sign(full)))
@@ -192,19 +193,25 @@ def core_args(m):
 def test_core_rejects_corrupt_csr():
     m = ratings(10)
     ip, ix, d, nc = core_args(m)
-    call = lambda ip=ip, ix=ix, d=d, nc=nc, kind="cosine": _core.topk_similarity(ip, ix, d, nc, 3, kind, 0.0, 1, None, 1)
-    bad = ix.copy(); bad[3] = nc + 5
+    call = lambda ip=ip, ix=ix, d=d, nc=nc, kind="cosine": _core.topk_similarity(
+        ip, ix, d, nc, 3, kind, 0.0, 1, None, 1
+    )
+    bad = ix.copy()
+    bad[3] = nc + 5
     with pytest.raises(ValueError, match="out of range"):
         call(ix=bad)
-    bad = ix.copy(); bad[3] = -1
+    bad = ix.copy()
+    bad[3] = -1
     with pytest.raises(ValueError, match="out of range"):
         call(ix=bad)
-    bad = ip.copy(); bad[2], bad[3] = bad[3], bad[2]
+    bad = ip.copy()
+    bad[2], bad[3] = bad[3], bad[2]
     with pytest.raises(ValueError, match="non-decreasing"):
         call(ip=bad)
     with pytest.raises(ValueError, match="indptr"):
         call(ip=ip[:-1])
-    bad = d.copy(); bad[0] = np.inf
+    bad = d.copy()
+    bad[0] = np.inf
     with pytest.raises(ValueError, match="NaN or infinite"):
         call(d=bad)
     with pytest.raises(ValueError, match="len"):
@@ -213,7 +220,8 @@ def test_core_rejects_corrupt_csr():
         call(ix=ix.astype(np.float64))
     # duplicated / unsorted column indices within a row
     row = int(np.argmax(np.diff(ip) >= 2))
-    bad = ix.copy(); bad[ip[row] + 1] = bad[ip[row]]
+    bad = ix.copy()
+    bad[ip[row] + 1] = bad[ip[row]]
     with pytest.raises(ValueError, match="strictly increasing"):
         call(ix=bad)
     with pytest.raises(ValueError, match="kind"):

@@ -1,4 +1,5 @@
 """crossrec.split: partitions, fractions, per-user guarantees, time order, seeds."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,8 +12,13 @@ import crossrec as cr
 def make_data(seed=0, n_users=50, n_items=40, nnz=600, timestamps=True, ts_range=10_000):
     rng = np.random.default_rng(seed)
     pairs = rng.choice(n_users * n_items, size=nnz, replace=False)
-    df = pd.DataFrame({"user": [f"u{p // n_items}" for p in pairs], "item": pairs % n_items,
-                       "rating": rng.integers(1, 6, nnz).astype(float)})
+    df = pd.DataFrame(
+        {
+            "user": [f"u{p // n_items}" for p in pairs],
+            "item": pairs % n_items,
+            "rating": rng.integers(1, 6, nnz).astype(float),
+        }
+    )
     if timestamps:
         df["ts"] = rng.integers(0, ts_range, nnz)
     return cr.Interactions.from_pandas(df, "user", "item", "rating", "ts" if timestamps else None)
@@ -29,8 +35,11 @@ def assert_partition(data, train, test):
     assert kt | ke == keys(data), "split lost or invented interactions"
     assert train.nnz + test.nnz == data.nnz
     # values and timestamps travel with their interaction
-    full = {(u, i): (v, t) for u, i, v, t in zip(data.users, data.items, data.values, data.timestamps)} \
-        if data.timestamps is not None else None
+    full = (
+        {(u, i): (v, t) for u, i, v, t in zip(data.users, data.items, data.values, data.timestamps)}
+        if data.timestamps is not None
+        else None
+    )
     if full is not None:
         for part in (train, test):
             for u, i, v, t in zip(part.users, part.items, part.values, part.timestamps):
@@ -176,10 +185,12 @@ def test_cold_start_users_from_candidates():
 @given(st.integers(0, 10_000), st.floats(0.05, 0.95), st.sampled_from(["random", "user", "temporal", "cold"]))
 def test_property_every_split_partitions(seed, frac, kind):
     data = make_data(seed=seed % 7, nnz=200)
-    split = {"random": lambda: cr.split.random(data, frac, seed=seed),
-             "user": lambda: cr.split.user_holdout(data, frac, seed=seed),
-             "temporal": lambda: cr.split.temporal(data, frac),
-             "cold": lambda: cr.split.cold_start_users(data, frac, seed=seed)}[kind]
+    split = {
+        "random": lambda: cr.split.random(data, frac, seed=seed),
+        "user": lambda: cr.split.user_holdout(data, frac, seed=seed),
+        "temporal": lambda: cr.split.temporal(data, frac),
+        "cold": lambda: cr.split.cold_start_users(data, frac, seed=seed),
+    }[kind]
     train, test = split()
     kt, ke = keys(train), keys(test)
     assert not (kt & ke) and (kt | ke) == keys(data)

@@ -1,4 +1,5 @@
 """Batch top-N selection against a plain numpy reference, and the native boundary's errors."""
+
 import concurrent.futures as cf
 
 import numpy as np
@@ -89,8 +90,13 @@ def test_thread_counts_and_concurrent_calls_agree(rng):
         np.testing.assert_array_equal(o, base[0])
 
 
-@given(m=st.integers(1, 6), n_items=st.integers(1, 30), n=st.integers(1, 35), seed=st.integers(0, 2**31),
-       density=st.floats(0, 1))
+@given(
+    m=st.integers(1, 6),
+    n_items=st.integers(1, 30),
+    n=st.integers(1, 35),
+    seed=st.integers(0, 2**31),
+    density=st.floats(0, 1),
+)
 def test_property_matches_reference(m, n_items, n, seed, density):
     rng = np.random.default_rng(seed)
     s = rng.integers(-3, 3, size=(m, n_items)).astype(np.float32)  # many ties
@@ -102,7 +108,7 @@ def test_property_matches_reference(m, n_items, n, seed, density):
     for items, scores in zip(*got):
         kept = scores[items >= 0]
         assert np.all(np.diff(kept) <= 0)
-        assert np.all(items[len(kept):] == -1)
+        assert np.all(items[len(kept) :] == -1)
 
 
 # ---- the native boundary: bad input raises ValueError naming the argument -----------------

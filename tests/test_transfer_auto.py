@@ -1,4 +1,5 @@
 """Issue 9: relatedness diagnostics, Auto's choice, the negative-transfer guard, gating, CLI."""
+
 import crossrec as cr
 import numpy as np
 import pandas as pd
@@ -101,8 +102,18 @@ def test_cli_transfer(tmp_path, capsys):
     s, t = cr.datasets.synthetic_pair(relatedness=1.0, seed=1, **dict(SIZE, n_users=300))
     for name, d in (("s.tsv", s), ("t.tsv", t)):
         d.to_pandas()[["user", "item", "rating"]].to_csv(tmp_path / name, sep="\t", header=False, index=False)
-    code = cli_main(["transfer", "--source", str(tmp_path / "s.tsv"), "--target", str(tmp_path / "t.tsv"),
-                     "--bootstrap", "20", "--no-progress"])
+    code = cli_main(
+        [
+            "transfer",
+            "--source",
+            str(tmp_path / "s.tsv"),
+            "--target",
+            str(tmp_path / "t.tsv"),
+            "--bootstrap",
+            "20",
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "300 shared users" in out and "gain over the best target-only baseline" in out

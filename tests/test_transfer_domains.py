@@ -1,4 +1,5 @@
 """CrossDomain alignment and the cold-start split."""
+
 import crossrec as cr
 import numpy as np
 import pandas as pd
@@ -74,11 +75,17 @@ def test_bad_arguments():
         cr.CrossDomain(d, d, shared="both")
     with pytest.raises(ValueError, match="source must be"):
         cr.CrossDomain(d.to_pandas(), d)
-    pair = cr.CrossDomain(random_domain(np.random.default_rng(0), range(20), 10, 5),
-                          random_domain(np.random.default_rng(1), range(20), 10, 5))
-    for kw, name in (({"fraction": 0.0}, "fraction"), ({"fraction": 1.0}, "fraction"),
-                     ({"fraction": float("nan")}, "fraction"), ({"test_size": 1.0}, "test_size"),
-                     ({"seed": -1}, "seed")):
+    pair = cr.CrossDomain(
+        random_domain(np.random.default_rng(0), range(20), 10, 5),
+        random_domain(np.random.default_rng(1), range(20), 10, 5),
+    )
+    for kw, name in (
+        ({"fraction": 0.0}, "fraction"),
+        ({"fraction": 1.0}, "fraction"),
+        ({"fraction": float("nan")}, "fraction"),
+        ({"test_size": 1.0}, "test_size"),
+        ({"seed": -1}, "seed"),
+    ):
         with pytest.raises(ValueError, match=name):
             pair.cold_start_split(**kw)
 
@@ -141,8 +148,14 @@ def test_permuted_source_keeps_marginals_breaks_link():
     assert not np.array_equal(ctrl.source.user_counts(), pair.source.user_counts())
 
 
-@given(n_src=st.integers(2, 30), n_tgt=st.integers(2, 30), shift=st.integers(0, 25),
-       fraction=st.floats(0.05, 0.95), test_size=st.floats(0.0, 0.9), seed=st.integers(0, 2**31))
+@given(
+    n_src=st.integers(2, 30),
+    n_tgt=st.integers(2, 30),
+    shift=st.integers(0, 25),
+    fraction=st.floats(0.05, 0.95),
+    test_size=st.floats(0.0, 0.9),
+    seed=st.integers(0, 2**31),
+)
 def test_property_cold_split(n_src, n_tgt, shift, fraction, test_size, seed):
     rng = np.random.default_rng(seed)
     src = random_domain(rng, range(n_src), 6, 4)

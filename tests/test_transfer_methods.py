@@ -1,4 +1,5 @@
 """Transfer methods (FineTune, CMF, EMCDR), their ALS core and the run() orchestration."""
+
 import crossrec as cr
 import numpy as np
 import pytest
@@ -12,9 +13,17 @@ SMALL = dict(factors=8, iterations=6)
 
 
 def make_pair(explicit=True, relatedness=1.0, seed=0, n_users=400):
-    src, tgt = cr.datasets.synthetic_pair(n_users=n_users, n_items_source=150, n_items_target=120,
-                                          shared_factors=4, relatedness=relatedness, density=0.08,
-                                          explicit=explicit, noise=0.3, seed=seed)
+    src, tgt = cr.datasets.synthetic_pair(
+        n_users=n_users,
+        n_items_source=150,
+        n_items_target=120,
+        shared_factors=4,
+        relatedness=relatedness,
+        density=0.08,
+        explicit=explicit,
+        noise=0.3,
+        seed=seed,
+    )
     return cr.CrossDomain(src, tgt)
 
 
@@ -101,15 +110,19 @@ def test_target_als_is_a_sane_rating_model(explicit_split):
 # ---- the methods beat the target-only baselines on cold users of a related pair -----------------
 def test_methods_beat_baselines_on_cold_users_explicit(explicit_split):
     tr = explicit_split.train
-    base = min(cold_rmse(cr.Baseline().fit(tr.target), explicit_split),
-               cold_rmse(TransferALS(**SMALL).fit(tr.target), explicit_split),
-               cold_rmse(cr.transfer.NoTransfer(TransferALS(**SMALL)).fit(tr.target), explicit_split))
+    base = min(
+        cold_rmse(cr.Baseline().fit(tr.target), explicit_split),
+        cold_rmse(TransferALS(**SMALL).fit(tr.target), explicit_split),
+        cold_rmse(cr.transfer.NoTransfer(TransferALS(**SMALL)).fit(tr.target), explicit_split),
+    )
     src = TransferALS(**SMALL).fit(tr.source)
-    models = {"finetune": FineTune(TransferALS(**SMALL), source_model=src, pull=1.0),
-              "cmf": CMF(**SMALL, weights=(1.0, 1.0)),
-              "emcdr": EMCDR(src, TransferALS(**SMALL), l2=1.0),
-              "emcdr-stats": EMCDR(src, TransferALS(**SMALL), l2=1.0, user_stats=True),
-              "emcdr-mlp": EMCDR(src, TransferALS(**SMALL), mapping="mlp", hidden=16, epochs=150)}
+    models = {
+        "finetune": FineTune(TransferALS(**SMALL), source_model=src, pull=1.0),
+        "cmf": CMF(**SMALL, weights=(1.0, 1.0)),
+        "emcdr": EMCDR(src, TransferALS(**SMALL), l2=1.0),
+        "emcdr-stats": EMCDR(src, TransferALS(**SMALL), l2=1.0, user_stats=True),
+        "emcdr-mlp": EMCDR(src, TransferALS(**SMALL), mapping="mlp", hidden=16, epochs=150),
+    }
     for name, m in models.items():
         assert m.fit(tr) is m
         assert cold_rmse(m, explicit_split) < 0.97 * base, name
@@ -120,9 +133,12 @@ def test_methods_beat_popularity_on_cold_users_implicit(implicit_split):
     pop = cold_ndcg(cr.MostPopular().fit(tr.target), implicit_split)
     als = dict(SMALL, regularization=1.0, alpha=10.0)
     src = TransferALS(**als).fit(tr.source)
-    models = {"finetune": FineTune(TransferALS(**als), source_model=src, pull=1.0),
-              "cmf": CMF(**als, weights=(1.0, 1.0)), "cmf-weighted": CMF(**als, weights=(0.5, 1.0)),
-              "emcdr": EMCDR(src, TransferALS(**als))}
+    models = {
+        "finetune": FineTune(TransferALS(**als), source_model=src, pull=1.0),
+        "cmf": CMF(**als, weights=(1.0, 1.0)),
+        "cmf-weighted": CMF(**als, weights=(0.5, 1.0)),
+        "emcdr": EMCDR(src, TransferALS(**als)),
+    }
     for name, m in models.items():
         assert cold_ndcg(m.fit(tr), implicit_split) > 1.5 * pop, name
 
@@ -134,17 +150,22 @@ def test_no_transfer_baseline_gives_cold_users_the_average_user(explicit_split, 
     nt = cr.transfer.NoTransfer(fitted).fit(tr.target)
     np.testing.assert_array_equal(fitted.user_factors_, before)  # the caller's model is untouched
     has = tr.target.user_counts() > 0
-    np.testing.assert_allclose(nt.model_.user_factors_[explicit_split.cold_users],
-                               np.broadcast_to(before[has].mean(0), (len(explicit_split.cold_users), before.shape[1])),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        nt.model_.user_factors_[explicit_split.cold_users],
+        np.broadcast_to(before[has].mean(0), (len(explicit_split.cold_users), before.shape[1])),
+        rtol=1e-5,
+    )
     assert cold_rmse(nt, explicit_split) < cold_rmse(fitted, explicit_split)
     imp = cr.transfer.NoTransfer(TransferALS(**SMALL)).fit(implicit_split.train)
     pop = cr.MostPopular().fit(implicit_split.train.target)
     u = implicit_split.cold_users[:5]
     np.testing.assert_array_equal(imp.recommend_indices(u, n=5)[0], pop.recommend_indices(u, n=5)[0])
     nt.save(tmp_path / "nt.crossrec")
-    np.testing.assert_allclose(cr.load(tmp_path / "nt.crossrec").predict([0, 1], tr.target.item_ids[:2]),
-                               nt.predict([0, 1], tr.target.item_ids[:2]), rtol=1e-6)
+    np.testing.assert_allclose(
+        cr.load(tmp_path / "nt.crossrec").predict([0, 1], tr.target.item_ids[:2]),
+        nt.predict([0, 1], tr.target.item_ids[:2]),
+        rtol=1e-6,
+    )
 
 
 def test_unrelated_pair_gives_no_cold_gain():
@@ -215,9 +236,11 @@ def test_bad_arguments(explicit_split):
 @pytest.mark.parametrize("kind", ["finetune", "cmf", "emcdr"])
 def test_save_load_round_trip(kind, explicit_split, tmp_path):
     tr = explicit_split.train
-    model = {"finetune": lambda: FineTune(TransferALS(**SMALL), pull=1.0),
-             "cmf": lambda: CMF(**SMALL),
-             "emcdr": lambda: EMCDR(TransferALS(**SMALL), TransferALS(**SMALL), mapping="mlp", epochs=20)}[kind]()
+    model = {
+        "finetune": lambda: FineTune(TransferALS(**SMALL), pull=1.0),
+        "cmf": lambda: CMF(**SMALL),
+        "emcdr": lambda: EMCDR(TransferALS(**SMALL), TransferALS(**SMALL), mapping="mlp", epochs=20),
+    }[kind]()
     model.fit(tr)
     path = tmp_path / "m.crossrec"
     model.save(path)

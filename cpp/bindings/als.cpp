@@ -54,8 +54,8 @@ CROSSREC_BINDINGS(als) {
       "als_implicit_step",
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& Y_obj,
          const py::object& X_obj, float regularization, float alpha, const std::string& solver, int cg_steps,
-         const py::object& gram_obj, const py::object& prior_obj, const py::object& prior_weight_obj,
-         int n_threads, bool exact_short_rows) {
+         const py::object& gram_obj, const py::object& prior_obj, const py::object& prior_weight_obj, int n_threads,
+         bool exact_short_rows) {
         require(solver == "cg" || solver == "cholesky", "solver: must be 'cg' or 'cholesky', got '" + solver + "'");
         require_reg(regularization);
         require(std::isfinite(alpha) && alpha >= 0.0f, "alpha: must be finite and >= 0, got " + std::to_string(alpha));
@@ -92,15 +92,15 @@ CROSSREC_BINDINGS(als) {
             gram_matrix(dense_view(fa.Y), own_gram.data(), n_threads);
             G = own_gram.data();
           }
-          failed = als_implicit_step(mat.view, dense_view(fa.Y), G, params, prior.view(), fa.X.mutable_data(),
-                                     n_threads);
+          failed =
+              als_implicit_step(mat.view, dense_view(fa.Y), G, params, prior.view(), fa.X.mutable_data(), n_threads);
         }
         return failed;
       },
-      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("Y"), py::arg("X"),
-      py::arg("regularization"), py::arg("alpha") = 1.0f, py::arg("solver") = "cg", py::arg("cg_steps") = 3,
-      py::arg("gram") = py::none(), py::arg("prior") = py::none(), py::arg("prior_weight") = py::none(),
-      py::arg("n_threads") = 0, py::arg("exact_short_rows") = true,
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("Y"), py::arg("X"), py::arg("regularization"),
+      py::arg("alpha") = 1.0f, py::arg("solver") = "cg", py::arg("cg_steps") = 3, py::arg("gram") = py::none(),
+      py::arg("prior") = py::none(), py::arg("prior_weight") = py::none(), py::arg("n_threads") = 0,
+      py::arg("exact_short_rows") = true,
       "Implicit ALS half-sweep: updates X (float32, C-contiguous) in place; returns the number of rows "
       "whose system was not positive definite.");
 
@@ -134,9 +134,9 @@ CROSSREC_BINDINGS(als) {
           if (weights) {
             const float* w = weights->data();
             for (int64_t i = 0; i < weights->shape(0); ++i)
-              if (!(std::isfinite(w[i]) && w[i] >= 0.0f)) fail("weights: must be finite and >= 0, got " +
-                                                               std::to_string(w[i]) + " at position " +
-                                                               std::to_string(i));
+              if (!(std::isfinite(w[i]) && w[i] >= 0.0f))
+                fail("weights: must be finite and >= 0, got " + std::to_string(w[i]) + " at position " +
+                     std::to_string(i));
           }
           prior.validate("prior");
           failed = als_explicit_step(mat.view, weights ? weights->data() : nullptr, dense_view(fa.Y), params,
@@ -144,9 +144,9 @@ CROSSREC_BINDINGS(als) {
         }
         return failed;
       },
-      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("Y"), py::arg("X"),
-      py::arg("regularization"), py::arg("weights") = py::none(), py::arg("weighted_lambda") = true,
-      py::arg("prior") = py::none(), py::arg("prior_weight") = py::none(), py::arg("n_threads") = 0,
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("Y"), py::arg("X"), py::arg("regularization"),
+      py::arg("weights") = py::none(), py::arg("weighted_lambda") = true, py::arg("prior") = py::none(),
+      py::arg("prior_weight") = py::none(), py::arg("n_threads") = 0,
       "Explicit ALS half-sweep (exact, Cholesky): updates X in place; returns the number of rows whose "
       "system was not positive definite.");
 }

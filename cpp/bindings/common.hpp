@@ -40,8 +40,8 @@ inline In<int32_t> index_array(const py::handle& obj, const std::string& name, i
   const char kind = arr.dtype().kind();
   require(kind == 'i' || kind == 'u',
           name + ": expected integer indices, got dtype " + std::string(py::str(arr.dtype())));
-  require(arr.ndim() == ndim, name + ": expected " + std::to_string(ndim) + "-D array, got " +
-                                  std::to_string(arr.ndim()) + "-D");
+  require(arr.ndim() == ndim,
+          name + ": expected " + std::to_string(ndim) + "-D array, got " + std::to_string(arr.ndim()) + "-D");
   if (arr.dtype().itemsize() > 4 || kind == 'u') {
     if (arr.size() > 0) {
       py::object lo = arr.attr("min")();
@@ -54,8 +54,8 @@ inline In<int32_t> index_array(const py::handle& obj, const std::string& name, i
 }
 
 inline void require_ndim(const py::array& a, int ndim, const std::string& name) {
-  require(a.ndim() == ndim, name + ": expected " + std::to_string(ndim) + "-D array, got " +
-                                std::to_string(a.ndim()) + "-D");
+  require(a.ndim() == ndim,
+          name + ": expected " + std::to_string(ndim) + "-D array, got " + std::to_string(a.ndim()) + "-D");
 }
 
 inline void require_float_kind(const py::handle& obj, const std::string& name) {
@@ -109,9 +109,9 @@ inline CsrArg csr_arg(const py::handle& indptr, const py::handle& indices, const
   require(m.indptr.shape(0) >= 1, name + ".indptr: must have at least one entry");
   m.indices = index_array(indices, name + ".indices");
   const int64_t nnz = m.indices.shape(0);
-  require(m.indptr.data()[m.indptr.shape(0) - 1] == nnz,
-          name + ": indptr[-1] (" + std::to_string(m.indptr.data()[m.indptr.shape(0) - 1]) +
-              ") != len(indices) (" + std::to_string(nnz) + ")");
+  require(m.indptr.data()[m.indptr.shape(0) - 1] == nnz, name + ": indptr[-1] (" +
+                                                             std::to_string(m.indptr.data()[m.indptr.shape(0) - 1]) +
+                                                             ") != len(indices) (" + std::to_string(nnz) + ")");
   require(n_cols >= 0, name + ": n_cols must be >= 0");
   m.view.indptr = m.indptr.data();
   m.view.indices = m.indices.data();
@@ -119,8 +119,8 @@ inline CsrArg csr_arg(const py::handle& indptr, const py::handle& indices, const
   m.view.n_cols = n_cols;
   if (!data.is_none()) {
     m.data = float_vector(data, name + ".data");
-    require(m.data->shape(0) == nnz, name + ": len(data) (" + std::to_string(m.data->shape(0)) +
-                                         ") != len(indices) (" + std::to_string(nnz) + ")");
+    require(m.data->shape(0) == nnz, name + ": len(data) (" + std::to_string(m.data->shape(0)) + ") != len(indices) (" +
+                                         std::to_string(nnz) + ")");
     m.view.data = m.data->data();
   }
   return m;
@@ -146,7 +146,7 @@ struct Register {
 
 }  // namespace crossrec::bind
 
-#define CROSSREC_BINDINGS(name)                                                      \
-  static void crossrec_bind_##name(py::module_& m);                                  \
+#define CROSSREC_BINDINGS(name)                                                            \
+  static void crossrec_bind_##name(py::module_& m);                                        \
   static ::crossrec::bind::Register crossrec_register_##name(#name, crossrec_bind_##name); \
   static void crossrec_bind_##name(py::module_& m)

@@ -34,9 +34,7 @@ DistillLoss loss_arg(const std::string& s) {
   fail("loss: expected 'pointwise', 'ranking', 'listwise' or 'none', got '" + s + "'");
 }
 
-void require_finite_number(double x, const std::string& name) {
-  require(std::isfinite(x), name + ": must be finite");
-}
+void require_finite_number(double x, const std::string& name) { require(std::isfinite(x), name + ": must be finite"); }
 
 // Teacher rows: items in [-1, n_items), -1 only as tail padding, finite scores where items >= 0.
 void validate_teacher(const TeacherView& t, int64_t n_items) {
@@ -45,15 +43,14 @@ void validate_teacher(const TeacherView& t, int64_t n_items) {
     for (int64_t j = 0; j < t.k; ++j) {
       const int32_t item = t.items[u * t.k + j];
       if (item < -1 || item >= n_items)
-        fail("teacher_items: item " + std::to_string(item) + " at row " + std::to_string(u) +
-             " out of range [0, " + std::to_string(n_items) + ") (-1 marks padding)");
+        fail("teacher_items: item " + std::to_string(item) + " at row " + std::to_string(u) + " out of range [0, " +
+             std::to_string(n_items) + ") (-1 marks padding)");
       if (item == -1) {
         padding = true;
       } else {
         if (padding) fail("teacher_items: row " + std::to_string(u) + " has an item after -1 padding");
         if (!std::isfinite(t.scores[u * t.k + j]))
-          fail("teacher_scores: NaN or infinite score at row " + std::to_string(u) + ", column " +
-               std::to_string(j));
+          fail("teacher_scores: NaN or infinite score at row " + std::to_string(u) + ", column " + std::to_string(j));
         if (t.weights && !(std::isfinite(t.weights[u * t.k + j]) && t.weights[u * t.k + j] >= 0))
           fail("teacher_weights: negative, NaN or infinite weight at row " + std::to_string(u) + ", column " +
                std::to_string(j));
@@ -80,20 +77,23 @@ struct TeacherArg {
 
 TeacherArg teacher_arg(const py::object& items, const py::object& scores, const py::object& rest,
                        const py::object& weights, int64_t n_users) {
-  TeacherArg t{index_array(items, "teacher_items", 2), float_matrix(scores, "teacher_scores"),
-               float_vector(rest, "teacher_rest"), std::nullopt, {}};
+  TeacherArg t{index_array(items, "teacher_items", 2),
+               float_matrix(scores, "teacher_scores"),
+               float_vector(rest, "teacher_rest"),
+               std::nullopt,
+               {}};
   require(t.items.shape(0) == n_users, "teacher_items: " + std::to_string(t.items.shape(0)) +
                                            " rows, expected one per user (" + std::to_string(n_users) + ")");
   require(t.scores.shape(0) == t.items.shape(0) && t.scores.shape(1) == t.items.shape(1),
           "teacher_scores: shape must equal teacher_items' shape");
-  require(t.rest.shape(0) == n_users, "teacher_rest: length " + std::to_string(t.rest.shape(0)) +
-                                          " != number of users " + std::to_string(n_users));
+  require(t.rest.shape(0) == n_users,
+          "teacher_rest: length " + std::to_string(t.rest.shape(0)) + " != number of users " + std::to_string(n_users));
   if (!weights.is_none()) {
     t.weights = float_matrix(weights, "teacher_weights");
     require(t.weights->shape(0) == t.items.shape(0) && t.weights->shape(1) == t.items.shape(1),
             "teacher_weights: shape must equal teacher_items' shape");
   }
-  t.view = TeacherView{t.items.data(), t.scores.data(), t.rest.data(), t.weights ? t.weights->data() : nullptr,
+  t.view = TeacherView{t.items.data(),   t.scores.data(), t.rest.data(), t.weights ? t.weights->data() : nullptr,
                        t.items.shape(0), t.items.shape(1)};
   return t;
 }
@@ -105,11 +105,10 @@ CROSSREC_BINDINGS(distill) {
       "distill_epoch",
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& teacher_items,
          const py::object& teacher_scores, const py::object& teacher_rest, const py::object& teacher_weights,
-         const py::object& user_factors,
-         const py::object& item_factors, const py::object& item_bias, const py::object& user_bias,
-         const std::string& ground_truth, const std::string& loss, double alpha, double temperature,
-         double learning_rate, double regularization, double global_mean, int n_samples, int n_negatives,
-         uint64_t seed, int64_t epoch, int n_threads) {
+         const py::object& user_factors, const py::object& item_factors, const py::object& item_bias,
+         const py::object& user_bias, const std::string& ground_truth, const std::string& loss, double alpha,
+         double temperature, double learning_rate, double regularization, double global_mean, int n_samples,
+         int n_negatives, uint64_t seed, int64_t epoch, int n_threads) {
         DistillOptions o;
         o.ground_truth = ground_truth_arg(ground_truth);
         o.loss = loss_arg(loss);
@@ -154,8 +153,13 @@ CROSSREC_BINDINGS(distill) {
         require(o.ground_truth != GroundTruth::squared || train.view.data, "train: squared error needs ratings (data)");
         TeacherArg teacher = teacher_arg(teacher_items, teacher_scores, teacher_rest, teacher_weights, n_users);
 
-        StudentView s{P.mutable_data(), Q.mutable_data(), b ? b->mutable_data() : nullptr,
-                      c ? c->mutable_data() : nullptr, n_users, n_items, P.shape(1)};
+        StudentView s{P.mutable_data(),
+                      Q.mutable_data(),
+                      b ? b->mutable_data() : nullptr,
+                      c ? c->mutable_data() : nullptr,
+                      n_users,
+                      n_items,
+                      P.shape(1)};
         {
           py::gil_scoped_release release;
           train.validate();
@@ -169,11 +173,12 @@ CROSSREC_BINDINGS(distill) {
         }
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("teacher_items"), py::arg("teacher_scores"),
-      py::arg("teacher_rest"), py::arg("teacher_weights"), py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias") = py::none(),
-      py::arg("user_bias") = py::none(), py::arg("ground_truth") = "bpr", py::arg("loss") = "ranking",
-      py::arg("alpha") = 0.5, py::arg("temperature") = 2.0, py::arg("learning_rate") = 0.05,
-      py::arg("regularization") = 0.01, py::arg("global_mean") = 0.0, py::arg("n_samples") = 16,
-      py::arg("n_negatives") = 16, py::arg("seed") = 0, py::arg("epoch") = 0, py::arg("n_threads") = 0,
+      py::arg("teacher_rest"), py::arg("teacher_weights"), py::arg("user_factors"), py::arg("item_factors"),
+      py::arg("item_bias") = py::none(), py::arg("user_bias") = py::none(), py::arg("ground_truth") = "bpr",
+      py::arg("loss") = "ranking", py::arg("alpha") = 0.5, py::arg("temperature") = 2.0,
+      py::arg("learning_rate") = 0.05, py::arg("regularization") = 0.01, py::arg("global_mean") = 0.0,
+      py::arg("n_samples") = 16, py::arg("n_negatives") = 16, py::arg("seed") = 0, py::arg("epoch") = 0,
+      py::arg("n_threads") = 0,
       "One SGD epoch of ground truth + alpha * distillation; updates the factor arrays in place.");
 
   m.def(
@@ -235,8 +240,8 @@ CROSSREC_BINDINGS(distill) {
         auto gb = new_array<float>({static_cast<py::ssize_t>(n_a + n_n)});
         const double value = distill_user_gradient(l, p.data(), Q.data(), b ? b->data() : nullptr, f, items.data(),
                                                    scores.data(), k, static_cast<float>(rest), pos.data(), n_a,
-                                                   neg.data(), n_n, static_cast<float>(temperature),
-                                                   gp.mutable_data(), gq.mutable_data(), gb.mutable_data());
+                                                   neg.data(), n_n, static_cast<float>(temperature), gp.mutable_data(),
+                                                   gq.mutable_data(), gb.mutable_data());
         return py::make_tuple(value, gp, gq, gb);
       },
       py::arg("loss"), py::arg("p_u"), py::arg("item_factors"), py::arg("item_bias"), py::arg("teacher_items"),

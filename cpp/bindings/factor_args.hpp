@@ -15,8 +15,8 @@ inline InOut<float> inplace_array(const py::object& obj, const std::string& name
   require(a.dtype().is(py::dtype::of<float>()),
           name + ": must be float32 (it is updated in place; a converted copy would lose the update), got " +
               std::string(py::str(a.dtype())));
-  require(a.ndim() == ndim, name + ": expected " + std::to_string(ndim) + "-D array, got " +
-                                std::to_string(a.ndim()) + "-D");
+  require(a.ndim() == ndim,
+          name + ": expected " + std::to_string(ndim) + "-D array, got " + std::to_string(a.ndim()) + "-D");
   require((a.flags() & py::array::c_style) != 0, name + ": must be C-contiguous (it is updated in place)");
   require(a.writeable(), name + ": must be writeable (it is updated in place)");
   return py::reinterpret_borrow<InOut<float>>(a);
@@ -45,13 +45,13 @@ struct PriorArg {
     validate_finite(target->data(), target->size(), name);
     const float* w = weight->data();
     for (int64_t i = 0; i < weight->shape(0); ++i)
-      if (!(std::isfinite(w[i]) && w[i] >= 0.0f)) fail(name + "_weight: must be finite and >= 0, got " +
-                                                        std::to_string(w[i]) + " at row " + std::to_string(i));
+      if (!(std::isfinite(w[i]) && w[i] >= 0.0f))
+        fail(name + "_weight: must be finite and >= 0, got " + std::to_string(w[i]) + " at row " + std::to_string(i));
   }
 };
 
 inline PriorArg prior_arg(const py::object& target, const py::object& weight, int64_t n_rows, int64_t f,
-                   const std::string& name) {
+                          const std::string& name) {
   PriorArg p;
   require(target.is_none() == weight.is_none(), name + " and " + name + "_weight: give both or neither");
   if (target.is_none()) return p;

@@ -18,8 +18,8 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
   auto holder = std::make_unique<std::vector<T>>(std::move(v));
   py::capsule owner(holder.get(), [](void* p) { delete static_cast<std::vector<T>*>(p); });
   auto* data = holder.release();
-  return py::array_t<T>({static_cast<py::ssize_t>(data->size())}, {static_cast<py::ssize_t>(sizeof(T))},
-                        data->data(), owner);
+  return py::array_t<T>({static_cast<py::ssize_t>(data->size())}, {static_cast<py::ssize_t>(sizeof(T))}, data->data(),
+                        owner);
 }
 
 In<int64_t> int64_array(const py::handle& obj, const std::string& name) {
@@ -172,7 +172,9 @@ CROSSREC_BINDINGS(itemsets) {
                     algorithm == "apriori_bits",
                 "algorithm: expected 'fpgrowth' or 'apriori', got '" + algorithm + "'");
         MiningParams params{min_count, max_len, max_itemsets, thread_arg(n_threads),
-                            algorithm == "apriori_scan" ? 1 : algorithm == "apriori_bits" ? 2 : 0};
+                            algorithm == "apriori_scan"   ? 1
+                            : algorithm == "apriori_bits" ? 2
+                                                          : 0};
         ItemsetResult result;
         {
           py::gil_scoped_release release;
@@ -222,8 +224,8 @@ CROSSREC_BINDINGS(itemsets) {
         const int64_t n = offsets.shape(0) - 1;
         require(n >= 0, "offsets: must have at least one entry");
         require(offsets.data()[n] == items.shape(0), "offsets: offsets[-1] != len(items)");
-        require(support.shape(0) == n, "support: length " + std::to_string(support.shape(0)) +
-                                           " != number of itemsets " + std::to_string(n));
+        require(support.shape(0) == n,
+                "support: length " + std::to_string(support.shape(0)) + " != number of itemsets " + std::to_string(n));
         require(!std::isnan(min_threshold), "min_threshold: must not be NaN");
         require(max_consequent >= 0, "max_consequent: must be >= 0 (0 = no limit)");
         require(max_rules >= 0, "max_rules: must be >= 0");

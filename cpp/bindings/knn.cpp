@@ -14,9 +14,9 @@ struct PredictArgs {
   std::optional<In<float>> bx, by;
 };
 
-PredictArgs predict_args(const std::string& centering, int k, int min_k, double global_mean,
-                         const py::object& x_mean, const py::object& bx, const py::object& by, bool clip, double lo,
-                         double hi, int64_t n_x, int64_t n_y) {
+PredictArgs predict_args(const std::string& centering, int k, int min_k, double global_mean, const py::object& x_mean,
+                         const py::object& bx, const py::object& by, bool clip, double lo, double hi, int64_t n_x,
+                         int64_t n_y) {
   PredictArgs a;
   require(k >= 1, "k: must be >= 1, got " + std::to_string(k));
   require(min_k >= 0, "min_k: must be >= 0, got " + std::to_string(min_k));
@@ -66,8 +66,8 @@ void validate_predict(const PredictArgs& a) {
 std::pair<In<int32_t>, In<int32_t>> query_args(const py::object& qx, const py::object& qy) {
   auto x = index_array(qx, "qx");
   auto y = index_array(qy, "qy");
-  require(x.shape(0) == y.shape(0), "qx and qy: lengths differ (" + std::to_string(x.shape(0)) + " vs " +
-                                        std::to_string(y.shape(0)) + ")");
+  require(x.shape(0) == y.shape(0),
+          "qx and qy: lengths differ (" + std::to_string(x.shape(0)) + " vs " + std::to_string(y.shape(0)) + ")");
   return {x, y};
 }
 
@@ -109,8 +109,8 @@ CROSSREC_BINDINGS(knn) {
           std::vector<double> norms;
           if (opt.kind == SimKind::cosine) norms = row_norms(sv);
           knn_predict_rated(X.view, T.view(n_y, n_x), sv, S ? ST.view(n_y, n_x) : T.view(n_y, n_x),
-                            norms.empty() ? nullptr : norms.data(),
-                            opt, pa.pp, x.data(), y.data(), nq, out.mutable_data(), used.mutable_data(), n_threads);
+                            norms.empty() ? nullptr : norms.data(), opt, pa.pp, x.data(), y.data(), nq,
+                            out.mutable_data(), used.mutable_data(), n_threads);
         }
         return std::make_pair(out, used);
       },
@@ -133,8 +133,8 @@ CROSSREC_BINDINGS(knn) {
         require(X.data.has_value(), "matrix.data: ratings are required");
         const int64_t n_x = X.view.n_rows;
         CsrArg N = csr_arg(nb_indptr, nb_indices, nb_data, n_x, "neighbors");
-        require(N.view.n_rows == n_x, "neighbors: expected " + std::to_string(n_x) + " rows, got " +
-                                          std::to_string(N.view.n_rows));
+        require(N.view.n_rows == n_x,
+                "neighbors: expected " + std::to_string(n_x) + " rows, got " + std::to_string(N.view.n_rows));
         auto [x, y] = query_args(qx, qy);
         PredictArgs pa = predict_args(centering, k, min_k, global_mean, x_mean, bx, by, clip, lo, hi, n_x, n_y);
         thread_arg(n_threads);
@@ -166,10 +166,10 @@ CROSSREC_BINDINGS(knn) {
   m.def(
       "knn_recommend",
       [](const py::object& a_indptr, const py::object& a_indices, const py::object& a_data, int64_t a_cols,
-         const py::object& rows_obj, const py::object& b_indptr, const py::object& b_indices,
-         const py::object& b_data, int64_t n_items, const py::object& tie_rank_obj, const py::object& order_obj,
-         int n, const py::object& exclude_indptr, const py::object& exclude_indices,
-         const py::object& exclude_rows_obj, const py::object& allowed_obj, int n_threads) {
+         const py::object& rows_obj, const py::object& b_indptr, const py::object& b_indices, const py::object& b_data,
+         int64_t n_items, const py::object& tie_rank_obj, const py::object& order_obj, int n,
+         const py::object& exclude_indptr, const py::object& exclude_indices, const py::object& exclude_rows_obj,
+         const py::object& allowed_obj, int n_threads) {
         CsrArg A = csr_arg(a_indptr, a_indices, a_data, a_cols, "A");
         CsrArg B = csr_arg(b_indptr, b_indices, b_data, n_items, "B");
         require(B.view.n_rows == a_cols, "B: expected " + std::to_string(a_cols) + " rows (the columns of A), got " +
@@ -222,8 +222,8 @@ CROSSREC_BINDINGS(knn) {
       py::arg("a_indptr"), py::arg("a_indices"), py::arg("a_data"), py::arg("a_cols"), py::arg("rows"),
       py::arg("b_indptr"), py::arg("b_indices"), py::arg("b_data"), py::arg("n_items"), py::arg("tie_rank"),
       py::arg("fallback_order"), py::arg("n") = 10, py::arg("exclude_indptr") = py::none(),
-      py::arg("exclude_indices") = py::none(), py::arg("exclude_rows") = py::none(),
-      py::arg("allowed") = py::none(), py::arg("n_threads") = 0,
+      py::arg("exclude_indices") = py::none(), py::arg("exclude_rows") = py::none(), py::arg("allowed") = py::none(),
+      py::arg("n_threads") = 0,
       "Top-n items by A[rows] @ B with ties (and unreached items, score 0) ordered by tie_rank;\n"
       "returns (items, scores, number of returned items reached by some entry).");
 }

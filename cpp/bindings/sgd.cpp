@@ -18,8 +18,8 @@ State state_arg(const py::object& X_obj, const py::object& Y_obj, const py::obje
   State s{inplace_matrix(X_obj, "X"), inplace_matrix(Y_obj, "Y"), std::nullopt, std::nullopt, {}};
   const int64_t f = s.X.shape(1);
   require(f >= 1, "X: needs at least one factor column");
-  require(s.Y.shape(1) == f, "X and Y: factor counts differ (" + std::to_string(f) + " vs " +
-                                 std::to_string(s.Y.shape(1)) + ")");
+  require(s.Y.shape(1) == f,
+          "X and Y: factor counts differ (" + std::to_string(f) + " vs " + std::to_string(s.Y.shape(1)) + ")");
   require_disjoint(s.X, s.Y, "X", "Y");
   if (need_user_bias) {
     require(ub.is_none() == ib.is_none(), "user_bias and item_bias: give both or neither");
@@ -64,8 +64,8 @@ SgdParams params_arg(float lr, float reg, float reg_b, uint64_t seed, uint64_t e
 void validate_sorted_rows(const CsrView& m, const std::string& name) {
   for (int64_t u = 0; u < m.n_rows; ++u)
     for (int64_t p = m.begin(u) + 1; p < m.end(u); ++p)
-      if (!(m.indices[p - 1] < m.indices[p])) fail(
-              name + ": column indices must be sorted and unique within each row (row " + std::to_string(u) + ")");
+      if (!(m.indices[p - 1] < m.indices[p]))
+        fail(name + ": column indices must be sorted and unique within each row (row " + std::to_string(u) + ")");
 }
 
 }  // namespace
@@ -74,10 +74,10 @@ CROSSREC_BINDINGS(sgd) {
   m.def(
       "sgd_epoch",
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& X_obj,
-         const py::object& Y_obj, const py::object& ub, const py::object& ib, float global_mean,
-         float learning_rate, float regularization, float bias_regularization, uint64_t epoch, uint64_t seed,
-         const py::object& weights_obj, const py::object& up_t, const py::object& up_w, const py::object& ip_t,
-         const py::object& ip_w, int n_threads) {
+         const py::object& Y_obj, const py::object& ub, const py::object& ib, float global_mean, float learning_rate,
+         float regularization, float bias_regularization, uint64_t epoch, uint64_t seed, const py::object& weights_obj,
+         const py::object& up_t, const py::object& up_w, const py::object& ip_t, const py::object& ip_w,
+         int n_threads) {
         thread_arg(n_threads);
         require(std::isfinite(global_mean), "global_mean: must be finite");
         require(!data.is_none(), "matrix.data: SGD needs the ratings");
@@ -89,8 +89,8 @@ CROSSREC_BINDINGS(sgd) {
         std::optional<In<float>> weights;
         if (!weights_obj.is_none()) {
           weights = float_vector(weights_obj, "weights");
-          require(weights->shape(0) == mat.view.nnz(), "weights: expected one per stored entry (" +
-                                                           std::to_string(mat.view.nnz()) + ")");
+          require(weights->shape(0) == mat.view.nnz(),
+                  "weights: expected one per stored entry (" + std::to_string(mat.view.nnz()) + ")");
         }
         auto up = prior_arg(up_t, up_w, st.X.shape(0), st.view.f, "user_prior");
         auto ip = prior_arg(ip_t, ip_w, st.Y.shape(0), st.view.f, "item_prior");
@@ -102,8 +102,8 @@ CROSSREC_BINDINGS(sgd) {
           if (weights) {
             const float* w = weights->data();
             for (int64_t i = 0; i < weights->shape(0); ++i)
-              if (!(std::isfinite(w[i]) && w[i] >= 0.0f)) fail("weights: must be finite and >= 0 (position " +
-                                                               std::to_string(i) + ")");
+              if (!(std::isfinite(w[i]) && w[i] >= 0.0f))
+                fail("weights: must be finite and >= 0 (position " + std::to_string(i) + ")");
           }
           up.validate("user_prior");
           ip.validate("item_prior");
@@ -115,9 +115,9 @@ CROSSREC_BINDINGS(sgd) {
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("X"), py::arg("Y"),
       py::arg("user_bias") = py::none(), py::arg("item_bias") = py::none(), py::arg("global_mean") = 0.0f,
       py::arg("learning_rate") = 0.005f, py::arg("regularization") = 0.02f, py::arg("bias_regularization") = 0.02f,
-      py::arg("epoch") = 0, py::arg("seed") = 0, py::arg("weights") = py::none(),
-      py::arg("user_prior") = py::none(), py::arg("user_prior_weight") = py::none(),
-      py::arg("item_prior") = py::none(), py::arg("item_prior_weight") = py::none(), py::arg("n_threads") = 0,
+      py::arg("epoch") = 0, py::arg("seed") = 0, py::arg("weights") = py::none(), py::arg("user_prior") = py::none(),
+      py::arg("user_prior_weight") = py::none(), py::arg("item_prior") = py::none(),
+      py::arg("item_prior_weight") = py::none(), py::arg("n_threads") = 0,
       "One stratified SGD epoch of biased MF; updates X, Y and the biases in place; returns sum v e^2.");
 
   m.def(
@@ -150,8 +150,8 @@ CROSSREC_BINDINGS(sgd) {
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("X"), py::arg("Y"),
       py::arg("item_bias") = py::none(), py::arg("learning_rate") = 0.01f, py::arg("regularization") = 0.01f,
       py::arg("bias_regularization") = 0.01f, py::arg("epoch") = 0, py::arg("seed") = 0,
-      py::arg("user_prior") = py::none(), py::arg("user_prior_weight") = py::none(),
-      py::arg("item_prior") = py::none(), py::arg("item_prior_weight") = py::none(), py::arg("n_threads") = 0,
+      py::arg("user_prior") = py::none(), py::arg("user_prior_weight") = py::none(), py::arg("item_prior") = py::none(),
+      py::arg("item_prior_weight") = py::none(), py::arg("n_threads") = 0,
       "One stratified BPR epoch; updates X, Y (and item_bias) in place; returns (samples, loss sum, correct).");
 }
 

@@ -61,9 +61,8 @@ CROSSREC_BINDINGS(topk) {
         }
         return std::make_pair(out_items, out_scores);
       },
-      py::arg("scores"), py::arg("n"), py::arg("exclude_indptr") = py::none(),
-      py::arg("exclude_indices") = py::none(), py::arg("exclude_rows") = py::none(),
-      py::arg("candidates") = py::none(), py::arg("n_threads") = 0,
+      py::arg("scores"), py::arg("n"), py::arg("exclude_indptr") = py::none(), py::arg("exclude_indices") = py::none(),
+      py::arg("exclude_rows") = py::none(), py::arg("candidates") = py::none(), py::arg("n_threads") = 0,
       "Top-n (items, scores) of each row of a dense score block; padded with -1 / -inf.");
 
   m.def(

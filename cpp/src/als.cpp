@@ -5,8 +5,8 @@
 #include <cstring>
 #include <vector>
 
-#include "crossrec/dense.hpp"
 #include "crossrec/als_short_rows.hpp"
+#include "crossrec/dense.hpp"
 #include "crossrec/linalg.hpp"
 #include "crossrec/parallel.hpp"
 
@@ -88,8 +88,7 @@ void lanes_times_gram(const float* in, const float* G, float* out, int64_t f) {
 }
 
 struct CgScratch {
-  explicit CgScratch(int64_t f)
-      : x(kLanes * f, 0.0f), r(kLanes * f, 0.0f), p(kLanes * f, 0.0f), ap(kLanes * f, 0.0f) {}
+  explicit CgScratch(int64_t f) : x(kLanes * f, 0.0f), r(kLanes * f, 0.0f), p(kLanes * f, 0.0f), ap(kLanes * f, 0.0f) {}
   std::vector<float> x, r, p, ap;
 };
 
@@ -171,8 +170,7 @@ struct CholScratch {
 // transposed gather: every inner loop then runs over the row's n entries (contiguous, usually
 // longer than f) instead of over the short, ragged rows of a triangle.
 CROSSREC_TARGET_CLONES
-void weighted_normal_equations(const CsrView& m, int64_t u, const float* weights, const DenseView& Y,
-                               CholScratch& s) {
+void weighted_normal_equations(const CsrView& m, int64_t u, const float* weights, const DenseView& Y, CholScratch& s) {
   const int64_t f = Y.n_cols, lo = m.begin(u), n = m.row_nnz(u);
   if (static_cast<int64_t>(s.r.size()) < n) {
     s.yt.resize(static_cast<size_t>(f * n));
@@ -251,7 +249,8 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
   const int64_t f = Y.n_cols;
   std::vector<char> failed(static_cast<size_t>(m.n_rows), 0);
   const double per_pass = double(m.n_rows) * f * f + double(m.nnz()) * f * 4;
-  n_threads = threads_for(n_threads, per_pass * (params.solver == AlsSolver::kCholesky ? f / 3.0 : params.cg_steps + 1));
+  n_threads =
+      threads_for(n_threads, per_pass * (params.solver == AlsSolver::kCholesky ? f / 3.0 : params.cg_steps + 1));
   if (params.solver == AlsSolver::kConjugateGradient) {
     // Use exact short-row solves when the rows they save outweigh precomputing Z = Y M.
     ShortRowSolver exact;
@@ -289,8 +288,8 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
           if (t < n_groups) {
             const int64_t first = t * kLanes;
             const int n = static_cast<int>(std::min<int64_t>(kLanes, static_cast<int64_t>(cg_rows.size()) - first));
-            cg_lanes(m, cg_rows.data() + first, n, Y, G, prior, params.regularization, params.alpha,
-                     params.cg_steps, X, s.first);
+            cg_lanes(m, cg_rows.data() + first, n, Y, G, prior, params.regularization, params.alpha, params.cg_steps, X,
+                     s.first);
             return;
           }
           const int64_t* u = short_rows.data() + (t - n_groups);
@@ -300,7 +299,10 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
   } else {
     parallel_for(
         m.n_rows, n_threads, 8,
-        [&] { return CholScratch{std::vector<float>(f * f), std::vector<double>(f * f), std::vector<double>(f), {}, {}, {}, {}}; },
+        [&] {
+          return CholScratch{
+              std::vector<float>(f * f), std::vector<double>(f * f), std::vector<double>(f), {}, {}, {}, {}};
+        },
         [&](int64_t u, CholScratch& s) {
           const Row row = row_terms(prior, u, f, params.regularization);
           float* x = X + u * f;
@@ -327,20 +329,23 @@ int64_t als_implicit_step(const CsrView& m, const DenseView& Y, const float* G, 
   return n_failed;
 }
 
-int64_t als_explicit_step(const CsrView& m, const float* weights, const DenseView& Y,
-                          const ExplicitAlsParams& params, const RowPrior& prior, float* X, int n_threads) {
+int64_t als_explicit_step(const CsrView& m, const float* weights, const DenseView& Y, const ExplicitAlsParams& params,
+                          const RowPrior& prior, float* X, int n_threads) {
   const int64_t f = Y.n_cols;
   std::vector<char> failed(static_cast<size_t>(m.n_rows), 0);
   n_threads = threads_for(n_threads, double(m.n_rows) * f * f * f / 3.0 + double(m.nnz()) * f * f);
   parallel_for(
       m.n_rows, n_threads, 8,
-      [&] { return CholScratch{std::vector<float>(f * f), std::vector<double>(f * f), std::vector<double>(f), {}, {}, {}, {}}; },
+      [&] {
+        return CholScratch{
+            std::vector<float>(f * f), std::vector<double>(f * f), std::vector<double>(f), {}, {}, {}, {}};
+      },
       [&](int64_t u, CholScratch& s) {
         float* x = X + u * f;
         double total_weight = 0.0;
         for (int64_t q = m.begin(u); q < m.end(u); ++q) total_weight += weights ? weights[q] : 1.0f;
-        const float reg = params.weighted_lambda ? static_cast<float>(params.regularization * total_weight)
-                                                 : params.regularization;
+        const float reg =
+            params.weighted_lambda ? static_cast<float>(params.regularization * total_weight) : params.regularization;
         const Row row = row_terms(prior, u, f, reg);
         if (m.row_nnz(u) == 0 && !row.target) {
           std::fill(x, x + f, 0.0f);

@@ -220,8 +220,8 @@ bool vertical_is_cheaper(const Trie& trie, const std::vector<int64_t>& len_hist,
     for (int i = 0; i <= k; ++i) c = c * static_cast<double>(len - i) / (i + 1);
     scan += c * static_cast<double>(len_hist[len]);
   }
-  const double vertical = static_cast<double>(words) *
-                          (static_cast<double>(trie.levels[k].size()) + static_cast<double>(k) * trie.levels[k - 1].size());
+  const double vertical = static_cast<double>(words) * (static_cast<double>(trie.levels[k].size()) +
+                                                        static_cast<double>(k) * trie.levels[k - 1].size());
   return vertical < scan;
 }
 
@@ -261,8 +261,9 @@ ItemsetResult apriori(const CsrView& baskets, const MiningParams& params) {
     Level& cand = trie.levels.back();
     const int64_t n_cand = cand.size();
     const int threads = threads_for(static_cast<int64_t>(db.ranks.size()), params.n_threads);
-    const bool vertical = params.apriori_counting == 2 ||
-                          (params.apriori_counting == 0 && vertical_is_cheaper(trie, len_hist, k, bits ? bits->words : 0));
+    const bool vertical =
+        params.apriori_counting == 2 ||
+        (params.apriori_counting == 0 && vertical_is_cheaper(trie, len_hist, k, bits ? bits->words : 0));
     if (bits && vertical) {
       count_vertical(trie, *bits, k, threads);
     } else {

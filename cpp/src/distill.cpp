@@ -123,8 +123,8 @@ void sq_step(float* pu, float* qi, float e, float lr, float reg, int64_t f) {
 // One gradient step on a user's distillation candidates (rows[c] = factors then bias, g = dL/ds):
 // every gradient is taken at the current values, as in the loss's gradient check.
 CROSSREC_TARGET_CLONES
-void distill_step(float* pu, float* const* rows, const float* g, int n_c, float alpha, float lr, float reg,
-                  bool bias, int64_t f, float* gp, float* pu_old) {
+void distill_step(float* pu, float* const* rows, const float* g, int n_c, float alpha, float lr, float reg, bool bias,
+                  int64_t f, float* gp, float* pu_old) {
   for (int64_t k = 0; k < f; ++k) {
     gp[k] = 0.0f;
     pu_old[k] = pu[k];
@@ -274,8 +274,8 @@ class BlockWorker {
       sc_.rows[c] = local(sc_.cand[c]);
       sc_.s[c] = dot(pu, sc_.rows[c], f_) + sc_.rows[c][f_];
     }
-    distill_score_grad(o_.loss, sc_.s.data(), sc_.t.data(), sc_.w.data(), n_a, n_n, teacher_.rest[u],
-                       o_.temperature, sc_.g.data(), false);
+    distill_score_grad(o_.loss, sc_.s.data(), sc_.t.data(), sc_.w.data(), n_a, n_n, teacher_.rest[u], o_.temperature,
+                       sc_.g.data(), false);
     distill_step(pu, sc_.rows.data(), sc_.g.data(), n_c, o_.alpha, o_.learning_rate, o_.regularization,
                  st_.item_bias != nullptr, f_, sc_.gp.data(), sc_.pu_old.data());
   }
@@ -408,21 +408,24 @@ void distill_epoch(const CsrView& train, const TeacherView& teacher, const Stude
   // two barriers, and on a busy machine a descheduled thread stalls the others there (10x slower
   // epochs measured on Douban with 2 threads under load). Same rule as the SGD kernels: ~4 MFLOP
   // per thread. An explicit count is honoured (results never depend on it).
-  const double gt_draws = o.ground_truth == GroundTruth::none ? 0.0
-                          : static_cast<double>(train.nnz()) * (o.ground_truth == GroundTruth::bpr ? 2 : 1);
-  const double distill_rows = static_cast<double>(n_users) * (std::min<int64_t>(teacher.k, o.n_samples) + o.n_negatives);
+  const double gt_draws = o.ground_truth == GroundTruth::none
+                              ? 0.0
+                              : static_cast<double>(train.nnz()) * (o.ground_truth == GroundTruth::bpr ? 2 : 1);
+  const double distill_rows =
+      static_cast<double>(n_users) * (std::min<int64_t>(teacher.k, o.n_samples) + o.n_negatives);
   const double round_flops = (gt_draws + distill_rows) * f * 6.0 * kDistillRoundBlocks / n_blocks;
   if (n_threads == 0) n_threads = std::min(resolve_threads(0), static_cast<int>(std::max(1.0, round_flops / 4e6)));
   const int64_t parts = n_threads;
 
   for (int64_t r0 = 0; r0 < n_blocks; r0 += kDistillRoundBlocks) {
     const int64_t nb = std::min(kDistillRoundBlocks, n_blocks - r0);
-    parallel_for(nb, n_threads, 1, [&] { return pool.take(); },
-                 [&](int64_t b, ScratchPool::Lease& lease) {
-                   const int64_t u0 = (r0 + b) * kDistillBlockUsers;
-                   const int64_t u1 = std::min(n_users, u0 + kDistillBlockUsers);
-                   BlockWorker(train, teacher, student, o, *lease.s, bufs[b]).run(order.data() + u0, u1 - u0);
-                 });
+    parallel_for(
+        nb, n_threads, 1, [&] { return pool.take(); },
+        [&](int64_t b, ScratchPool::Lease& lease) {
+          const int64_t u0 = (r0 + b) * kDistillBlockUsers;
+          const int64_t u1 = std::min(n_users, u0 + kDistillBlockUsers);
+          BlockWorker(train, teacher, student, o, *lease.s, bufs[b]).run(order.data() + u0, u1 - u0);
+        });
     // Merge: each item's deltas are added in block order, whichever thread owns the item
     // (threads own contiguous item ranges, so they never share a cache line of the bias).
     parallel_for(parts, n_threads, 1, [&](int64_t part) {

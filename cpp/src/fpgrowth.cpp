@@ -268,8 +268,7 @@ class Miner {
   // number of subsets grows as 2^length.
   void emit_chain(const FPTree& t) {
     const int len = t.n_items();
-    const int room = params_.max_len == 0 ? len
-                                          : std::min(len, params_.max_len - static_cast<int>(prefix_.size()));
+    const int room = params_.max_len == 0 ? len : std::min(len, params_.max_len - static_cast<int>(prefix_.size()));
     if (room <= 0) return;
     // sum_{k=1..room} C(len, k), saturating
     const int64_t cap = std::numeric_limits<int64_t>::max() / 4;

@@ -56,9 +56,7 @@ class KBest {
   std::vector<Candidate> all_;
 };
 
-bool known(const CsrView& X, const CsrView& XT, int32_t x, int32_t y) {
-  return X.row_nnz(x) > 0 && XT.row_nnz(y) > 0;
-}
+bool known(const CsrView& X, const CsrView& XT, int32_t x, int32_t y) { return X.row_nnz(x) > 0 && XT.row_nnz(y) > 0; }
 
 double base_of(const PredictParams& pp, int32_t x, int32_t y) {
   switch (pp.centering) {
@@ -134,9 +132,7 @@ void predict_rated_impl(const CsrView& X, const CsrView& XT, const CsrView& sim_
   };
   parallel_for(
       static_cast<int64_t>(groups.size()), n_threads, 1,
-      [&] {
-        return Scratch{SimilarityRow<T>(sim_rows, sim_cols, norms, opt), std::vector<double>(n_x, 0.0), {}, {}};
-      },
+      [&] { return Scratch{SimilarityRow<T>(sim_rows, sim_cols, norms, opt), std::vector<double>(n_x, 0.0), {}, {}}; },
       [&](int64_t g, Scratch& s) {
         const int32_t x = groups[g];
         s.sim.for_each(x, [&](int32_t j, double v) {
@@ -157,9 +153,8 @@ void predict_rated_impl(const CsrView& X, const CsrView& XT, const CsrView& sim_
               if (v > 0.0) s.best.push(Candidate{v, p});
             }
           }
-          out[q] = aggregate(pp, s.best, is_known, x, y, out_k ? out_k + q : nullptr, [&](int64_t p) {
-            return std::pair<int32_t, double>(XT.indices[p], XT.value(p));
-          });
+          out[q] = aggregate(pp, s.best, is_known, x, y, out_k ? out_k + q : nullptr,
+                             [&](int64_t p) { return std::pair<int32_t, double>(XT.indices[p], XT.value(p)); });
         }
         for (int32_t j : s.set) s.row[j] = 0.0;
         s.set.clear();
@@ -220,10 +215,10 @@ inline bool ranks_before(const Scored& a, const Scored& b) {
 
 }  // namespace
 
-void knn_recommend(const CsrView& A, const int32_t* rows, int64_t n_queries, const CsrView& B,
-                   const int32_t* tie_rank, const int32_t* fallback_order, const CsrView* exclude,
-                   const int32_t* exclude_rows, const uint8_t* allowed, int n, int32_t* out_items, float* out_scores,
-                   int32_t* out_scored, int n_threads) {
+void knn_recommend(const CsrView& A, const int32_t* rows, int64_t n_queries, const CsrView& B, const int32_t* tie_rank,
+                   const int32_t* fallback_order, const CsrView* exclude, const int32_t* exclude_rows,
+                   const uint8_t* allowed, int n, int32_t* out_items, float* out_scores, int32_t* out_scored,
+                   int n_threads) {
   const int64_t n_items = B.n_cols;
   struct Scratch {
     std::vector<double> acc;

@@ -125,9 +125,9 @@ struct RuleWriter {
 
 }  // namespace
 
-RuleResult association_rules(const int64_t* offsets, const int32_t* items, const double* support,
-                             int64_t n_itemsets, RuleMetric metric, double min_threshold, int max_consequent,
-                             int64_t max_rules, int n_threads) {
+RuleResult association_rules(const int64_t* offsets, const int32_t* items, const double* support, int64_t n_itemsets,
+                             RuleMetric metric, double min_threshold, int max_consequent, int64_t max_rules,
+                             int n_threads) {
   const ItemsetIndex index(offsets, items, n_itemsets);
   constexpr int64_t kBlock = 256;
   const int64_t n_blocks = (n_itemsets + kBlock - 1) / kBlock;
@@ -170,8 +170,8 @@ void rule_scores(const CsrView& baskets, const int32_t* rows, int64_t n_rows, co
       always.push_back(static_cast<int32_t>(k));  // an empty antecedent fires for everyone
       continue;
     }
-    first_item[k] = *std::min_element(antecedents.indices + antecedents.begin(k),
-                                      antecedents.indices + antecedents.end(k));
+    first_item[k] =
+        *std::min_element(antecedents.indices + antecedents.begin(k), antecedents.indices + antecedents.end(k));
     ++first_ptr[first_item[k] + 1];
   }
   for (int64_t i = 0; i < n_items; ++i) first_ptr[i + 1] += first_ptr[i];

@@ -138,9 +138,9 @@ bool stored(const CsrView& m, int64_t u, int32_t item) {
 constexpr int kNegativeTries = 16;
 
 CROSSREC_TARGET_CLONES
-void bpr_block(const CsrView& m, const Strata& s, const FactorState& st, const SgdParams& params,
-               const RowPrior& up, const RowPrior& ip, Entry* entries, int64_t n, int item_group, Rng& rng,
-               double* loss, int64_t* correct, int64_t* taken) {
+void bpr_block(const CsrView& m, const Strata& s, const FactorState& st, const SgdParams& params, const RowPrior& up,
+               const RowPrior& ip, Entry* entries, int64_t n, int item_group, Rng& rng, double* loss, int64_t* correct,
+               int64_t* taken) {
   shuffle(entries, n, rng);
   const int64_t f = st.f;
   const float lr = params.learning_rate, reg = params.regularization, reg_b = params.bias_regularization;

@@ -32,9 +32,9 @@ int stride_of(SimKind kind) {
 template <SimKind K, bool Track, class T>
 void accumulate_row(const CsrView& rows, const CsrView& cols, int64_t i, T* acc, std::vector<int32_t>& touched) {
   constexpr int S = K == SimKind::cosine || K == SimKind::msd ? 2
-                    : K == SimKind::pearson                  ? 6
-                    : K == SimKind::jaccard                  ? 1
-                                                             : 4;
+                    : K == SimKind::pearson                   ? 6
+                    : K == SimKind::jaccard                   ? 1
+                                                              : 4;
   for (int64_t p = rows.begin(i); p < rows.end(i); ++p) {
     const int32_t c = rows.indices[p];
     const T x = rows.value(p);
@@ -156,8 +156,8 @@ namespace {
 
 template <class T>
 void topk_impl(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt,
-               const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim,
-               int32_t* out_count, int n_threads) {
+               const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim, int32_t* out_count,
+               int n_threads) {
   struct Scratch {
     SimilarityRow<T> sim;
     std::vector<std::pair<float, int32_t>> cand;
@@ -208,8 +208,7 @@ void topk_similarity(const CsrView& rows, const CsrView& cols, const double* nor
                      const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim,
                      int32_t* out_count, int n_threads) {
   with_accumulator(opt, [&](auto zero) {
-    topk_impl<decltype(zero)>(rows, cols, norms, opt, query_rows, n_query, k, out_idx, out_sim, out_count,
-                              n_threads);
+    topk_impl<decltype(zero)>(rows, cols, norms, opt, query_rows, n_query, k, out_idx, out_sim, out_count, n_threads);
   });
 }
 

@@ -9,8 +9,8 @@
 namespace crossrec {
 
 void topn_from_scores(const DenseView& scores, const CsrView* exclude, const int32_t* exclude_rows,
-                      const int32_t* candidates, int64_t n_candidates, int n, int32_t* out_items,
-                      float* out_scores, int n_threads) {
+                      const int32_t* candidates, int64_t n_candidates, int n, int32_t* out_items, float* out_scores,
+                      int n_threads) {
   const int64_t n_items = scores.n_cols;
   const int64_t n_positions = candidates ? n_candidates : n_items;
   struct Scratch {
@@ -18,7 +18,8 @@ void topn_from_scores(const DenseView& scores, const CsrView* exclude, const int
     std::vector<int64_t> stamp;  // stamp[item] == row + 1 marks an excluded item for this row
   };
   parallel_for(
-      scores.n_rows, n_threads, 16, [&] { return Scratch{TopNHeap(n), std::vector<int64_t>(exclude ? n_items : 0, 0)}; },
+      scores.n_rows, n_threads, 16,
+      [&] { return Scratch{TopNHeap(n), std::vector<int64_t>(exclude ? n_items : 0, 0)}; },
       [&](int64_t r, Scratch& s) {
         s.heap.clear();
         const float* row = scores.row(r);
@@ -47,8 +48,7 @@ constexpr int kLanes = 16;           // items per register block of the micro-ke
 // register-blocked GEMM (NU x kLanes accumulators), so each loaded item vector feeds NU FMAs and
 // no horizontal reduction is needed.
 template <int NU>
-inline void micro_kernel(const float* const* rows, const float* vt, int64_t f, int64_t ldv, float* out,
-                         int64_t ldo) {
+inline void micro_kernel(const float* const* rows, const float* vt, int64_t f, int64_t ldv, float* out, int64_t ldo) {
   float acc[NU][kLanes] = {};
   for (int64_t k = 0; k < f; ++k) {
     const float* v = vt + k * ldv;
@@ -65,8 +65,8 @@ inline void micro_kernel(const float* const* rows, const float* vt, int64_t f, i
 // Scores of one user block against items p0..p1 of the k-major item factors `vt` (row stride
 // ldv, zero-padded to a multiple of kLanes). out has row stride ldo >= the padded tile width.
 CROSSREC_TARGET_CLONES
-void score_tile(const float* const* user_rows, int n_users, int64_t f, const float* vt, int64_t ldv,
-                const float* bias, int64_t p0, int64_t p1, float* out, int64_t ldo) {
+void score_tile(const float* const* user_rows, int n_users, int64_t f, const float* vt, int64_t ldv, const float* bias,
+                int64_t p0, int64_t p1, float* out, int64_t ldo) {
   const int64_t padded = (p1 - p0 + kLanes - 1) / kLanes * kLanes;
   for (int64_t j0 = 0; j0 < padded; j0 += kLanes) {
     int u = 0;
@@ -121,15 +121,14 @@ void topn_from_factors(const DenseView& U, const DenseView& V, const float* item
   struct Scratch {
     std::vector<TopNHeap> heaps;
     std::vector<uint16_t> excluded;  // bit u set: user u of the block excludes this item
-    std::vector<float> tile;  // kUserBlock x kItemTile scores
+    std::vector<float> tile;         // kUserBlock x kItemTile scores
   };
   const KMajorItems items = k_major_items(V, item_bias, candidates, n_positions);
   static_assert(kUserBlock <= 16, "excluded bits are a uint16_t");
   parallel_for(
       n_blocks, n_threads, 1,
       [&] {
-        return Scratch{std::vector<TopNHeap>(kUserBlock, TopNHeap(n)),
-                       std::vector<uint16_t>(exclude ? n_items : 0, 0),
+        return Scratch{std::vector<TopNHeap>(kUserBlock, TopNHeap(n)), std::vector<uint16_t>(exclude ? n_items : 0, 0),
                        std::vector<float>(kUserBlock * kItemTile)};
       },
       [&](int64_t block, Scratch& s) {
@@ -148,8 +147,8 @@ void topn_from_factors(const DenseView& U, const DenseView& V, const float* item
         for (int64_t p0 = 0; p0 < n_positions; p0 += kItemTile) {
           const int64_t p1 = std::min(n_positions, p0 + kItemTile);
           const int64_t width = p1 - p0;
-          score_tile(user_rows, n_users, V.n_cols, items.vt.data(), items.ld,
-                     item_bias ? items.bias.data() : nullptr, p0, p1, s.tile.data(), kItemTile);
+          score_tile(user_rows, n_users, V.n_cols, items.vt.data(), items.ld, item_bias ? items.bias.data() : nullptr,
+                     p0, p1, s.tile.data(), kItemTile);
           for (int u = 0; u < n_users; ++u) {
             TopNHeap& heap = s.heaps[u];
             const float* row = s.tile.data() + u * kItemTile;

@@ -2,6 +2,7 @@
 
 Only public names live here; see the modules for the implementations.
 """
+
 from . import datasets, factorization, metrics, robustness, similarity, split, transfer
 from .data import IdMap, Interactions
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
@@ -23,10 +24,43 @@ from .transfer.domains import CrossDomain
 __version__ = "0.1.0"
 
 __all__ = [
-    "ALS", "AssociationRules", "BPR", "Baseline", "ContentBased", "CrossDomain", "CrossrecError", "DenoisingAutoencoder",
-    "EASE", "FitError", "FrequentItemsets", "Gain", "Hybrid", "IdMap", "Interactions", "ItemKNN", "MF",
-    "ModelFileError", "MostPopular", "NotFittedError", "Random", "Recommender", "Report", "UnknownIdError",
-    "UserKNN", "association_rules", "datasets", "evaluate", "factorization", "fold_in", "frequent_itemsets",
-    "load", "metrics", "robustness", "similarity", "split", "topn_from_factors", "topn_from_scores",
+    "ALS",
+    "AssociationRules",
+    "BPR",
+    "Baseline",
+    "ContentBased",
+    "CrossDomain",
+    "CrossrecError",
+    "DenoisingAutoencoder",
+    "EASE",
+    "FitError",
+    "FrequentItemsets",
+    "Gain",
+    "Hybrid",
+    "IdMap",
+    "Interactions",
+    "ItemKNN",
+    "MF",
+    "ModelFileError",
+    "MostPopular",
+    "NotFittedError",
+    "Random",
+    "Recommender",
+    "Report",
+    "UnknownIdError",
+    "UserKNN",
+    "association_rules",
+    "datasets",
+    "evaluate",
+    "factorization",
+    "fold_in",
+    "frequent_itemsets",
+    "load",
+    "metrics",
+    "robustness",
+    "similarity",
+    "split",
+    "topn_from_factors",
+    "topn_from_scores",
     "transfer",
 ]

@@ -1,4 +1,5 @@
 """The one place that coerces user input into the canonical forms the kernels take."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,9 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_float(value: Any, name: str, minimum: float | None = None, maximum: float | None = None,
-                strict_min: bool = False) -> float:
+def check_float(
+    value: Any, name: str, minimum: float | None = None, maximum: float | None = None, strict_min: bool = False
+) -> float:
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -81,9 +83,11 @@ def as_csr(matrix: Any, name: str = "matrix", allow_negative: bool = True) -> sp
 
 def csr_parts(m: sp.csr_matrix):
     """(indptr int64, indices int32, data float32) views for the kernels."""
-    return (np.ascontiguousarray(m.indptr, dtype=np.int64),
-            np.ascontiguousarray(m.indices, dtype=INDEX_DTYPE),
-            np.ascontiguousarray(m.data, dtype=VALUE_DTYPE))
+    return (
+        np.ascontiguousarray(m.indptr, dtype=np.int64),
+        np.ascontiguousarray(m.indices, dtype=INDEX_DTYPE),
+        np.ascontiguousarray(m.data, dtype=VALUE_DTYPE),
+    )
 
 
 def as_factors(x: Any, name: str) -> np.ndarray:

@@ -8,6 +8,7 @@ The demo is built from small functions so that other parts of crossrec can exten
 :func:`demo_data` (the two domains), :func:`demo_split` (cold-start users of the target),
 :func:`demo_models` (the fitted models to compare; add transfer methods there) and :func:`run_demo`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,22 +29,39 @@ from .transfer.domains import CrossDomain
 METRICS = ["ndcg@10", "recall@10", "hit@10", "rmse"]
 
 
-def demo_data(data_dir: Optional[str] = None, seed: int = 0, quick: bool = False) -> tuple[Interactions, Interactions, str]:
+def demo_data(
+    data_dir: Optional[str] = None, seed: int = 0, quick: bool = False
+) -> tuple[Interactions, Interactions, str]:
     """(source, target, description). Default: the generated two-domain set (shipped as code);
     with ``data_dir``: Douban book (source) -> Douban music (target) read from that folder."""
     if data_dir is not None:
-        return (datasets.douban("book", data_dir=data_dir), datasets.douban("music", data_dir=data_dir),
-                f"Douban book -> music from {data_dir}")
+        return (
+            datasets.douban("book", data_dir=data_dir),
+            datasets.douban("music", data_dir=data_dir),
+            f"Douban book -> music from {data_dir}",
+        )
     n_users = 800 if quick else 3000
-    source, target = datasets.synthetic_pair(n_users=n_users, n_items_source=600 if quick else 2000,
-                                             n_items_target=400 if quick else 1500, shared_factors=16,
-                                             relatedness=0.9, density=0.03, explicit=True, overlap=0.9, seed=seed)
-    return source, target, (f"generated pair (synthetic_pair: {n_users} users, relatedness 0.9, seed {seed}; "
-                            "real data: --data DIR)")
+    source, target = datasets.synthetic_pair(
+        n_users=n_users,
+        n_items_source=600 if quick else 2000,
+        n_items_target=400 if quick else 1500,
+        shared_factors=16,
+        relatedness=0.9,
+        density=0.03,
+        explicit=True,
+        overlap=0.9,
+        seed=seed,
+    )
+    return (
+        source,
+        target,
+        (f"generated pair (synthetic_pair: {n_users} users, relatedness 0.9, seed {seed}; real data: --data DIR)"),
+    )
 
 
-def demo_split(source: Interactions, target: Interactions, seed: int = 0,
-               fraction: float = 0.2) -> tuple[Interactions, Interactions]:
+def demo_split(
+    source: Interactions, target: Interactions, seed: int = 0, fraction: float = 0.2
+) -> tuple[Interactions, Interactions]:
     """Cold-start protocol: all target interactions of ``fraction`` of the users present in both
     domains go to test; the model sees the source domain and the remaining target users."""
     shared = np.intersect1d(source.user_ids, target.user_ids)
@@ -53,6 +71,7 @@ def demo_split(source: Interactions, target: Interactions, seed: int = 0,
 def _optional_models(seed: int) -> dict[str, Callable[[], object]]:
     """Target-only models from other parts of crossrec, when this build has them."""
     import crossrec as cr
+
     makers = {}
     if hasattr(cr, "ItemKNN"):
         makers["item kNN (target only)"] = lambda: cr.ItemKNN(k=50)
@@ -95,6 +114,7 @@ def demo_models(source: Interactions, train: Interactions, seed: int = 0, progre
     jobs += [(name, make, pair) for name, make in transfer_makers.items()]
     if progress:
         from tqdm.auto import tqdm
+
         jobs = tqdm(jobs, desc="fitting", unit="model", file=sys.stderr)
     fitted: dict[str, object] = {}
     for name, make, data in jobs:
@@ -105,8 +125,13 @@ def demo_models(source: Interactions, train: Interactions, seed: int = 0, progre
     return fitted
 
 
-def run_demo(data_dir: Optional[str] = None, seed: int = 0, quick: bool = False, out: Optional[TextIO] = None,
-             progress: bool = True) -> Report:
+def run_demo(
+    data_dir: Optional[str] = None,
+    seed: int = 0,
+    quick: bool = False,
+    out: Optional[TextIO] = None,
+    progress: bool = True,
+) -> Report:
     """Run the whole demo and print its results (to ``out``, default stdout); returns the report."""
     out = sys.stdout if out is None else out
     t0 = time.perf_counter()
@@ -116,17 +141,20 @@ def run_demo(data_dir: Optional[str] = None, seed: int = 0, quick: bool = False,
     print(f"data:   {what}", file=out)
     print(f"source: {source}", file=out)
     print(f"target: {target}", file=out)
-    print(f"split:  {len(cold)} cold-start target users (all their target ratings held out, "
-          f"{test.nnz} ratings); train {train}", file=out)
+    print(
+        f"split:  {len(cold)} cold-start target users (all their target ratings held out, "
+        f"{test.nnz} ratings); train {train}",
+        file=out,
+    )
     models = demo_models(source, train, seed, progress=progress)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not predict ratings.*")
         # cold users have no target history: kNN's popularity fallback is expected here
         warnings.filterwarnings("ignore", message=".*no neighbour.*")
-        report = evaluate(models, train, test, metrics=METRICS, segments=None, seed=seed, n_bootstrap=500,
-                          progress=progress)
-    print("\nresults on the cold-start users (full ranking of all target items; rmse over their ratings):",
-          file=out)
+        report = evaluate(
+            models, train, test, metrics=METRICS, segments=None, seed=seed, n_bootstrap=500, progress=progress
+        )
+    print("\nresults on the cold-start users (full ranking of all target items; rmse over their ratings):", file=out)
     print(report.table().droplevel("segment").to_string(float_format=lambda x: f"{x:.4f}"), file=out)
     for metric, ref in (("rmse", "bias (target only)"), ("ndcg@10", "most popular")):
         if ref not in models or (metric == "rmse" and not train.explicit):
@@ -146,15 +174,22 @@ def info(out: Optional[TextIO] = None) -> None:
     import scipy
 
     from . import __version__, _core
+
     print(f"crossrec {__version__}  (python {platform.python_version()}, {platform.machine()})", file=out)
     print(f"native core: {_core.__file__}", file=out)
-    print(f"OpenMP: {'yes' if _core.openmp else 'no (serial build)'}; threads for n_threads=0: {_core.max_threads()}",
-          file=out)
+    print(
+        f"OpenMP: {'yes' if _core.openmp else 'no (serial build)'}; threads for n_threads=0: {_core.max_threads()}",
+        file=out,
+    )
     print(f"numpy {np.__version__}, scipy {scipy.__version__}", file=out)
     try:
         from threadpoolctl import threadpool_info
-        blas = [f"{p.get('internal_api')} ({p.get('num_threads')} threads)" for p in threadpool_info()
-                if p.get("user_api") == "blas"]
+
+        blas = [
+            f"{p.get('internal_api')} ({p.get('num_threads')} threads)"
+            for p in threadpool_info()
+            if p.get("user_api") == "blas"
+        ]
         print(f"BLAS: {', '.join(blas) or 'not detected'}", file=out)
     except ImportError:  # pragma: no cover
         pass
@@ -174,6 +209,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.add_parser("info", help="version, native core, OpenMP, threads, data folder")
     from .transfer import command as transfer_command
+
     transfer_command.add_parser(sub)
     args = parser.parse_args(argv)
     try:

@@ -1,4 +1,5 @@
 """Interactions: external ids mapped to contiguous indices, and a users x items CSR matrix."""
+
 from __future__ import annotations
 
 from typing import Any, Hashable, Iterable, Optional
@@ -81,9 +82,17 @@ class Interactions:
     (counts, clicks; must be >= 0).
     """
 
-    def __init__(self, users: np.ndarray, items: np.ndarray, values: np.ndarray, user_map: IdMap,
-                 item_map: IdMap, timestamps: Optional[np.ndarray] = None, explicit: bool = True,
-                 _checked: bool = False):
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        values: np.ndarray,
+        user_map: IdMap,
+        item_map: IdMap,
+        timestamps: Optional[np.ndarray] = None,
+        explicit: bool = True,
+        _checked: bool = False,
+    ):
         self.user_map = user_map
         self.item_map = item_map
         self.explicit = bool(explicit)
@@ -95,8 +104,10 @@ class Interactions:
             dup = (np.diff(users) == 0) & (np.diff(items) == 0)
             if dup.any():
                 k = int(np.argmax(dup))
-                raise ValueError(f"duplicate (user, item) pair ({_show(user_map.ids[users[k]])}, "
-                                 f"{_show(item_map.ids[items[k]])}); choose duplicates='sum', 'last', 'mean' or 'max'")
+                raise ValueError(
+                    f"duplicate (user, item) pair ({_show(user_map.ids[users[k]])}, "
+                    f"{_show(item_map.ids[items[k]])}); choose duplicates='sum', 'last', 'mean' or 'max'"
+                )
         self.users = users
         self.items = items
         self.values = values
@@ -132,10 +143,18 @@ class Interactions:
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
-    def from_pandas(cls, df: pd.DataFrame, user: str = "user", item: str = "item",
-                    rating: Optional[str] = None, timestamp: Optional[str] = None,
-                    duplicates: str = "error", implicit: Optional[bool] = None,
-                    user_ids: Optional[Iterable] = None, item_ids: Optional[Iterable] = None) -> "Interactions":
+    def from_pandas(
+        cls,
+        df: pd.DataFrame,
+        user: str = "user",
+        item: str = "item",
+        rating: Optional[str] = None,
+        timestamp: Optional[str] = None,
+        duplicates: str = "error",
+        implicit: Optional[bool] = None,
+        user_ids: Optional[Iterable] = None,
+        item_ids: Optional[Iterable] = None,
+    ) -> "Interactions":
         """Build from a DataFrame.
 
         rating: column of ratings (explicit) or weights (with implicit=True); None means every
@@ -189,17 +208,28 @@ class Interactions:
         return m, m.lookup(values)
 
     @classmethod
-    def from_csv(cls, path, user: str = "user", item: str = "item", rating: Optional[str] = None,
-                 timestamp: Optional[str] = None, sep: str = ",", duplicates: str = "error",
-                 implicit: Optional[bool] = None, **read_csv_kwargs) -> "Interactions":
+    def from_csv(
+        cls,
+        path,
+        user: str = "user",
+        item: str = "item",
+        rating: Optional[str] = None,
+        timestamp: Optional[str] = None,
+        sep: str = ",",
+        duplicates: str = "error",
+        implicit: Optional[bool] = None,
+        **read_csv_kwargs,
+    ) -> "Interactions":
         """Read a delimited text file with pandas, then as from_pandas."""
         df = pd.read_csv(path, sep=sep, **read_csv_kwargs)
-        return cls.from_pandas(df, user=user, item=item, rating=rating, timestamp=timestamp,
-                               duplicates=duplicates, implicit=implicit)
+        return cls.from_pandas(
+            df, user=user, item=item, rating=rating, timestamp=timestamp, duplicates=duplicates, implicit=implicit
+        )
 
     @classmethod
-    def from_scipy(cls, matrix, user_ids: Optional[Iterable] = None, item_ids: Optional[Iterable] = None,
-                   explicit: bool = False) -> "Interactions":
+    def from_scipy(
+        cls, matrix, user_ids: Optional[Iterable] = None, item_ids: Optional[Iterable] = None, explicit: bool = False
+    ) -> "Interactions":
         """From a users x items sparse matrix; stored entries are the interactions (explicit zeros kept)."""
         if not sp.issparse(matrix):
             raise ValueError(f"expected a scipy.sparse matrix, got {type(matrix).__name__}")
@@ -217,21 +247,32 @@ class Interactions:
         return cls(coo.row, coo.col, coo.data, umap, imap, explicit=explicit)
 
     @classmethod
-    def from_arrays(cls, users, items, values=None, timestamps=None, explicit: Optional[bool] = None,
-                    duplicates: str = "error") -> "Interactions":
+    def from_arrays(
+        cls, users, items, values=None, timestamps=None, explicit: Optional[bool] = None, duplicates: str = "error"
+    ) -> "Interactions":
         """From parallel arrays of external user ids, item ids and optional values/timestamps."""
         # pandas infers each column's type; np.asarray would turn mixed ids (["x", 3]) into strings ("3").
         cols = {"user": users, "item": items, "rating": values, "timestamp": timestamps}
-        cols = {k: v if isinstance(v, (np.ndarray, pd.Series)) else pd.Series(list(v))
-                for k, v in cols.items() if v is not None}
+        cols = {
+            k: v if isinstance(v, (np.ndarray, pd.Series)) else pd.Series(list(v))
+            for k, v in cols.items()
+            if v is not None
+        }
         lengths = {k: len(v) for k, v in cols.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"users, items, values and timestamps differ in length: {lengths}")
         df = pd.DataFrame({k: np.asarray(v) if isinstance(v, np.ndarray) else v.to_numpy() for k, v in cols.items()})
         rating = "rating" if values is not None else None
         implicit = None if explicit is None else not explicit
-        return cls.from_pandas(df, "user", "item", rating, "timestamp" if timestamps is not None else None,
-                               duplicates=duplicates, implicit=implicit)
+        return cls.from_pandas(
+            df,
+            "user",
+            "item",
+            rating,
+            "timestamp" if timestamps is not None else None,
+            duplicates=duplicates,
+            implicit=implicit,
+        )
 
     # ---- views --------------------------------------------------------------------------
     @property
@@ -299,8 +340,16 @@ class Interactions:
         if len(mask) != self.nnz:
             raise ValueError(f"mask length {len(mask)} != number of interactions {self.nnz}")
         ts = self.timestamps[mask] if self.timestamps is not None else None
-        return Interactions(self.users[mask], self.items[mask], self.values[mask], self.user_map, self.item_map,
-                            timestamps=ts, explicit=self.explicit, _checked=True)
+        return Interactions(
+            self.users[mask],
+            self.items[mask],
+            self.values[mask],
+            self.user_map,
+            self.item_map,
+            timestamps=ts,
+            explicit=self.explicit,
+            _checked=True,
+        )
 
     def with_values(self, values: np.ndarray, explicit: Optional[bool] = None) -> "Interactions":
         """Same interactions with new values (e.g. binarised)."""
@@ -309,15 +358,31 @@ class Interactions:
             raise ValueError("values must have one entry per interaction")
         if not np.all(np.isfinite(values)):
             raise ValueError("values hold NaN or infinite entries")
-        return Interactions(self.users, self.items, values, self.user_map, self.item_map, self.timestamps,
-                            self.explicit if explicit is None else explicit, _checked=True)
+        return Interactions(
+            self.users,
+            self.items,
+            values,
+            self.user_map,
+            self.item_map,
+            self.timestamps,
+            self.explicit if explicit is None else explicit,
+            _checked=True,
+        )
 
     def binarize(self, threshold: Optional[float] = None) -> "Interactions":
         """Implicit copy: keep interactions with value >= threshold (all when None), weight 1."""
         keep = np.ones(self.nnz, bool) if threshold is None else self.values >= threshold
         sub = self.subset(keep)
-        return Interactions(sub.users, sub.items, np.ones(sub.nnz, VALUE_DTYPE), self.user_map, self.item_map,
-                            sub.timestamps, explicit=False, _checked=True)
+        return Interactions(
+            sub.users,
+            sub.items,
+            np.ones(sub.nnz, VALUE_DTYPE),
+            self.user_map,
+            self.item_map,
+            sub.timestamps,
+            explicit=False,
+            _checked=True,
+        )
 
     def to_pandas(self) -> pd.DataFrame:
         out = {"user": self.user_ids[self.users], "item": self.item_ids[self.items], "rating": self.values}
@@ -339,8 +404,10 @@ def _resolve_duplicates(u, i, values, ts, policy, umap, imap):
         return u, i, values, ts
     if policy == "error":
         k = int(np.argmax(same))
-        raise ValueError(f"duplicate (user, item) row ({_show(umap.ids[u[k]])}, {_show(imap.ids[i[k]])}); pass "
-                         f"duplicates='sum', 'last', 'mean' or 'max' to say what repeated rows mean")
+        raise ValueError(
+            f"duplicate (user, item) row ({_show(umap.ids[u[k]])}, {_show(imap.ids[i[k]])}); pass "
+            f"duplicates='sum', 'last', 'mean' or 'max' to say what repeated rows mean"
+        )
     starts = np.flatnonzero(~same)
     if policy == "last":
         keep = np.append(starts[1:] - 1, len(u) - 1)

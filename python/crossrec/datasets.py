@@ -13,6 +13,7 @@ the item ids of its columns.
 The generators (:func:`synthetic_pair`, :func:`synthetic_interactions`) are code, not data: they
 make a two-domain set with a known degree of relatedness, and large sets for scale benchmarks.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,18 +28,52 @@ from ._validation import INDEX_DTYPE, VALUE_DTYPE, check_float, check_positive_i
 from .data import IdMap, Interactions
 
 __all__ = [
-    "data_dir", "movielens_100k", "movielens_100k_fold", "movielens_100k_items", "movielens_100k_users",
-    "movielens_latest_small", "movielens_latest_small_movies", "movielens_latest_small_tags",
-    "douban", "amazon_pair", "AMAZON_PAIRS", "Domain", "lastfm_2k", "lastfm_2k_artists", "lastfm_2k_friends",
-    "groceries", "fimi", "baskets_to_matrix", "synthetic_pair", "synthetic_interactions",
+    "data_dir",
+    "movielens_100k",
+    "movielens_100k_fold",
+    "movielens_100k_items",
+    "movielens_100k_users",
+    "movielens_latest_small",
+    "movielens_latest_small_movies",
+    "movielens_latest_small_tags",
+    "douban",
+    "amazon_pair",
+    "AMAZON_PAIRS",
+    "Domain",
+    "lastfm_2k",
+    "lastfm_2k_artists",
+    "lastfm_2k_friends",
+    "groceries",
+    "fimi",
+    "baskets_to_matrix",
+    "synthetic_pair",
+    "synthetic_interactions",
 ]
 
 ENV_VAR = "CROSSREC_DATA"
 PathLike = Union[str, os.PathLike]
 
-ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-                 "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
-                 "War", "Western"]
+ML100K_GENRES = [
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+]
 AMAZON_PAIRS = (("sport", "cloth"), ("phone", "electronic"), ("sport", "phone"))
 
 
@@ -64,16 +99,20 @@ def data_dir(data_dir: Optional[PathLike] = None) -> Path:
         if p.is_dir():
             return p
     where = ", ".join(repr(str(p)) for p in tried)
-    raise FileNotFoundError(f"no data folder found (looked in {where}); pass data_dir=... or set the "
-                            f"environment variable {ENV_VAR} to the folder holding the data sets")
+    raise FileNotFoundError(
+        f"no data folder found (looked in {where}); pass data_dir=... or set the "
+        f"environment variable {ENV_VAR} to the folder holding the data sets"
+    )
 
 
 def _file(data_dir_: Optional[PathLike], *parts: str) -> Path:
     base = data_dir(data_dir_)
     p = base.joinpath(*parts)
     if not p.exists():
-        raise FileNotFoundError(f"data file {str(p)!r} not found (data folder {str(base)!r}; set "
-                                f"{ENV_VAR} or pass data_dir= to read it from elsewhere)")
+        raise FileNotFoundError(
+            f"data file {str(p)!r} not found (data folder {str(base)!r}; set "
+            f"{ENV_VAR} or pass data_dir= to read it from elsewhere)"
+        )
     return p
 
 
@@ -87,8 +126,9 @@ _ML_COLS = ["user", "item", "rating", "timestamp"]
 
 
 def _ml100k_frame(path: Path) -> pd.DataFrame:
-    return _read_table(path, "\t", _ML_COLS, dtype={"user": np.int64, "item": np.int64, "rating": np.float64,
-                                                    "timestamp": np.int64})
+    return _read_table(
+        path, "\t", _ML_COLS, dtype={"user": np.int64, "item": np.int64, "rating": np.float64, "timestamp": np.int64}
+    )
 
 
 def movielens_100k(data_dir: Optional[PathLike] = None) -> Interactions:
@@ -110,8 +150,10 @@ def movielens_100k_fold(k: Union[int, str], data_dir: Optional[PathLike] = None)
     test = _ml100k_frame(_file(data_dir, "movielens-100k", f"u{k}.test"))
     users = IdMap(np.union1d(base["user"], test["user"]), "user")
     items = IdMap(np.union1d(base["item"], test["item"]), "item")
-    return tuple(Interactions.from_pandas(df, "user", "item", "rating", "timestamp", user_ids=users, item_ids=items)
-                 for df in (base, test))
+    return tuple(
+        Interactions.from_pandas(df, "user", "item", "rating", "timestamp", user_ids=users, item_ids=items)
+        for df in (base, test)
+    )
 
 
 def movielens_100k_items(data_dir: Optional[PathLike] = None) -> pd.DataFrame:
@@ -127,8 +169,12 @@ def movielens_100k_items(data_dir: Optional[PathLike] = None) -> pd.DataFrame:
 
 def movielens_100k_users(data_dir: Optional[PathLike] = None) -> pd.DataFrame:
     """Users of MovieLens 100K (``u.user``): indexed by ``user`` with age, gender, occupation, zip."""
-    df = _read_table(_file(data_dir, "movielens-100k", "u.user"), "|",
-                     ["user", "age", "gender", "occupation", "zip"], dtype={"zip": str})
+    df = _read_table(
+        _file(data_dir, "movielens-100k", "u.user"),
+        "|",
+        ["user", "age", "gender", "occupation", "zip"],
+        dtype={"zip": str},
+    )
     return df.set_index("user")
 
 
@@ -155,8 +201,7 @@ def movielens_latest_small_movies(data_dir: Optional[PathLike] = None, one_hot: 
 
 def movielens_latest_small_tags(data_dir: Optional[PathLike] = None) -> pd.DataFrame:
     """ml-latest-small free-text tags: columns ``userId``, ``movieId``, ``tag``, ``timestamp``."""
-    return pd.read_csv(_file(data_dir, "movielens-latest-small", "tags.csv"), dtype={"tag": str},
-                       keep_default_na=False)
+    return pd.read_csv(_file(data_dir, "movielens-latest-small", "tags.csv"), dtype={"tag": str}, keep_default_na=False)
 
 
 # ---- Douban -----------------------------------------------------------------------------------
@@ -169,8 +214,12 @@ def douban(domain: str = "book", data_dir: Optional[PathLike] = None) -> Interac
     """
     if domain not in ("book", "music"):
         raise ValueError(f"domain must be 'book' or 'music', got {domain!r}")
-    df = _read_table(_file(data_dir, "douban-book-music", f"douban_{domain}_ratings.dat"), "\t",
-                     ["user", "item", "rating"], dtype=np.int64)
+    df = _read_table(
+        _file(data_dir, "douban-book-music", f"douban_{domain}_ratings.dat"),
+        "\t",
+        ["user", "item", "rating"],
+        dtype=np.int64,
+    )
     return Interactions.from_pandas(df, "user", "item", "rating")
 
 
@@ -179,7 +228,7 @@ class Domain(NamedTuple):
     """One domain of a cross-domain pair: training interactions and the two test files."""
 
     train: Interactions
-    test: Interactions           # test_original without items absent from train
+    test: Interactions  # test_original without items absent from train
     test_original: Interactions  # one held-out interaction per user (leave-one-out)
 
 
@@ -224,8 +273,14 @@ def lastfm_2k(data_dir: Optional[PathLike] = None) -> Interactions:
 
 def lastfm_2k_artists(data_dir: Optional[PathLike] = None) -> pd.DataFrame:
     """Last.fm artists: indexed by ``id`` with ``name``, ``url``, ``pictureURL``."""
-    return pd.read_csv(_file(data_dir, "lastfm-hetrec2011-2k", "artists.dat"), sep="\t", index_col="id",
-                       quoting=3, keep_default_na=False, dtype={"name": str})
+    return pd.read_csv(
+        _file(data_dir, "lastfm-hetrec2011-2k", "artists.dat"),
+        sep="\t",
+        index_col="id",
+        quoting=3,
+        keep_default_na=False,
+        dtype={"name": str},
+    )
 
 
 def lastfm_2k_friends(data_dir: Optional[PathLike] = None) -> pd.DataFrame:
@@ -259,8 +314,10 @@ def groceries(data_dir: Optional[PathLike] = None, as_matrix: bool = False):
 
     Returns a list of baskets (lists of item names, file order) or, with ``as_matrix=True``,
     ``(csr, item_names)``."""
-    baskets = [[x.strip() for x in ln.split(",") if x.strip()]
-               for ln in _read_lines(_file(data_dir, "groceries", "groceries.csv"))]
+    baskets = [
+        [x.strip() for x in ln.split(",") if x.strip()]
+        for ln in _read_lines(_file(data_dir, "groceries", "groceries.csv"))
+    ]
     return baskets_to_matrix(baskets) if as_matrix else baskets
 
 
@@ -277,17 +334,25 @@ def fimi(name: str = "retail", data_dir: Optional[PathLike] = None, as_matrix: b
 
 
 # ---- generators -------------------------------------------------------------------------------
-def _sample_domain(rng: np.random.Generator, P: np.ndarray, Q: np.ndarray, item_bias: np.ndarray,
-                   n_per_user: np.ndarray, explicit: bool, noise: float, chunk: int = 2048):
+def _sample_domain(
+    rng: np.random.Generator,
+    P: np.ndarray,
+    Q: np.ndarray,
+    item_bias: np.ndarray,
+    n_per_user: np.ndarray,
+    explicit: bool,
+    noise: float,
+    chunk: int = 2048,
+):
     """Each user picks n_per_user[u] distinct items, item i with probability proportional to
     exp(score_ui) (Gumbel top-k), so what users consume depends on their taste (not at random);
     explicit ratings are the standardised score mapped to 1..5 plus Gaussian noise."""
     n_users = P.shape[0]
     users, items, values = [], [], []
     for s in range(0, n_users, chunk):
-        score = P[s:s + chunk] @ Q.T + item_bias
+        score = P[s : s + chunk] @ Q.T + item_bias
         keyed = score + rng.gumbel(size=score.shape)
-        take = n_per_user[s:s + chunk]
+        take = n_per_user[s : s + chunk]
         kmax = int(take.max()) if len(take) else 0
         if kmax == 0:
             continue
@@ -298,7 +363,7 @@ def _sample_domain(rng: np.random.Generator, P: np.ndarray, Q: np.ndarray, item_
         users.append(rows + s)
         items.append(cols)
         values.append(score[rows, cols])
-    cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.empty(0, dt))
+    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.empty(0, dt)
     users, items, score = cat(users, np.int64), cat(items, np.int64), cat(values, np.float64)
     if not explicit:
         return users, items, np.ones(len(items))
@@ -307,10 +372,18 @@ def _sample_domain(rng: np.random.Generator, P: np.ndarray, Q: np.ndarray, item_
     return users, items, np.clip(np.rint(3.6 + 1.0 * z + rng.normal(0.0, noise, len(z))), 1, 5)
 
 
-def synthetic_pair(n_users: int = 2000, n_items_source: int = 1500, n_items_target: int = 1000,
-                   shared_factors: int = 16, relatedness: float = 1.0, density: float = 0.02,
-                   explicit: bool = True, overlap: float = 1.0, noise: float = 0.5,
-                   seed: Optional[int] = 0) -> tuple[Interactions, Interactions]:
+def synthetic_pair(
+    n_users: int = 2000,
+    n_items_source: int = 1500,
+    n_items_target: int = 1000,
+    shared_factors: int = 16,
+    relatedness: float = 1.0,
+    density: float = 0.02,
+    explicit: bool = True,
+    overlap: float = 1.0,
+    noise: float = 0.5,
+    seed: Optional[int] = 0,
+) -> tuple[Interactions, Interactions]:
     """A generated two-domain data set (source, target) sharing users.
 
     A latent-factor model: user u has taste z_u ~ N(0, I) (``shared_factors`` dimensions). In the
@@ -361,14 +434,20 @@ def synthetic_pair(n_users: int = 2000, n_items_source: int = 1500, n_items_targ
         return Interactions.from_pandas(df, "user", "item", "value", implicit=not explicit, item_ids=item_ids)
 
     in_source = np.zeros(n_users, bool)
-    in_source[rng.permutation(n_users)[:max(1, int(round(ov * n_users)))]] = True
+    in_source[rng.permutation(n_users)[: max(1, int(round(ov * n_users)))]] = True
     source = domain(p_src, n_s, "s", in_source)
     target = domain(p_tgt, n_t, "t", np.ones(n_users, bool))
     return source, target
 
 
-def synthetic_interactions(n_users: int = 100_000, n_items: int = 50_000, nnz: int = 5_000_000,
-                           alpha: float = 1.0, explicit: bool = False, seed: Optional[int] = 0) -> Interactions:
+def synthetic_interactions(
+    n_users: int = 100_000,
+    n_items: int = 50_000,
+    nnz: int = 5_000_000,
+    alpha: float = 1.0,
+    explicit: bool = False,
+    seed: Optional[int] = 0,
+) -> Interactions:
     """Large random interactions for scale benchmarks (vectorised: 5 million in about a second).
 
     Item popularity follows a power law (the item of popularity rank r is drawn with probability
@@ -415,5 +494,12 @@ def synthetic_interactions(n_users: int = 100_000, n_items: int = 50_000, nnz: i
     else:
         values = np.ones(nnz, dtype=VALUE_DTYPE)
     # keys are sorted, so (users, items) are already in the canonical order with no duplicates
-    return Interactions(users, items, values, IdMap(np.arange(n_users), "user"), IdMap(np.arange(n_items), "item"),
-                        explicit=explicit, _checked=True)
+    return Interactions(
+        users,
+        items,
+        values,
+        IdMap(np.arange(n_users), "user"),
+        IdMap(np.arange(n_items), "item"),
+        explicit=explicit,
+        _checked=True,
+    )

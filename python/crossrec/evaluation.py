@@ -14,6 +14,7 @@ Protocol
 * ``coverage@k`` is a catalogue-level number (the fraction of the model's items that appear in
   some evaluated user's top k); it is reported in the table but has no per-user value.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -63,8 +64,10 @@ class Gain:
         return bool(self.low > 0 or self.high < 0)
 
     def __str__(self) -> str:
-        return (f"{self.metric} [{self.segment}]: {self.model} - {self.over} = {self.estimate:+.4f} "
-                f"({self.ci:.0%} CI {self.low:+.4f} .. {self.high:+.4f}, {self.n_users} users)")
+        return (
+            f"{self.metric} [{self.segment}]: {self.model} - {self.over} = {self.estimate:+.4f} "
+            f"({self.ci:.0%} CI {self.low:+.4f} .. {self.high:+.4f}, {self.n_users} users)"
+        )
 
 
 class Report:
@@ -82,8 +85,16 @@ class Report:
     segments : dict of str -> numpy array of external user ids; always holds ``"all"``.
     """
 
-    def __init__(self, per_user: pd.DataFrame, metrics: list[str], segments: dict[str, np.ndarray],
-                 coverage: dict[tuple[str, str, str], float], n_bootstrap: int, seed: int, ci: float):
+    def __init__(
+        self,
+        per_user: pd.DataFrame,
+        metrics: list[str],
+        segments: dict[str, np.ndarray],
+        coverage: dict[tuple[str, str, str], float],
+        n_bootstrap: int,
+        seed: int,
+        ci: float,
+    ):
         self.per_user = per_user
         self.metrics = metrics
         self.segments = segments
@@ -122,8 +133,9 @@ class Report:
                     if name == "coverage":
                         rec[m] = self._coverage.get((model, seg, m), np.nan)
                     elif name in M.RATING_METRICS:
-                        rec[m] = _error_metric(name, rows["sq_err"].to_numpy(), rows["abs_err"].to_numpy(),
-                                               rows["n_ratings"].to_numpy())
+                        rec[m] = _error_metric(
+                            name, rows["sq_err"].to_numpy(), rows["abs_err"].to_numpy(), rows["n_ratings"].to_numpy()
+                        )
                     else:
                         v = rows[m].to_numpy(dtype=np.float64)
                         v = v[np.isfinite(v)]
@@ -131,8 +143,16 @@ class Report:
                 out.append(rec)
         return pd.DataFrame(out).set_index(["model", "segment"])
 
-    def gain(self, model: str, over: str, metric: Optional[str] = None, segment: str = _ALL,
-             n_bootstrap: Optional[int] = None, seed: Optional[int] = None, ci: Optional[float] = None) -> Gain:
+    def gain(
+        self,
+        model: str,
+        over: str,
+        metric: Optional[str] = None,
+        segment: str = _ALL,
+        n_bootstrap: Optional[int] = None,
+        seed: Optional[int] = None,
+        ci: Optional[float] = None,
+    ) -> Gain:
         """Paired difference metric(model) - metric(over) with a bootstrap confidence interval.
 
         Users are paired (the same test users for both models; users where either value is
@@ -169,13 +189,16 @@ class Report:
             keep = (na > 0) & (nb > 0)
             ea, eb, na, nb = ea[keep], eb[keep], na[keep], nb[keep]
             if not keep.any():
-                raise ValueError(f"no users with test ratings of both models in segment {segment!r} "
-                                 "(a model that cannot predict ratings has no rmse/mae)")
+                raise ValueError(
+                    f"no users with test ratings of both models in segment {segment!r} "
+                    "(a model that cannot predict ratings has no rmse/mae)"
+                )
             root = np.sqrt if name == "rmse" else (lambda x: x)
             estimate = float(root(ea.sum() / na.sum()) - root(eb.sum() / nb.sum()))
 
             def stat(w):  # w: (chunk, n_users) resample counts
                 return root((w @ ea) / (w @ na)) - root((w @ eb) / (w @ nb))
+
             n = len(ea)
         else:
             d = a[metric].to_numpy(np.float64) - b[metric].to_numpy(np.float64)
@@ -186,6 +209,7 @@ class Report:
 
             def stat(w):
                 return (w @ d) / len(d)
+
             n = len(d)
         samples = _bootstrap(stat, n, B, rng)
         alpha = (1.0 - level) / 2.0
@@ -200,8 +224,9 @@ class Report:
         try:
             import matplotlib.pyplot as plt
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("Report.plot needs matplotlib: pip install 'crossrec[plot]' "
-                              "(or pip install matplotlib)") from exc
+            raise ImportError(
+                "Report.plot needs matplotlib: pip install 'crossrec[plot]' (or pip install matplotlib)"
+            ) from exc
         metric = (metric or self.metrics[0]).strip().lower()
         if metric not in self.metrics:
             raise ValueError(f"metric {metric!r} was not evaluated; the report holds {self.metrics}")
@@ -215,8 +240,10 @@ class Report:
         return ax
 
     def __repr__(self) -> str:
-        return f"Report({len(self.models)} models, metrics {self.metrics}, segments {list(self.segments)})\n" + \
-            self.table().to_string(float_format=lambda x: f"{x:.4f}")
+        return (
+            f"Report({len(self.models)} models, metrics {self.metrics}, segments {list(self.segments)})\n"
+            + self.table().to_string(float_format=lambda x: f"{x:.4f}")
+        )
 
 
 def _error_metric(name: str, sq: np.ndarray, ab: np.ndarray, n: np.ndarray) -> float:
@@ -233,16 +260,24 @@ def _bootstrap(stat, n: int, B: int, rng: np.random.Generator, chunk: int = 64) 
     p = np.full(n, 1.0 / n)
     for s in range(0, B, chunk):
         w = rng.multinomial(n, p, size=min(chunk, B - s)).astype(np.float64)
-        out[s:s + len(w)] = stat(w)
+        out[s : s + len(w)] = stat(w)
     return out
 
 
 # ---- evaluate -----------------------------------------------------------------------------
-def evaluate(models: Mapping[str, Any], train: Interactions, test: Interactions,
-             metrics: Sequence[str] = ("ndcg@10", "recall@10"), segments: Optional[Mapping[str, Iterable]] = None,
-             n_bootstrap: int = 1000, seed: Optional[int] = 0, ci: float = 0.95,
-             relevance_threshold: Optional[float] = None, unknown_users: str = "raise",
-             progress: bool = False) -> Report:
+def evaluate(
+    models: Mapping[str, Any],
+    train: Interactions,
+    test: Interactions,
+    metrics: Sequence[str] = ("ndcg@10", "recall@10"),
+    segments: Optional[Mapping[str, Iterable]] = None,
+    n_bootstrap: int = 1000,
+    seed: Optional[int] = 0,
+    ci: float = 0.95,
+    relevance_threshold: Optional[float] = None,
+    unknown_users: str = "raise",
+    progress: bool = False,
+) -> Report:
     """Evaluate fitted models on a test set.
 
     Parameters
@@ -323,6 +358,7 @@ def evaluate(models: Mapping[str, Any], train: Interactions, test: Interactions,
     items = models.items()
     if progress:
         from tqdm.auto import tqdm
+
         items = tqdm(items, desc="evaluate", unit="model")
     for name, model in items:
         u_model = model.user_map_.lookup(user_ext, missing="ignore")
@@ -334,7 +370,8 @@ def evaluate(models: Mapping[str, Any], train: Interactions, test: Interactions,
                 raise ValueError(
                     f"model {name!r} does not know {len(missing)} of the {len(user_ext)} test users "
                     f"(e.g. {shown}). Fit it on data whose id space holds them (the splits in "
-                    "crossrec.split keep every user in train's id space), or pass unknown_users='skip'.")
+                    "crossrec.split keep every user in train's id space), or pass unknown_users='skip'."
+                )
         rows_k = np.flatnonzero(known)
         frame = pd.DataFrame({"model": name, "user": user_ext[rows_k]})
         if n_rank:
@@ -373,8 +410,12 @@ def _segments(segments, test: Interactions) -> dict[str, np.ndarray]:
             raise ValueError("segment name 'all' is reserved (every test user)")
         segs[str(seg)] = np.asarray(list(ids), dtype=object)  # object: never truncates string ids
         if not np.isin(segs[str(seg)], segs[_ALL]).any():
-            warnings.warn(f"segment {seg!r} holds none of the test users (check the id type: "
-                          f"test user ids look like {segs[_ALL][0]!r})", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"segment {seg!r} holds none of the test users (check the id type: "
+                f"test user ids look like {segs[_ALL][0]!r})",
+                UserWarning,
+                stacklevel=3,
+            )
     return segs
 
 
@@ -385,8 +426,9 @@ def _index_map(src: IdMap, dst: IdMap) -> Optional[np.ndarray]:
     return dst.lookup(src.ids, missing="ignore")
 
 
-def _remap_csr(m: sp.csr_matrix, rows: Optional[np.ndarray], cols: Optional[np.ndarray],
-               shape: tuple[int, int]) -> sp.csr_matrix:
+def _remap_csr(
+    m: sp.csr_matrix, rows: Optional[np.ndarray], cols: Optional[np.ndarray], shape: tuple[int, int]
+) -> sp.csr_matrix:
     """Re-index a CSR through row/col index maps (-1 = drop)."""
     coo = m.tocoo()
     r = coo.row if rows is None else rows[coo.row]
@@ -408,9 +450,9 @@ def _rank(model, train: Interactions, u_model: np.ndarray, n: int) -> np.ndarray
     out = np.full((len(u_model), n), -1, dtype=np.int64)  # padded when the catalogue is smaller than n
     n_model = min(n, model.n_items_)
     for s in range(0, len(u_model), _BATCH):
-        block = u_model[s:s + _BATCH].astype(np.int32)
+        block = u_model[s : s + _BATCH].astype(np.int32)
         idx, _ = model.recommend_indices(block, n=n_model, exclude_seen=False, exclude=exclude)
-        out[s:s + len(block), :n_model] = idx
+        out[s : s + len(block), :n_model] = idx
     return out
 
 
@@ -440,14 +482,18 @@ def _rating_errors(name: str, model, test: Interactions, test_rows: np.ndarray, 
     items_model = model.item_map_.lookup(test.item_ids[items_test], missing="ignore")
     if (items_model < 0).any():
         bad = test.item_ids[items_test[items_model < 0]]
-        raise ValueError(f"model {name!r} cannot predict ratings for {len(np.unique(bad))} test items it "
-                         f"does not know (e.g. {bad[0]!r}); fit it on data whose item id space holds them")
+        raise ValueError(
+            f"model {name!r} cannot predict ratings for {len(np.unique(bad))} test items it "
+            f"does not know (e.g. {bad[0]!r}); fit it on data whose item id space holds them"
+        )
     try:
-        pred = np.asarray(model._predict_indices(users_model.astype(np.int32), items_model.astype(np.int32)),
-                          dtype=np.float64)
+        pred = np.asarray(
+            model._predict_indices(users_model.astype(np.int32), items_model.astype(np.int32)), dtype=np.float64
+        )
     except NotImplementedError:
-        raise _NoRatings(f"model {name!r} ({type(model).__name__}) ranks items but does not predict ratings: "
-                         "its rmse/mae are NaN") from None
+        raise _NoRatings(
+            f"model {name!r} ({type(model).__name__}) ranks items but does not predict ratings: its rmse/mae are NaN"
+        ) from None
     if pred.shape != truth.shape or not np.all(np.isfinite(pred)):
         raise ValueError(f"model {name!r} returned non-finite or mis-shaped rating predictions")
     err = pred - truth

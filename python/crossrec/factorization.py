@@ -13,6 +13,7 @@ Conventions
   ``prior_weight[u] * ||x_u - prior[u]||^2`` to row u's objective (ridge toward the prior instead
   of toward zero). Weight 0 leaves the row plain ALS.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -30,8 +31,13 @@ SOLVERS = ("cg", "cholesky")
 def kernel_csr(matrix: Any, name: str = "matrix") -> sp.csr_matrix:
     """The CSR the kernels take (float32 data, int32 sorted indices, no duplicates), without a copy
     when ``matrix`` already is one."""
-    if sp.issparse(matrix) and matrix.format == "csr" and matrix.data.dtype == VALUE_DTYPE \
-            and matrix.indices.dtype == INDEX_DTYPE and matrix.has_canonical_format:
+    if (
+        sp.issparse(matrix)
+        and matrix.format == "csr"
+        and matrix.data.dtype == VALUE_DTYPE
+        and matrix.indices.dtype == INDEX_DTYPE
+        and matrix.has_canonical_format
+    ):
         return matrix
     if not sp.issparse(matrix):
         raise ValueError(f"{name} must be a scipy.sparse matrix, got {type(matrix).__name__}")
@@ -44,12 +50,21 @@ def kernel_csr(matrix: Any, name: str = "matrix") -> sp.csr_matrix:
 
 def check_inplace(X: Any, name: str = "X") -> np.ndarray:
     """X must be a writeable float32 C-contiguous 2-D array: it is updated in place."""
-    if not isinstance(X, np.ndarray) or X.dtype != np.float32 or X.ndim != 2 \
-            or not X.flags.c_contiguous or not X.flags.writeable:
-        what = type(X).__name__ if not isinstance(X, np.ndarray) else \
-            f"{X.dtype} {X.ndim}-D {'C' if X.flags.c_contiguous else 'non-C'}-contiguous array"
-        raise ValueError(f"{name} must be a writeable float32 C-contiguous 2-D numpy array (it is updated in "
-                         f"place), got {what}")
+    if (
+        not isinstance(X, np.ndarray)
+        or X.dtype != np.float32
+        or X.ndim != 2
+        or not X.flags.c_contiguous
+        or not X.flags.writeable
+    ):
+        what = (
+            type(X).__name__
+            if not isinstance(X, np.ndarray)
+            else f"{X.dtype} {X.ndim}-D {'C' if X.flags.c_contiguous else 'non-C'}-contiguous array"
+        )
+        raise ValueError(
+            f"{name} must be a writeable float32 C-contiguous 2-D numpy array (it is updated in place), got {what}"
+        )
     return X
 
 
@@ -77,8 +92,10 @@ def prior_args(prior: Any, prior_weight: Any, n_rows: int, n_factors: int, name:
 
 def _raise_failed(failed: int, what: str) -> None:
     if failed:
-        raise FitError(f"{what}: the normal equations of {failed} row(s) are not positive definite; "
-                       "increase regularization (or check for huge values in the data)")
+        raise FitError(
+            f"{what}: the normal equations of {failed} row(s) are not positive definite; "
+            "increase regularization (or check for huge values in the data)"
+        )
 
 
 def gram_matrix(Y: np.ndarray, n_threads: int = 0) -> np.ndarray:
@@ -86,10 +103,20 @@ def gram_matrix(Y: np.ndarray, n_threads: int = 0) -> np.ndarray:
     return _core.gram_matrix(Y, check_n_threads(n_threads))
 
 
-def als_implicit_step(matrix, Y: np.ndarray, X: np.ndarray, regularization: float, alpha: float = 1.0,
-                      solver: str = "cg", cg_steps: int = 3, gram: Optional[np.ndarray] = None,
-                      prior: Optional[np.ndarray] = None, prior_weight: Any = None,
-                      n_threads: int = 0, exact_short_rows: bool = True) -> np.ndarray:
+def als_implicit_step(
+    matrix,
+    Y: np.ndarray,
+    X: np.ndarray,
+    regularization: float,
+    alpha: float = 1.0,
+    solver: str = "cg",
+    cg_steps: int = 3,
+    gram: Optional[np.ndarray] = None,
+    prior: Optional[np.ndarray] = None,
+    prior_weight: Any = None,
+    n_threads: int = 0,
+    exact_short_rows: bool = True,
+) -> np.ndarray:
     """One implicit-feedback ALS half-sweep: every row of X re-solved for fixed Y (in place).
 
     For a stored raw weight r_ui, confidence c_ui = 1 + alpha * |r_ui| and preference
@@ -133,17 +160,36 @@ def als_implicit_step(matrix, Y: np.ndarray, X: np.ndarray, regularization: floa
     check_choice(solver, "solver", SOLVERS)
     p, w = prior_args(prior, prior_weight, m.shape[0], X.shape[1])
     failed = _core.als_implicit_step(
-        m.indptr, m.indices, m.data, Y, X, check_float(regularization, "regularization", 0.0),
-        check_float(alpha, "alpha", 0.0), solver, check_positive_int(cg_steps, "cg_steps"), gram, p, w,
-        check_n_threads(n_threads), bool(exact_short_rows))
+        m.indptr,
+        m.indices,
+        m.data,
+        Y,
+        X,
+        check_float(regularization, "regularization", 0.0),
+        check_float(alpha, "alpha", 0.0),
+        solver,
+        check_positive_int(cg_steps, "cg_steps"),
+        gram,
+        p,
+        w,
+        check_n_threads(n_threads),
+        bool(exact_short_rows),
+    )
     _raise_failed(failed, "als_implicit_step")
     return X
 
 
-def als_explicit_step(matrix, Y: np.ndarray, X: np.ndarray, regularization: float,
-                      weights: Optional[np.ndarray] = None, weighted_lambda: bool = True,
-                      prior: Optional[np.ndarray] = None, prior_weight: Any = None,
-                      n_threads: int = 0) -> np.ndarray:
+def als_explicit_step(
+    matrix,
+    Y: np.ndarray,
+    X: np.ndarray,
+    regularization: float,
+    weights: Optional[np.ndarray] = None,
+    weighted_lambda: bool = True,
+    prior: Optional[np.ndarray] = None,
+    prior_weight: Any = None,
+    n_threads: int = 0,
+) -> np.ndarray:
     """One explicit-rating ALS half-sweep (exact, Cholesky in double): every row of X re-solved
     for fixed Y, in place. Row u minimises
 
@@ -165,8 +211,18 @@ def als_explicit_step(matrix, Y: np.ndarray, X: np.ndarray, regularization: floa
         if weights.shape != (m.nnz,):
             raise ValueError(f"weights must have one value per stored entry ({m.nnz}), got shape {weights.shape}")
     failed = _core.als_explicit_step(
-        m.indptr, m.indices, m.data, Y, X, check_float(regularization, "regularization", 0.0), weights,
-        bool(weighted_lambda), p, w, check_n_threads(n_threads))
+        m.indptr,
+        m.indices,
+        m.data,
+        Y,
+        X,
+        check_float(regularization, "regularization", 0.0),
+        weights,
+        bool(weighted_lambda),
+        p,
+        w,
+        check_n_threads(n_threads),
+    )
     _raise_failed(failed, "als_explicit_step")
     return X
 
@@ -197,19 +253,38 @@ def fold_in(model, rows, side: str = "users", return_bias: bool = False):
 def _optional_inplace_vector(v: Any, n: int, name: str) -> Optional[np.ndarray]:
     if v is None:
         return None
-    if not isinstance(v, np.ndarray) or v.dtype != np.float32 or v.ndim != 1 or not v.flags.c_contiguous \
-            or not v.flags.writeable:
+    if (
+        not isinstance(v, np.ndarray)
+        or v.dtype != np.float32
+        or v.ndim != 1
+        or not v.flags.c_contiguous
+        or not v.flags.writeable
+    ):
         raise ValueError(f"{name} must be a writeable float32 C-contiguous 1-D numpy array (updated in place)")
     if v.shape != (n,):
         raise ValueError(f"{name} must have length {n}, got {v.shape[0]}")
     return v
 
 
-def sgd_epoch(matrix, X: np.ndarray, Y: np.ndarray, user_bias: Optional[np.ndarray] = None,
-              item_bias: Optional[np.ndarray] = None, global_mean: float = 0.0, learning_rate: float = 0.005,
-              regularization: float = 0.02, bias_regularization: Optional[float] = None, epoch: int = 0,
-              seed: int = 0, weights: Optional[np.ndarray] = None, user_prior=None, user_prior_weight=None,
-              item_prior=None, item_prior_weight=None, n_threads: int = 0) -> float:
+def sgd_epoch(
+    matrix,
+    X: np.ndarray,
+    Y: np.ndarray,
+    user_bias: Optional[np.ndarray] = None,
+    item_bias: Optional[np.ndarray] = None,
+    global_mean: float = 0.0,
+    learning_rate: float = 0.005,
+    regularization: float = 0.02,
+    bias_regularization: Optional[float] = None,
+    epoch: int = 0,
+    seed: int = 0,
+    weights: Optional[np.ndarray] = None,
+    user_prior=None,
+    user_prior_weight=None,
+    item_prior=None,
+    item_prior_weight=None,
+    n_threads: int = 0,
+) -> float:
     """One epoch of biased SGD matrix factorisation over every stored rating (in place).
 
     Per sample (u, i, r) with weight v (``weights``, default 1) and error
@@ -248,18 +323,46 @@ def sgd_epoch(matrix, X: np.ndarray, Y: np.ndarray, user_bias: Optional[np.ndarr
     reg = check_float(regularization, "regularization", 0.0)
     reg_b = reg if bias_regularization is None else check_float(bias_regularization, "bias_regularization", 0.0)
     sse = _core.sgd_epoch(
-        m.indptr, m.indices, m.data, X, Y, user_bias, item_bias, check_float(global_mean, "global_mean"),
-        check_float(learning_rate, "learning_rate", 0.0, strict_min=True), reg, reg_b,
-        check_positive_int(epoch, "epoch", 0), check_positive_int(seed, "seed", 0), weights, up[0], up[1], ip[0],
-        ip[1], check_n_threads(n_threads))
+        m.indptr,
+        m.indices,
+        m.data,
+        X,
+        Y,
+        user_bias,
+        item_bias,
+        check_float(global_mean, "global_mean"),
+        check_float(learning_rate, "learning_rate", 0.0, strict_min=True),
+        reg,
+        reg_b,
+        check_positive_int(epoch, "epoch", 0),
+        check_positive_int(seed, "seed", 0),
+        weights,
+        up[0],
+        up[1],
+        ip[0],
+        ip[1],
+        check_n_threads(n_threads),
+    )
     total = float(weights.sum()) if weights is not None else float(m.nnz)
     return sse / total if total > 0 else 0.0
 
 
-def bpr_epoch(matrix, X: np.ndarray, Y: np.ndarray, item_bias: Optional[np.ndarray] = None,
-              learning_rate: float = 0.01, regularization: float = 0.01, bias_regularization: Optional[float] = None,
-              epoch: int = 0, seed: int = 0, user_prior=None, user_prior_weight=None, item_prior=None,
-              item_prior_weight=None, n_threads: int = 0) -> tuple[float, float]:
+def bpr_epoch(
+    matrix,
+    X: np.ndarray,
+    Y: np.ndarray,
+    item_bias: Optional[np.ndarray] = None,
+    learning_rate: float = 0.01,
+    regularization: float = 0.01,
+    bias_regularization: Optional[float] = None,
+    epoch: int = 0,
+    seed: int = 0,
+    user_prior=None,
+    user_prior_weight=None,
+    item_prior=None,
+    item_prior_weight=None,
+    n_threads: int = 0,
+) -> tuple[float, float]:
     """One epoch of Bayesian personalised ranking (Rendle et al. 2009) by SGD, in place.
 
     One sample per stored entry (u, i) with value > 0; the negative j is drawn uniformly among the
@@ -283,7 +386,21 @@ def bpr_epoch(matrix, X: np.ndarray, Y: np.ndarray, item_bias: Optional[np.ndarr
     reg = check_float(regularization, "regularization", 0.0)
     reg_b = reg if bias_regularization is None else check_float(bias_regularization, "bias_regularization", 0.0)
     taken, loss, correct = _core.bpr_epoch(
-        m.indptr, m.indices, m.data, X, Y, item_bias, check_float(learning_rate, "learning_rate", 0.0, strict_min=True),
-        reg, reg_b, check_positive_int(epoch, "epoch", 0), check_positive_int(seed, "seed", 0), up[0], up[1], ip[0],
-        ip[1], check_n_threads(n_threads))
+        m.indptr,
+        m.indices,
+        m.data,
+        X,
+        Y,
+        item_bias,
+        check_float(learning_rate, "learning_rate", 0.0, strict_min=True),
+        reg,
+        reg_b,
+        check_positive_int(epoch, "epoch", 0),
+        check_positive_int(seed, "seed", 0),
+        up[0],
+        up[1],
+        ip[0],
+        ip[1],
+        check_n_threads(n_threads),
+    )
     return (loss / taken, correct / taken) if taken else (0.0, 0.0)

@@ -3,6 +3,7 @@
 Files are written atomically (temporary file in the same folder, then rename), read with
 ``allow_pickle=False``, and checked: a corrupt, truncated or foreign file raises ModelFileError.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def ids_to_array(ids: np.ndarray, what: str) -> np.ndarray:
         return np.asarray(values, dtype=str)
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
         return np.asarray(values, dtype=np.int64)
-    raise ModelFileError(f"{what} ids of mixed or non-scalar types cannot be saved without pickle; "
-                         "map them to strings or integers first")
+    raise ModelFileError(
+        f"{what} ids of mixed or non-scalar types cannot be saved without pickle; map them to strings or integers first"
+    )
 
 
 def write_model_file(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -72,11 +74,16 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path!r}: corrupt model header: {exc}") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFileError(f"{path!r} is not a crossrec model file (format {header.get('format')!r})"
-                             if isinstance(header, dict) else f"{path!r}: corrupt model header")
+        raise ModelFileError(
+            f"{path!r} is not a crossrec model file (format {header.get('format')!r})"
+            if isinstance(header, dict)
+            else f"{path!r}: corrupt model header"
+        )
     if header.get("version") != VERSION:
-        raise ModelFileError(f"{path!r}: unsupported model file version {header.get('version')!r} "
-                             f"(this crossrec reads version {VERSION})")
+        raise ModelFileError(
+            f"{path!r}: unsupported model file version {header.get('version')!r} "
+            f"(this crossrec reads version {VERSION})"
+        )
     return header, arrays
 
 

@@ -6,6 +6,7 @@ items (stored entries count as relevant, whatever their value). They return one 
 users without relevant items get NaN (they cannot be scored and are left out of means).
 "Full ranking" is the caller's job: rank every item not seen in training (``recommend_indices``).
 """
+
 from __future__ import annotations
 
 import re

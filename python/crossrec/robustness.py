@@ -16,6 +16,7 @@ Ratings are clipped to the data's range and rounded to the nearest value that oc
 weight 1. :func:`evaluate_attack` measures the effect on a model: the prediction shift of the
 target (rating models) and the hit rate at n of the target among genuine users, per attack size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -76,8 +77,15 @@ class Attack:
         return iter((self.data, self.fake_user_ids))
 
 
-def inject(data: Interactions, attack: str = "average", target_item: Any = None, n_profiles: Any = 0.05,
-           filler_size: Any = 0.03, popular_size: int = 10, seed: Optional[int] = 0) -> Attack:
+def inject(
+    data: Interactions,
+    attack: str = "average",
+    target_item: Any = None,
+    n_profiles: Any = 0.05,
+    filler_size: Any = 0.03,
+    popular_size: int = 10,
+    seed: Optional[int] = 0,
+) -> Attack:
     """Add fake profiles that push ``target_item``.
 
     Parameters
@@ -120,8 +128,8 @@ def inject(data: Interactions, attack: str = "average", target_item: Any = None,
     mu, sigma = float(values.mean()), float(values.std())
     counts = data.item_counts()
     item_mean = np.bincount(data.items, weights=values, minlength=n_items) / np.maximum(counts, 1)
-    item_sq = np.bincount(data.items, weights=values ** 2, minlength=n_items) / np.maximum(counts, 1)
-    item_std = np.sqrt(np.maximum(item_sq - item_mean ** 2, 0.0))
+    item_sq = np.bincount(data.items, weights=values**2, minlength=n_items) / np.maximum(counts, 1)
+    item_std = np.sqrt(np.maximum(item_sq - item_mean**2, 0.0))
     item_mean = np.where(counts > 0, item_mean, mu)
     item_std = np.where(counts > 1, item_std, sigma)
 
@@ -154,9 +162,15 @@ def inject(data: Interactions, attack: str = "average", target_item: Any = None,
     ts = None
     if data.timestamps is not None:
         ts = np.concatenate([data.timestamps, np.full(len(new_values), data.timestamps.max(), np.int64)])
-    poisoned = Interactions(np.concatenate([data.users, *users]), np.concatenate([data.items, *items]),
-                            np.concatenate([data.values, new_values]), umap, data.item_map,
-                            timestamps=ts, explicit=data.explicit)
+    poisoned = Interactions(
+        np.concatenate([data.users, *users]),
+        np.concatenate([data.items, *items]),
+        np.concatenate([data.values, new_values]),
+        umap,
+        data.item_map,
+        timestamps=ts,
+        explicit=data.explicit,
+    )
     return Attack(poisoned, fake_ids)
 
 
@@ -180,10 +194,18 @@ class AttackResult:
     attack: str
 
 
-def evaluate_attack(model_factory: Callable[[], Any], data: Interactions, target_item: Any = None,
-                    attack: str = "average", sizes: Sequence = (0.01, 0.02, 0.05, 0.1),
-                    filler_size: Any = 0.03, popular_size: int = 10, n: int = 10, seed: Optional[int] = 0,
-                    fit_params: Optional[Mapping[str, Any]] = None) -> AttackResult:
+def evaluate_attack(
+    model_factory: Callable[[], Any],
+    data: Interactions,
+    target_item: Any = None,
+    attack: str = "average",
+    sizes: Sequence = (0.01, 0.02, 0.05, 0.1),
+    filler_size: Any = 0.03,
+    popular_size: int = 10,
+    n: int = 10,
+    seed: Optional[int] = 0,
+    fit_params: Optional[Mapping[str, Any]] = None,
+) -> AttackResult:
     """Prediction shift and hit rate at n of a pushed item, for a sweep of attack sizes.
 
     model_factory : callable returning a new, unfitted model (called once per attack size and
@@ -223,8 +245,15 @@ def evaluate_attack(model_factory: Callable[[], Any], data: Interactions, target
         poisoned, _ = inject(data, attack, target_item, n_fake, filler_size, popular_size, seed)
         hit, pred = measure(poisoned)
         shift = float(np.mean(pred - pred0)) if pred is not None and pred0 is not None else float("nan")
-        rows.append({"n_profiles": n_fake, "fraction": n_fake / data.n_users, "hit_rate_before": hit0,
-                     "hit_rate": hit, "prediction_shift": shift})
+        rows.append(
+            {
+                "n_profiles": n_fake,
+                "fraction": n_fake / data.n_users,
+                "hit_rate_before": hit0,
+                "hit_rate": hit,
+                "prediction_shift": shift,
+            }
+        )
     table = pd.DataFrame(rows)
     major = table.loc[table["hit_rate"] > 0.5, "n_profiles"]
     return AttackResult(table, int(major.min()) if len(major) else None, target_item, attack)
@@ -241,9 +270,13 @@ def default_target(data: Interactions, min_count: int = 5) -> Any:
     return data.item_ids[order[len(order) // 4]]
 
 
-def robustness_table(factories: Mapping[str, Callable[[], Any]], data: Interactions,
-                     attacks: Sequence[str] = ATTACKS, fit_params: Optional[Mapping[str, Mapping]] = None,
-                     **kwargs) -> pd.DataFrame:
+def robustness_table(
+    factories: Mapping[str, Callable[[], Any]],
+    data: Interactions,
+    attacks: Sequence[str] = ATTACKS,
+    fit_params: Optional[Mapping[str, Mapping]] = None,
+    **kwargs,
+) -> pd.DataFrame:
     """:func:`evaluate_attack` for every (model, attack): one row per model, attack and size, with
     ``majority_size`` repeated on each row. factories: name -> model factory (a new model is one
     more entry). fit_params: name -> fit keyword arguments for models that need them."""

@@ -13,6 +13,7 @@ Definitions, for a collection of N baskets (transactions, sets of items):
 The output matches mlxtend's ``fpgrowth``/``apriori`` and ``association_rules`` (same itemsets,
 supports and metrics) as flat arrays, with ``to_pandas()`` for mlxtend's DataFrame layout.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -52,8 +53,15 @@ class FrequentItemsets:
         The absolute support threshold that was applied.
     """
 
-    def __init__(self, offsets: np.ndarray, items: np.ndarray, counts: np.ndarray, item_ids: np.ndarray,
-                 n_baskets: int, min_count: int):
+    def __init__(
+        self,
+        offsets: np.ndarray,
+        items: np.ndarray,
+        counts: np.ndarray,
+        item_ids: np.ndarray,
+        n_baskets: int,
+        min_count: int,
+    ):
         self.offsets = offsets
         self.items = items
         self.counts = counts
@@ -66,8 +74,10 @@ class FrequentItemsets:
         return len(self.counts)
 
     def __repr__(self) -> str:
-        return (f"FrequentItemsets({len(self)} itemsets over {len(self.item_ids)} items, "
-                f"{self.n_baskets} baskets, min_count={self.min_count})")
+        return (
+            f"FrequentItemsets({len(self)} itemsets over {len(self.item_ids)} items, "
+            f"{self.n_baskets} baskets, min_count={self.min_count})"
+        )
 
     @property
     def support(self) -> np.ndarray:
@@ -87,7 +97,7 @@ class FrequentItemsets:
 
     def itemset(self, s: int) -> frozenset:
         """Itemset ``s`` as a frozenset of original ids."""
-        return frozenset(self.item_ids[self.items[self.offsets[s]:self.offsets[s + 1]]].tolist())
+        return frozenset(self.item_ids[self.items[self.offsets[s] : self.offsets[s + 1]]].tolist())
 
     def to_dict(self) -> dict:
         """{frozenset of ids: support count}."""
@@ -95,13 +105,22 @@ class FrequentItemsets:
 
     def to_pandas(self) -> pd.DataFrame:
         """mlxtend's layout: columns ``support`` (fraction) and ``itemsets`` (frozensets of ids)."""
-        return pd.DataFrame({"support": self.support,
-                             "itemsets": pd.Series(_frozensets(self.item_ids, self.items, self.offsets), dtype=object)})
+        return pd.DataFrame(
+            {
+                "support": self.support,
+                "itemsets": pd.Series(_frozensets(self.item_ids, self.items, self.offsets), dtype=object),
+            }
+        )
 
 
-def frequent_itemsets(baskets: Any, min_support: float | int = 0.001, algorithm: str = "fpgrowth",
-                      max_len: Optional[int] = None, max_itemsets: int = _DEFAULT_MAX_ITEMSETS,
-                      n_threads: int = 0) -> FrequentItemsets:
+def frequent_itemsets(
+    baskets: Any,
+    min_support: float | int = 0.001,
+    algorithm: str = "fpgrowth",
+    max_len: Optional[int] = None,
+    max_itemsets: int = _DEFAULT_MAX_ITEMSETS,
+    n_threads: int = 0,
+) -> FrequentItemsets:
     """All itemsets contained in at least ``min_support`` of the baskets.
 
     Parameters
@@ -140,8 +159,9 @@ def frequent_itemsets(baskets: Any, min_support: float | int = 0.001, algorithm:
     if n_baskets == 0:
         raise ValueError("baskets: no baskets given")
     min_count = min_support_count(min_support, n_baskets)
-    offsets, items, counts = _core.frequent_itemsets(indptr, indices, n_items, min_count, max_len_arg,
-                                                     max_itemsets, algorithm, threads)
+    offsets, items, counts = _core.frequent_itemsets(
+        indptr, indices, n_items, min_count, max_len_arg, max_itemsets, algorithm, threads
+    )
     return FrequentItemsets(offsets, items, counts, item_ids, n_baskets, min_count)
 
 
@@ -164,9 +184,13 @@ def min_support_count(min_support: float | int, n_baskets: int) -> int:
     return c
 
 
-def association_rules(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "confidence",
-                      min_threshold: float = 0.8, max_rules: int = _DEFAULT_MAX_RULES,
-                      n_threads: int = 0) -> pd.DataFrame:
+def association_rules(
+    itemsets: FrequentItemsets | pd.DataFrame,
+    metric: str = "confidence",
+    min_threshold: float = 0.8,
+    max_rules: int = _DEFAULT_MAX_RULES,
+    n_threads: int = 0,
+) -> pd.DataFrame:
     """Association rules X -> Y from frequent itemsets, filtered by ``metric >= min_threshold``.
 
     Parameters
@@ -193,22 +217,29 @@ def association_rules(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "
     """
     r = rule_arrays(itemsets, metric, min_threshold, max_rules=max_rules, n_threads=n_threads)
     ids = r["item_ids"]
-    return pd.DataFrame({
-        "antecedents": pd.Series(_frozensets(ids, r["antecedents"].indices, r["antecedents"].indptr), dtype=object),
-        "consequents": pd.Series(_frozensets(ids, r["consequents"].indices, r["consequents"].indptr), dtype=object),
-        "antecedent support": r["antecedent_support"],
-        "consequent support": r["consequent_support"],
-        "support": r["support"],
-        "confidence": r["confidence"],
-        "lift": r["lift"],
-        "leverage": r["leverage"],
-        "conviction": r["conviction"],
-    })
+    return pd.DataFrame(
+        {
+            "antecedents": pd.Series(_frozensets(ids, r["antecedents"].indices, r["antecedents"].indptr), dtype=object),
+            "consequents": pd.Series(_frozensets(ids, r["consequents"].indices, r["consequents"].indptr), dtype=object),
+            "antecedent support": r["antecedent_support"],
+            "consequent support": r["consequent_support"],
+            "support": r["support"],
+            "confidence": r["confidence"],
+            "lift": r["lift"],
+            "leverage": r["leverage"],
+            "conviction": r["conviction"],
+        }
+    )
 
 
-def rule_arrays(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "confidence",
-                min_threshold: float = 0.8, max_consequent: Optional[int] = None,
-                max_rules: int = _DEFAULT_MAX_RULES, n_threads: int = 0) -> dict:
+def rule_arrays(
+    itemsets: FrequentItemsets | pd.DataFrame,
+    metric: str = "confidence",
+    min_threshold: float = 0.8,
+    max_consequent: Optional[int] = None,
+    max_rules: int = _DEFAULT_MAX_RULES,
+    n_threads: int = 0,
+) -> dict:
     """The rules of :func:`association_rules` as arrays: ``antecedents`` and ``consequents``
     (rules x items CSR matrices over positions in ``item_ids``) and one float64 array per
     metric. ``max_consequent`` limits the consequent size (None: any)."""
@@ -220,8 +251,9 @@ def rule_arrays(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "confid
     max_rules = check_positive_int(max_rules, "max_rules", minimum=0)
     threads = check_n_threads(n_threads)
     offsets, items, support, item_ids = _itemset_arrays(itemsets)
-    which, mask, s_x, s_y = _core.association_rules(offsets, items, support, metric, threshold, max_cons,
-                                                    max_rules, threads)
+    which, mask, s_x, s_y = _core.association_rules(
+        offsets, items, support, metric, threshold, max_cons, max_rules, threads
+    )
     # Expand (itemset, antecedent bit mask) into item lists without a Python loop over rules.
     starts = offsets[which]
     lens = offsets[which + 1] - starts
@@ -238,10 +270,19 @@ def rule_arrays(itemsets: FrequentItemsets | pd.DataFrame, metric: str = "confid
     confidence = s_xy / s_x
     with np.errstate(divide="ignore"):
         conviction = np.where(confidence >= 1.0, np.inf, (1.0 - s_y) / np.maximum(1.0 - confidence, 1e-300))
-    return {"item_ids": item_ids, "itemset": which, "antecedents": ante, "consequents": cons,
-            "antecedent_support": s_x, "consequent_support": s_y, "support": s_xy,
-            "confidence": confidence, "lift": confidence / s_y, "leverage": s_xy - s_x * s_y,
-            "conviction": conviction}
+    return {
+        "item_ids": item_ids,
+        "itemset": which,
+        "antecedents": ante,
+        "consequents": cons,
+        "antecedent_support": s_x,
+        "consequent_support": s_y,
+        "support": s_xy,
+        "confidence": confidence,
+        "lift": confidence / s_y,
+        "leverage": s_xy - s_x * s_y,
+        "conviction": conviction,
+    }
 
 
 # ---- input coercion -----------------------------------------------------------------------
@@ -265,8 +306,10 @@ def _baskets_csr(baskets: Any):
             return _onehot_csr(baskets, np.arange(baskets.shape[1]), "baskets")
         baskets = baskets.tolist()
     if isinstance(baskets, (str, bytes)) or not hasattr(baskets, "__len__"):
-        raise ValueError("baskets: expected a sequence of baskets, a sparse matrix or a one-hot DataFrame, "
-                         f"got {type(baskets).__name__}")
+        raise ValueError(
+            "baskets: expected a sequence of baskets, a sparse matrix or a one-hot DataFrame, "
+            f"got {type(baskets).__name__}"
+        )
     try:
         indptr, codes, ids = _core.encode_baskets(baskets)
     except TypeError as exc:

@@ -24,6 +24,7 @@ Every kind except pearson_baseline is multiplied by n / (n + shrink) when shrink
 n < min_support, and undefined values (zero denominators, e.g. Pearson of constant ratings), have
 similarity 0. Zero similarities and the row itself are never stored.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -66,19 +67,30 @@ def kernel_input(matrix: sp.csr_matrix, kind: str, baseline=None) -> tuple[str, 
             return kind, None
         if baseline is None:
             from .models.baseline import fit_biases
+
             baseline = fit_biases(matrix)
         mu, b_row, b_col = baseline
         b_row = np.asarray(b_row, dtype=np.float64)
         b_col = np.asarray(b_col, dtype=np.float64)
         if b_row.shape != (matrix.shape[0],) or b_col.shape != (matrix.shape[1],):
-            raise ValueError(f"baseline: bias lengths {b_row.shape}, {b_col.shape} do not match matrix shape {matrix.shape}")
+            raise ValueError(
+                f"baseline: bias lengths {b_row.shape}, {b_col.shape} do not match matrix shape {matrix.shape}"
+            )
         rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
         return kind, (matrix.data - (float(mu) + b_row[rows] + b_col[matrix.indices])).astype(np.float32)
     return kind, None
 
 
-def topk_similarity(matrix, k: int = 50, kind: str = "cosine", shrink: float = 0.0, min_support: int = 1,
-                    rows=None, baseline=None, n_threads: int = 0) -> sp.csr_matrix:
+def topk_similarity(
+    matrix,
+    k: int = 50,
+    kind: str = "cosine",
+    shrink: float = 0.0,
+    min_support: int = 1,
+    rows=None,
+    baseline=None,
+    n_threads: int = 0,
+) -> sp.csr_matrix:
     """The k most similar rows of every row of ``matrix``, as a sparse matrix.
 
     Parameters
@@ -116,8 +128,9 @@ def topk_similarity(matrix, k: int = 50, kind: str = "cosine", shrink: float = 0
     indptr, indices, data = csr_parts(m)
     if values is not None:
         data = values
-    out = _core.topk_similarity(indptr, indices, data, m.shape[1], k, kernel_kind, shrink, min_support, query,
-                                check_n_threads(n_threads))
+    out = _core.topk_similarity(
+        indptr, indices, data, m.shape[1], k, kernel_kind, shrink, min_support, query, check_n_threads(n_threads)
+    )
     n_query = m.shape[0] if query is None else len(query)
     s = sp.csr_matrix((out[2], out[1], out[0]), shape=(n_query, m.shape[0]))
     s.has_sorted_indices = True

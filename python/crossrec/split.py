@@ -12,6 +12,7 @@ item in both. Splits are seeded: the same ``seed`` gives the same split.
 * :func:`cold_start_users` - all interactions of a random fraction of users go to test; those
   users have no training data (the cold-start protocol of cross-domain evaluation).
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional
@@ -83,9 +84,14 @@ def _rank_within_user(data: Interactions, rng: np.random.Generator, by_time: boo
     return rank
 
 
-def user_holdout(data: Interactions, test_size: Optional[float] = 0.2, leave_out: Optional[int] = None,
-                 by_time: Optional[bool] = None, seed: Optional[int] = 0,
-                 min_train: int = 1) -> tuple[Interactions, Interactions]:
+def user_holdout(
+    data: Interactions,
+    test_size: Optional[float] = 0.2,
+    leave_out: Optional[int] = None,
+    by_time: Optional[bool] = None,
+    seed: Optional[int] = 0,
+    min_train: int = 1,
+) -> tuple[Interactions, Interactions]:
     """Per-user holdout: for every user, some of their interactions go to test.
 
     Parameters
@@ -131,7 +137,9 @@ def user_holdout(data: Interactions, test_size: Optional[float] = 0.2, leave_out
     return _split(data, rank < n_test[data.users])
 
 
-def temporal(data: Interactions, test_size: Optional[float] = 0.2, cutoff: Any = None) -> tuple[Interactions, Interactions]:
+def temporal(
+    data: Interactions, test_size: Optional[float] = 0.2, cutoff: Any = None
+) -> tuple[Interactions, Interactions]:
     """Global temporal split: the latest interactions form the test set.
 
     Parameters
@@ -165,12 +173,13 @@ def temporal(data: Interactions, test_size: Optional[float] = 0.2, cutoff: Any =
     n_test = int(round(frac * data.nnz))
     order = np.argsort(ts, kind="stable")  # interactions are stored by (user, item): stable = deterministic
     mask = np.zeros(data.nnz, dtype=bool)
-    mask[order[data.nnz - n_test:]] = True
+    mask[order[data.nnz - n_test :]] = True
     return _split(data, mask)
 
 
-def cold_start_users(data: Interactions, fraction: float = 0.2, seed: Optional[int] = 0,
-                     users: Optional[Iterable] = None) -> tuple[Interactions, Interactions]:
+def cold_start_users(
+    data: Interactions, fraction: float = 0.2, seed: Optional[int] = 0, users: Optional[Iterable] = None
+) -> tuple[Interactions, Interactions]:
     """Cold-start split: every interaction of a random fraction of users goes to test.
 
     Parameters

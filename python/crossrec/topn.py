@@ -1,4 +1,5 @@
 """Batch top-N selection, the last step of every model's ``recommend`` (C++, multithreaded)."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -19,9 +20,14 @@ def _exclusion(exclude: Optional[sp.csr_matrix], exclude_rows, n_rows: int):
     return exclude.indptr, exclude.indices, rows
 
 
-def topn_from_scores(scores: np.ndarray, n: int, exclude: Optional[sp.csr_matrix] = None,
-                     exclude_rows: Optional[np.ndarray] = None, candidates: Optional[np.ndarray] = None,
-                     n_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def topn_from_scores(
+    scores: np.ndarray,
+    n: int,
+    exclude: Optional[sp.csr_matrix] = None,
+    exclude_rows: Optional[np.ndarray] = None,
+    candidates: Optional[np.ndarray] = None,
+    n_threads: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-n columns of each row of a dense score block.
 
     Parameters
@@ -42,14 +48,21 @@ def topn_from_scores(scores: np.ndarray, n: int, exclude: Optional[sp.csr_matrix
     return _core.topn_from_scores(scores, n, indptr, indices, rows, candidates, check_n_threads(n_threads))
 
 
-def topn_from_factors(user_factors: np.ndarray, item_factors: np.ndarray, n: int,
-                      item_bias: Optional[np.ndarray] = None, exclude: Optional[sp.csr_matrix] = None,
-                      exclude_rows: Optional[np.ndarray] = None, candidates: Optional[np.ndarray] = None,
-                      n_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def topn_from_factors(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    n: int,
+    item_bias: Optional[np.ndarray] = None,
+    exclude: Optional[sp.csr_matrix] = None,
+    exclude_rows: Optional[np.ndarray] = None,
+    candidates: Optional[np.ndarray] = None,
+    n_threads: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-n items by ``user_factors @ item_factors.T (+ item_bias)`` per row of user_factors,
     computed tile by tile so the (users x items) score matrix never exists. Same output and
     tie rule as :func:`topn_from_scores`."""
     n = check_positive_int(n, "n")
     indptr, indices, rows = _exclusion(exclude, exclude_rows, np.shape(user_factors)[0])
-    return _core.topn_from_factors(user_factors, item_factors, item_bias, n, indptr, indices, rows,
-                                   candidates, check_n_threads(n_threads))
+    return _core.topn_from_factors(
+        user_factors, item_factors, item_bias, n, indptr, indices, rows, candidates, check_n_threads(n_threads)
+    )

@@ -49,8 +49,7 @@ inline void validate_csr(const CsrView& m, const std::string& name, bool finite_
     for (int64_t p = 0; p < nnz; ++p) {
       const float v = m.data[p];
       if (!std::isfinite(v))
-        throw std::invalid_argument(name + ": data holds a NaN or infinite value at position " +
-                                    std::to_string(p));
+        throw std::invalid_argument(name + ": data holds a NaN or infinite value at position " + std::to_string(p));
     }
   }
 }

@@ -12,9 +12,9 @@ namespace crossrec {
 // Settings shared by the miners. min_count >= 1 is an absolute support count.
 struct MiningParams {
   int64_t min_count = 1;
-  int max_len = 0;                 // 0 = no limit on itemset length
+  int max_len = 0;  // 0 = no limit on itemset length
   int64_t max_itemsets = INT64_MAX;
-  int n_threads = 0;               // 0 = all cores
+  int n_threads = 0;  // 0 = all cores
   // Apriori only: how to count candidates. 0 = per level, whichever is estimated cheaper;
   // 1 = always scan the baskets; 2 = always AND bit rows (tests pin each one down).
   int apriori_counting = 0;

@@ -51,9 +51,9 @@ void knn_predict_fixed(const CsrView& X, const CsrView& XT, const CsrView& neigh
 // then the lower item index. exclude (optional): row exclude_rows[q] lists items to skip;
 // allowed (optional, length n_items): 0 marks items that may not be returned.
 // out_scored[q] = number of returned items that some entry reached (0 = pure fallback).
-void knn_recommend(const CsrView& A, const int32_t* rows, int64_t n_queries, const CsrView& B,
-                   const int32_t* tie_rank, const int32_t* fallback_order, const CsrView* exclude,
-                   const int32_t* exclude_rows, const uint8_t* allowed, int n, int32_t* out_items, float* out_scores,
-                   int32_t* out_scored, int n_threads);
+void knn_recommend(const CsrView& A, const int32_t* rows, int64_t n_queries, const CsrView& B, const int32_t* tie_rank,
+                   const int32_t* fallback_order, const CsrView* exclude, const int32_t* exclude_rows,
+                   const uint8_t* allowed, int n, int32_t* out_items, float* out_scores, int32_t* out_scored,
+                   int n_threads);
 
 }  // namespace crossrec

@@ -6,9 +6,9 @@
 namespace crossrec {
 
 // In-place Cholesky factorisation A = L L^T of a symmetric (n x n, row-major, full storage)
-// matrix (L in the lower triangle); cholesky_solve then solves A x = b, overwriting b with x. Double precision: the normal equations of
-// ALS square the condition number, and float loses digits the tests (and users) can see.
-// They return false when A is not (numerically) positive definite.
+// matrix (L in the lower triangle); cholesky_solve then solves A x = b, overwriting b with x. Double precision: the
+// normal equations of ALS square the condition number, and float loses digits the tests (and users) can see. They
+// return false when A is not (numerically) positive definite.
 inline bool cholesky_factor(double* A, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
     double* Aj = A + j * n;

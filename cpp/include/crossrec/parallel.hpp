@@ -41,8 +41,7 @@ class ExceptionCapture {
 // Runs body(i, scratch) for i in [0, n); scratch = make_scratch() once per thread.
 // `chunk` rows are handed out at a time (dynamic schedule, for skewed sparse rows).
 template <class MakeScratch, class Body>
-void parallel_for(int64_t n, [[maybe_unused]] int n_threads, int64_t chunk, MakeScratch&& make_scratch,
-                  Body&& body) {
+void parallel_for(int64_t n, [[maybe_unused]] int n_threads, int64_t chunk, MakeScratch&& make_scratch, Body&& body) {
   ExceptionCapture errors;
   if (chunk < 1) chunk = 1;
 #if defined(CROSSREC_HAVE_OPENMP)
@@ -74,8 +73,7 @@ struct NoScratch {};
 
 template <class Body>
 void parallel_for(int64_t n, int n_threads, int64_t chunk, Body&& body) {
-  parallel_for(n, n_threads, chunk, [] { return NoScratch{}; },
-               [&](int64_t i, NoScratch&) { body(i); });
+  parallel_for(n, n_threads, chunk, [] { return NoScratch{}; }, [&](int64_t i, NoScratch&) { body(i); });
 }
 
 }  // namespace crossrec

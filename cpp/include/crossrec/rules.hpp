@@ -27,9 +27,9 @@ struct RuleResult {
 // itemset must itself be listed (true of complete frequent-itemset output), otherwise
 // std::invalid_argument. Parallel over itemsets; the order is that of the itemsets.
 // Throws std::length_error when more than max_rules rules pass.
-RuleResult association_rules(const int64_t* offsets, const int32_t* items, const double* support,
-                             int64_t n_itemsets, RuleMetric metric, double min_threshold, int max_consequent,
-                             int64_t max_rules, int n_threads);
+RuleResult association_rules(const int64_t* offsets, const int32_t* items, const double* support, int64_t n_itemsets,
+                             RuleMetric metric, double min_threshold, int max_consequent, int64_t max_rules,
+                             int n_threads);
 
 // out[r, i] (n_rows x consequents.n_cols, row-major) = the max (or, with sum_scores, the sum)
 // of weights[k] over the rules k whose antecedent lies inside basket row rows[r] and whose

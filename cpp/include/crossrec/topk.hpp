@@ -66,8 +66,8 @@ class TopNHeap {
 // exclude: optional CSR whose row exclude_rows[r] lists items to skip for row r.
 // candidates: optional item subset to rank (nullptr = all items).
 void topn_from_scores(const DenseView& scores, const CsrView* exclude, const int32_t* exclude_rows,
-                      const int32_t* candidates, int64_t n_candidates, int n, int32_t* out_items,
-                      float* out_scores, int n_threads);
+                      const int32_t* candidates, int64_t n_candidates, int n, int32_t* out_items, float* out_scores,
+                      int n_threads);
 
 // Top-n items by dot(user_factors[u], item_factors[i]) for each query user u, without
 // materialising the users x items score matrix. Rows of `user_factors` are the query users.

@@ -20,6 +20,7 @@ with the GIL released. Profiled on MovieLens 100K (batch 256, one thread), a ste
 three dense GEMMs, ~15 % in the softmax and ~21 % in the two sparse products, so a hand-written
 kernel could at best shave part of that last fifth.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -55,8 +56,9 @@ def corrupt(X: sp.csr_matrix, dropout: float, rng: np.random.Generator) -> sp.cs
     return out
 
 
-def dae_loss_and_grads(params: list[np.ndarray], X_in: sp.csr_matrix, X_target: sp.csr_matrix,
-                       l2: float, with_grads: bool = True):
+def dae_loss_and_grads(
+    params: list[np.ndarray], X_in: sp.csr_matrix, X_target: sp.csr_matrix, l2: float, with_grads: bool = True
+):
     """Loss of one batch and its gradients with respect to params = [W1, b1, W2, b2].
 
     X_in: the (corrupted, normalised) input rows; X_target: the rows whose multinomial likelihood
@@ -104,8 +106,8 @@ class _Adam:
 
     def step(self, params, grads):
         self.t += 1
-        c1 = 1.0 - self.beta1 ** self.t
-        c2 = 1.0 - self.beta2 ** self.t
+        c1 = 1.0 - self.beta1**self.t
+        c2 = 1.0 - self.beta2**self.t
         step = self.lr * np.sqrt(c2) / c1
         for p, g, m, v in zip(params, grads, self.m, self.v):
             m *= self.beta1
@@ -152,9 +154,18 @@ class DenoisingAutoencoder(Recommender):
     Explicit ratings are used as binary interactions, implicit weights as counts.
     """
 
-    def __init__(self, hidden: int = 200, dropout: float = 0.5, epochs: int = 100, batch_size: int = 256,
-                 learning_rate: float = 3e-3, l2: float = 0.01, seed: Optional[int] = 0,
-                 show_progress: bool = False, n_threads: int = 0):
+    def __init__(
+        self,
+        hidden: int = 200,
+        dropout: float = 0.5,
+        epochs: int = 100,
+        batch_size: int = 256,
+        learning_rate: float = 3e-3,
+        l2: float = 0.01,
+        seed: Optional[int] = 0,
+        show_progress: bool = False,
+        n_threads: int = 0,
+    ):
         self.hidden = hidden
         self.dropout = dropout
         self.epochs = epochs
@@ -183,8 +194,12 @@ class DenoisingAutoencoder(Recommender):
         active = np.flatnonzero(np.diff(X.indptr) > 0)  # empty users carry no signal
         n_items = X.shape[1]
         rng = np.random.default_rng([seed, 0])
-        params = [_glorot(rng, n_items, hidden), rng.normal(0, 1e-3, hidden).astype(np.float32),
-                  _glorot(rng, hidden, n_items), rng.normal(0, 1e-3, n_items).astype(np.float32)]
+        params = [
+            _glorot(rng, n_items, hidden),
+            rng.normal(0, 1e-3, hidden).astype(np.float32),
+            _glorot(rng, hidden, n_items),
+            rng.normal(0, 1e-3, n_items).astype(np.float32),
+        ]
         opt = _Adam(params, lr)
         history = np.empty(epochs)
         bar = _progress(epochs, self.show_progress)
@@ -194,15 +209,16 @@ class DenoisingAutoencoder(Recommender):
                 order = erng.permutation(active)
                 total = 0.0
                 for start in range(0, len(order), batch):
-                    rows = np.sort(order[start:start + batch])
+                    rows = np.sort(order[start : start + batch])
                     xin = corrupt(X_in[rows], dropout, erng)
                     loss, grads = dae_loss_and_grads(params, xin, X[rows], l2)
                     opt.step(params, grads)
                     total += loss * len(rows)
                 history[epoch] = total / max(len(order), 1)
                 if not np.isfinite(history[epoch]):
-                    raise FitError(f"DenoisingAutoencoder: loss became {history[epoch]} at epoch {epoch}; "
-                                   "lower learning_rate")
+                    raise FitError(
+                        f"DenoisingAutoencoder: loss became {history[epoch]} at epoch {epoch}; lower learning_rate"
+                    )
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{history[epoch]:.4f}")
@@ -247,4 +263,5 @@ def _progress(total: int, show: bool):
     if not show:
         return None
     from tqdm.auto import tqdm
+
     return tqdm(total=total, desc="Mult-DAE", unit="epoch")

@@ -9,6 +9,7 @@ A model implements ``fit`` plus one scoring hook:
 and, if it predicts ratings, ``_predict_indices(user_idx, item_idx)``. Everything else (external
 ids, exclusion of seen items, candidate subsets, batching, save/load) lives here once.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -41,8 +42,11 @@ class Recommender:
     @classmethod
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -56,8 +60,9 @@ class Recommender:
         return self
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()
-                         if not isinstance(v, (np.ndarray, sp.spmatrix)))
+        args = ", ".join(
+            f"{k}={v!r}" for k, v in self.get_params().items() if not isinstance(v, (np.ndarray, sp.spmatrix))
+        )
         return f"{type(self).__name__}({args})"
 
     # ---- fitting helpers --------------------------------------------------------------
@@ -124,9 +129,14 @@ class Recommender:
         s = np.asarray(self._score_block(u), dtype=np.float32)
         return s if items is None else s[:, self.item_map_.lookup(items)]
 
-    def recommend_indices(self, user_idx: np.ndarray, n: int = 10, exclude_seen: bool = True,
-                          candidates: Optional[np.ndarray] = None,
-                          exclude: Optional[sp.csr_matrix] = None) -> tuple[np.ndarray, np.ndarray]:
+    def recommend_indices(
+        self,
+        user_idx: np.ndarray,
+        n: int = 10,
+        exclude_seen: bool = True,
+        candidates: Optional[np.ndarray] = None,
+        exclude: Optional[sp.csr_matrix] = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-n item indices and scores for user indices (the fast path used by evaluation).
 
         exclude: a users x items CSR of items to skip (default: the training interactions when
@@ -143,19 +153,31 @@ class Recommender:
         factors = self._factors(user_idx)
         if factors is not None:
             users, items, bias = factors
-            return topn_from_factors(users, items, n, item_bias=bias, exclude=exclude,
-                                     exclude_rows=user_idx if exclude is not None else None,
-                                     candidates=candidates, n_threads=threads)
+            return topn_from_factors(
+                users,
+                items,
+                n,
+                item_bias=bias,
+                exclude=exclude,
+                exclude_rows=user_idx if exclude is not None else None,
+                candidates=candidates,
+                n_threads=threads,
+            )
         out_items = np.empty((len(user_idx), n), np.int32)
         out_scores = np.empty((len(user_idx), n), np.float32)
         step = max(1, min(len(user_idx), _SCORE_BLOCK_BYTES // (4 * max(1, self.n_items_))))
         for start in range(0, len(user_idx), step):
-            block = user_idx[start:start + step]
+            block = user_idx[start : start + step]
             scores = np.ascontiguousarray(self._score_block(block), dtype=np.float32)
-            i, s = topn_from_scores(scores, n, exclude=exclude,
-                                    exclude_rows=block if exclude is not None else None,
-                                    candidates=candidates, n_threads=threads)
-            out_items[start:start + step], out_scores[start:start + step] = i, s
+            i, s = topn_from_scores(
+                scores,
+                n,
+                exclude=exclude,
+                exclude_rows=block if exclude is not None else None,
+                candidates=candidates,
+                n_threads=threads,
+            )
+            out_items[start : start + step], out_scores[start : start + step] = i, s
         return out_items, out_scores
 
     def recommend(self, users, n: int = 10, exclude_seen: bool = True, items=None):
@@ -213,8 +235,10 @@ class Recommender:
         norms = np.linalg.norm(vec, axis=1)
         unit = (vec / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
         item_idx = np.ascontiguousarray(item_idx, np.int32)
-        self_excl = sp.csr_matrix((np.ones(len(item_idx), np.float32), item_idx, np.arange(len(item_idx) + 1)),
-                                  shape=(len(item_idx), len(unit)))
+        self_excl = sp.csr_matrix(
+            (np.ones(len(item_idx), np.float32), item_idx, np.arange(len(item_idx) + 1)),
+            shape=(len(item_idx), len(unit)),
+        )
         return topn_from_factors(unit[item_idx], unit, n, exclude=self_excl, n_threads=self._threads())
 
     def similar_items(self, items, n: int = 10):
@@ -261,8 +285,10 @@ def _encode(value: Any, key: str, arrays: dict) -> Any:
         arrays[key + ".indptr"], arrays[key + ".indices"], arrays[key + ".data"] = m.indptr, m.indices, m.data
         return {"__csr__": key, "shape": list(m.shape)}
     if isinstance(value, (list, tuple)):
-        return {"__list__": [_encode(v, f"{key}.{j}", arrays) for j, v in enumerate(value)],
-                "tuple": isinstance(value, tuple)}
+        return {
+            "__list__": [_encode(v, f"{key}.{j}", arrays) for j, v in enumerate(value)],
+            "tuple": isinstance(value, tuple),
+        }
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise ModelFileError(f"cannot save {key}: dict keys must be strings")
@@ -284,8 +310,9 @@ def _decode(meta: Any, arrays: dict) -> Any:
             return arrays[meta["__array__"]]
         if "__csr__" in meta:
             k = meta["__csr__"]
-            return sp.csr_matrix((arrays[k + ".data"], arrays[k + ".indices"], arrays[k + ".indptr"]),
-                                 shape=tuple(meta["shape"]))
+            return sp.csr_matrix(
+                (arrays[k + ".data"], arrays[k + ".indices"], arrays[k + ".indptr"]), shape=tuple(meta["shape"])
+            )
         if "__list__" in meta:
             items = [_decode(v, arrays) for v in meta["__list__"]]
             return tuple(items) if meta.get("tuple") else items
@@ -298,8 +325,10 @@ def _decode(meta: Any, arrays: dict) -> Any:
 def _dump(model: Recommender, prefix: str) -> tuple[dict, dict]:
     arrays: dict[str, np.ndarray] = {}
     # Callables (training callbacks) are run-time hooks, not model state: saved as None.
-    params = {k: None if callable(v) and not isinstance(v, Recommender) else _encode(v, f"{prefix}param.{k}", arrays)
-              for k, v in model.get_params().items()}
+    params = {
+        k: None if callable(v) and not isinstance(v, Recommender) else _encode(v, f"{prefix}param.{k}", arrays)
+        for k, v in model.get_params().items()
+    }
     state = {}
     for k, v in vars(model).items():
         if k.endswith("_") and not k.startswith("_") and not callable(v):

@@ -1,4 +1,5 @@
 """Baselines every comparison needs: random, most popular, and the regularised bias model."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,13 @@ from ..data import Interactions
 from .base import Recommender
 
 
-def fit_biases(matrix: sp.csr_matrix, reg_user: float = 15.0, reg_item: float = 10.0,
-               iterations: int = 10, global_mean: float | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+def fit_biases(
+    matrix: sp.csr_matrix,
+    reg_user: float = 15.0,
+    reg_item: float = 10.0,
+    iterations: int = 10,
+    global_mean: float | None = None,
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Global mean and regularised user/item biases by alternating least squares.
 
     Minimises sum_(u,i) (r_ui - mu - b_u - b_i)^2 + reg_user sum b_u^2 + reg_item sum b_i^2,
@@ -52,15 +58,19 @@ class Baseline(Recommender):
         check_float(self.reg_item, "reg_item", 0.0)
         check_positive_int(self.iterations, "iterations")
         self.global_mean_, self.user_bias_, self.item_bias_ = fit_biases(
-            m, self.reg_user, self.reg_item, self.iterations)
+            m, self.reg_user, self.reg_item, self.iterations
+        )
         return self
 
     def _predict_indices(self, user_idx, item_idx):
         return self.global_mean_ + self.user_bias_[user_idx] + self.item_bias_[item_idx]
 
     def _score_block(self, user_idx):
-        return np.broadcast_to(self.item_bias_, (len(user_idx), self.n_items_)) + \
-            self.user_bias_[user_idx, None] + np.float32(self.global_mean_)
+        return (
+            np.broadcast_to(self.item_bias_, (len(user_idx), self.n_items_))
+            + self.user_bias_[user_idx, None]
+            + np.float32(self.global_mean_)
+        )
 
     def _factors(self, user_idx):
         # mu + b_u + b_i as a rank-2 product [1, mu + b_u] . [b_i, 1]: ranking then runs in the
@@ -84,8 +94,9 @@ class MostPopular(Recommender):
         sums = np.asarray(m.sum(axis=0)).ravel()
         self.global_mean_ = float(m.data.mean())
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.item_mean_ = np.where(self.popularity_ > 0, sums / np.maximum(self.popularity_, 1),
-                                       self.global_mean_).astype(np.float32)
+            self.item_mean_ = np.where(
+                self.popularity_ > 0, sums / np.maximum(self.popularity_, 1), self.global_mean_
+            ).astype(np.float32)
         return self
 
     def _score_block(self, user_idx):

@@ -13,6 +13,7 @@ score of item i is the cosine between p_u and v_i. Because only features are nee
 item, items that have features but no training interactions are part of the model and can be
 recommended (item cold start).
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -45,8 +46,10 @@ def _tfidf(text: pd.Series, params: Optional[dict]):
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("ContentBased with text item features needs scikit-learn; install it with "
-                          "`pip install crossrec[text]` (or pass numeric features)") from exc
+        raise ImportError(
+            "ContentBased with text item features needs scikit-learn; install it with "
+            "`pip install crossrec[text]` (or pass numeric features)"
+        ) from exc
     vec = TfidfVectorizer(**(params or {}))
     m = vec.fit_transform(text.fillna("").astype(str).to_numpy())
     return sp.csr_matrix(m), np.asarray(vec.get_feature_names_out(), dtype=str)
@@ -64,8 +67,10 @@ def _feature_matrix(item_features: Any, data: Interactions, text_params: Optiona
     if isinstance(item_features, pd.DataFrame):
         bad = [c for c in item_features.columns if not pd.api.types.is_numeric_dtype(item_features[c])]
         if bad:
-            raise ValueError(f"item_features: columns {bad[:5]} are not numeric; pass text as a Series "
-                             "(one string per item) to get TF-IDF features")
+            raise ValueError(
+                f"item_features: columns {bad[:5]} are not numeric; pass text as a Series "
+                "(one string per item) to get TF-IDF features"
+            )
         values = item_features.to_numpy(dtype=np.float64, na_value=np.nan)
         if not np.all(np.isfinite(values)):
             raise ValueError("item_features holds NaN or infinite values; fill them first (e.g. fillna(0))")
@@ -74,14 +79,18 @@ def _feature_matrix(item_features: Any, data: Interactions, text_params: Optiona
     if sp.issparse(item_features) or isinstance(item_features, np.ndarray):
         m = sp.csr_matrix(item_features, dtype=np.float64)
         if m.shape[0] != data.n_items:
-            raise ValueError(f"item_features as a matrix must have one row per training item "
-                             f"({data.n_items}), got {m.shape[0]}; use a DataFrame indexed by item id to add items")
+            raise ValueError(
+                f"item_features as a matrix must have one row per training item "
+                f"({data.n_items}), got {m.shape[0]}; use a DataFrame indexed by item id to add items"
+            )
         if m.nnz and not np.all(np.isfinite(m.data)):
             raise ValueError("item_features holds NaN or infinite values")
         names = np.asarray([f"f{j}" for j in range(m.shape[1])], dtype=str)
         return data.item_ids, m, names, False
-    raise ValueError("item_features must be a DataFrame of numeric features or a Series of text indexed by "
-                     f"item id, or a sparse matrix with one row per training item; got {type(item_features).__name__}")
+    raise ValueError(
+        "item_features must be a DataFrame of numeric features or a Series of text indexed by "
+        f"item id, or a sparse matrix with one row per training item; got {type(item_features).__name__}"
+    )
 
 
 def _extend_items(train_ids: np.ndarray, feature_ids: np.ndarray) -> np.ndarray:
@@ -92,9 +101,11 @@ def _extend_items(train_ids: np.ndarray, feature_ids: np.ndarray) -> np.ndarray:
         raise ValueError(f"item_features: item id {dup!r} occurs more than once in the index")
     new = feature_ids[known.get_indexer(pd.Index(feature_ids)) < 0]
     if len(new) == len(feature_ids) and len(feature_ids):
-        raise ValueError("item_features: none of its item ids occurs in the training data; check that the "
-                         f"index holds item ids of the same type (training ids look like {train_ids[:3]!r}, "
-                         f"feature ids like {feature_ids[:3]!r})")
+        raise ValueError(
+            "item_features: none of its item ids occurs in the training data; check that the "
+            f"index holds item ids of the same type (training ids look like {train_ids[:3]!r}, "
+            f"feature ids like {feature_ids[:3]!r})"
+        )
     if len(new) == 0:
         return train_ids
     try:
@@ -134,8 +145,7 @@ class ContentBased(Recommender):
     of ``item_features`` without interactions, appended after them; ``item_ids_`` lists it.
     """
 
-    def __init__(self, idf: bool = True, center: bool = True, text_params: Optional[dict] = None,
-                 n_threads: int = 0):
+    def __init__(self, idf: bool = True, center: bool = True, text_params: Optional[dict] = None, n_threads: int = 0):
         self.idf = idf
         self.center = center
         self.text_params = text_params
@@ -145,8 +155,10 @@ class ContentBased(Recommender):
         m = self._start_fit(data)
         check_n_threads(self.n_threads)
         if item_features is None:
-            raise ValueError("ContentBased.fit needs item_features (DataFrame of numeric features or "
-                             "Series of text, indexed by item id)")
+            raise ValueError(
+                "ContentBased.fit needs item_features (DataFrame of numeric features or "
+                "Series of text, indexed by item id)"
+            )
         feat_ids, F, names, is_text = _feature_matrix(item_features, data, self.text_params)
         ids = _extend_items(np.asarray(data.item_ids), np.asarray(feat_ids))
         self.item_map_ = IdMap(ids, "item")
@@ -169,8 +181,9 @@ class ContentBased(Recommender):
         self.item_profiles_ = items.astype(np.float32)
         self.user_profiles_ = users.astype(np.float32)
         self.feature_names_ = names
-        self.seen_ = sp.csr_matrix((self.seen_.data, self.seen_.indices, self.seen_.indptr),
-                                   shape=(m.shape[0], n_items))
+        self.seen_ = sp.csr_matrix(
+            (self.seen_.data, self.seen_.indices, self.seen_.indptr), shape=(m.shape[0], n_items)
+        )
         return self
 
     def _profile_weights(self, m: sp.csr_matrix, explicit: bool) -> sp.csr_matrix:
@@ -184,7 +197,7 @@ class ContentBased(Recommender):
         spread = np.asarray(abs(W).max(axis=1).todense()).ravel()
         for u in np.flatnonzero((counts > 0) & (spread < 1e-9)):
             # equal ratings: centring would erase the profile; they count as weights 1
-            W.data[W.indptr[u]:W.indptr[u + 1]] = 1.0
+            W.data[W.indptr[u] : W.indptr[u + 1]] = 1.0
         return W
 
     # ---- scoring --------------------------------------------------------------------------
@@ -220,6 +233,9 @@ class ContentBased(Recommender):
         if len(u) != 1 or len(i) != 1:
             raise ValueError("explain takes one user id and one item id")
         contrib = self.user_profiles_[u[0]].multiply(self.item_profiles_[i[0]]).tocsr()
-        order = np.argsort(-contrib.data, kind="stable")[:max(int(n), 0)]
-        return pd.Series(contrib.data[order].astype(np.float64),
-                         index=self.feature_names_[contrib.indices[order]], name="contribution")
+        order = np.argsort(-contrib.data, kind="stable")[: max(int(n), 0)]
+        return pd.Series(
+            contrib.data[order].astype(np.float64),
+            index=self.feature_names_[contrib.indices[order]],
+            name="contribution",
+        )

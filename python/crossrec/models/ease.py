@@ -10,6 +10,7 @@ whose solution is closed form: with P = (X^T X + l2 I)^-1, B_ij = -P_ij / P_jj (
 The score of item j for user u is (X B)_uj. The dense solve needs a few n_items x n_items float64
 matrices, so fitting refuses, with a MemoryError naming the limit, when they would not fit.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -60,7 +61,8 @@ def check_dense_solve_memory(n_items: int, max_memory: Optional[float], what: st
             f"{what} needs about {need / 2**30:.2f} GiB for the dense {n_items} x {n_items} item-item "
             f"solve ({_SOLVE_COPIES} float64 matrices), more than the limit of {limit / 2**30:.2f} GiB "
             f"({source}); at most {max_items} items fit. Reduce the item count (e.g. drop rare items) "
-            f"or raise max_memory.")
+            f"or raise max_memory."
+        )
 
 
 def ease_weights(X: sp.spmatrix, l2: float) -> np.ndarray:

@@ -12,6 +12,7 @@ the union of its components' items (e.g. a ContentBased component adds cold item
 user a component does not know gets that component's neutral value 0 (the user's mean under
 zscore, the minimum under minmax).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -71,8 +72,7 @@ class Hybrid(Recommender):
     (e.g. ``item_features`` for a ContentBased component).
     """
 
-    def __init__(self, models: Sequence = (), normalization: str = "zscore", refit: bool = False,
-                 n_threads: int = 0):
+    def __init__(self, models: Sequence = (), normalization: str = "zscore", refit: bool = False, n_threads: int = 0):
         self.models = models
         self.normalization = normalization
         self.refit = refit
@@ -96,8 +96,9 @@ class Hybrid(Recommender):
                 same = ids.dtype == extra.dtype
                 ids = np.concatenate([ids, extra] if same else [ids.astype(object), extra.astype(object)])
         self.item_map_ = IdMap(ids, "item")
-        self.seen_ = sp.csr_matrix((self.seen_.data, self.seen_.indices, self.seen_.indptr),
-                                   shape=(self.n_users_, len(ids)))
+        self.seen_ = sp.csr_matrix(
+            (self.seen_.data, self.seen_.indices, self.seen_.indptr), shape=(self.n_users_, len(ids))
+        )
         self.components_ = comps
         self.weights_ = weights
         # Where each hybrid user/item sits in each component (-1: unknown to it).
@@ -140,8 +141,13 @@ class Hybrid(Recommender):
         total = sum(w * b for w, b in zip(self.weights_, blocks))
         return np.asarray(total, dtype=np.float32)
 
-    def tune(self, validation: Interactions, metric: str = "ndcg@10", grid: Optional[Sequence[float]] = None,
-             exclude_seen: bool = True) -> "Hybrid":
+    def tune(
+        self,
+        validation: Interactions,
+        metric: str = "ndcg@10",
+        grid: Optional[Sequence[float]] = None,
+        exclude_seen: bool = True,
+    ) -> "Hybrid":
         """Pick the blend weights that maximise ``metric`` on a validation split; returns self.
 
         validation : Interactions in the training id space (e.g. a holdout carved from the training
@@ -163,24 +169,27 @@ class Hybrid(Recommender):
             raise ValueError("validation holds no interactions")
         coo = rel_full[active].tocoo()
         keep = items_v[coo.col] >= 0
-        rel = sp.csr_matrix((np.ones(keep.sum()), (coo.row[keep], items_v[coo.col[keep]])),
-                            shape=(len(active), self.n_items_))
+        rel = sp.csr_matrix(
+            (np.ones(keep.sum()), (coo.row[keep], items_v[coo.col[keep]])), shape=(len(active), self.n_items_)
+        )
         uidx = users[active]
         blocks = self._component_blocks(uidx)
         grid = np.round(np.arange(0, 1.0001, 0.1), 10) if grid is None else np.asarray(grid, dtype=np.float64)
         if len(blocks) == 1:
             candidates = [self.weights_]
         else:
-            candidates = [np.asarray(c) for c in itertools.product(grid, repeat=len(blocks))
-                          if abs(sum(c) - 1.0) < 1e-9]
+            candidates = [
+                np.asarray(c) for c in itertools.product(grid, repeat=len(blocks)) if abs(sum(c) - 1.0) < 1e-9
+            ]
         if not candidates:
             raise ValueError("grid: no combination of its values sums to 1")
         excl = self.seen_ if exclude_seen else None
         results = []
         for w in candidates:
             total = np.ascontiguousarray(sum(wi * b for wi, b in zip(w, blocks)), dtype=np.float32)
-            idx, _ = topn_from_scores(total, k, exclude=excl, exclude_rows=uidx if excl is not None else None,
-                                      n_threads=self._threads())
+            idx, _ = topn_from_scores(
+                total, k, exclude=excl, exclude_rows=uidx if excl is not None else None, n_threads=self._threads()
+            )
             results.append(float(np.nanmean(RANKING_METRICS[name](idx, rel, k))))
         best = int(np.argmax(results))
         self.weights_ = np.asarray(candidates[best], dtype=np.float64)

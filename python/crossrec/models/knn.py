@@ -31,6 +31,7 @@ ties, are ordered by popularity. A user none of whose candidates is reached (no 
 e.g. nobody shares an item with them) therefore gets the most popular items; a ``UserWarning``
 says how many users that happened to.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -62,9 +63,20 @@ class _NeighborhoodModel(Recommender):
 
     _user_based = True
 
-    def __init__(self, similarity: str = "cosine", k: int = 40, shrink: float = 0.0, min_support: int = 1,
-                 centering: str = "none", min_k: int = 1, neighborhood: str = "rated", clip: bool = True,
-                 reg_user: float = 15.0, reg_item: float = 10.0, n_threads: int = 0):
+    def __init__(
+        self,
+        similarity: str = "cosine",
+        k: int = 40,
+        shrink: float = 0.0,
+        min_support: int = 1,
+        centering: str = "none",
+        min_k: int = 1,
+        neighborhood: str = "rated",
+        clip: bool = True,
+        reg_user: float = 15.0,
+        reg_item: float = 10.0,
+        n_threads: int = 0,
+    ):
         self.similarity = similarity
         self.k = k
         self.shrink = shrink
@@ -118,9 +130,13 @@ class _NeighborhoodModel(Recommender):
         lonely = int(((shared == 0) & (counts > 0)).sum())
         if lonely:
             who, other = ("users", "item") if self._user_based else ("items", "user")
-            warnings.warn(f"{type(self).__name__}: {lonely} of {X.shape[0]} {who} have no {other} in common with "
-                          f"any other, hence no neighbour; their rating predictions fall back to the "
-                          f"mean/baseline and their recommendations to popularity", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__}: {lonely} of {X.shape[0]} {who} have no {other} in common with "
+                f"any other, hence no neighbour; their rating predictions fall back to the "
+                f"mean/baseline and their recommendations to popularity",
+                UserWarning,
+                stacklevel=2,
+            )
         return self
 
     def _x_matrix(self) -> sp.csr_matrix:
@@ -138,9 +154,15 @@ class _NeighborhoodModel(Recommender):
         with "rated", rating prediction does not need them, so they are computed on first use
         (recommend, similar_*) and then kept (and saved)."""
         if getattr(self, "neighbors_", None) is None:
-            self.neighbors_ = topk_similarity(self._x_matrix(), self.k, self.similarity, self.shrink,
-                                              self.min_support, baseline=self._x_baseline(),
-                                              n_threads=self._threads())
+            self.neighbors_ = topk_similarity(
+                self._x_matrix(),
+                self.k,
+                self.similarity,
+                self.shrink,
+                self.min_support,
+                baseline=self._x_baseline(),
+                n_threads=self._threads(),
+            )
         return self.neighbors_
 
     def _x_baseline(self):
@@ -159,23 +181,46 @@ class _NeighborhoodModel(Recommender):
         X = self._x_matrix()
         indptr, indices, data = csr_parts(X)
         bl = self._x_baseline()
-        common = dict(centering=self.centering, k=int(self.k), min_k=int(self.min_k), global_mean=self.global_mean_,
-                      x_mean=self.x_mean_ if self.centering == "mean" else None,
-                      bx=bl[1] if self.centering == "baseline" else None,
-                      by=bl[2] if self.centering == "baseline" else None,
-                      clip=bool(self.clip), lo=float(self.rating_range_[0]), hi=float(self.rating_range_[1]),
-                      n_threads=self._threads())
+        common = dict(
+            centering=self.centering,
+            k=int(self.k),
+            min_k=int(self.min_k),
+            global_mean=self.global_mean_,
+            x_mean=self.x_mean_ if self.centering == "mean" else None,
+            bx=bl[1] if self.centering == "baseline" else None,
+            by=bl[2] if self.centering == "baseline" else None,
+            clip=bool(self.clip),
+            lo=float(self.rating_range_[0]),
+            hi=float(self.rating_range_[1]),
+            n_threads=self._threads(),
+        )
         if self.neighborhood == "rated":
             kind, values = kernel_input(X, self.similarity, bl)
-            return _core.knn_predict_rated(indptr, indices, data, X.shape[1], values, kind, float(self.shrink),
-                                           int(self.min_support), x, y, **common)
+            return _core.knn_predict_rated(
+                indptr,
+                indices,
+                data,
+                X.shape[1],
+                values,
+                kind,
+                float(self.shrink),
+                int(self.min_support),
+                x,
+                y,
+                **common,
+            )
         nb = self._neighbors()
         return _core.knn_predict_fixed(indptr, indices, data, X.shape[1], *csr_parts(nb), x, y, **common)
 
     # ---- top-N ------------------------------------------------------------------------
-    def recommend_indices(self, user_idx: np.ndarray, n: int = 10, exclude_seen: bool = True,
-                          candidates: Optional[np.ndarray] = None,
-                          exclude: Optional[sp.csr_matrix] = None) -> tuple[np.ndarray, np.ndarray]:
+    def recommend_indices(
+        self,
+        user_idx: np.ndarray,
+        n: int = 10,
+        exclude_seen: bool = True,
+        candidates: Optional[np.ndarray] = None,
+        exclude: Optional[sp.csr_matrix] = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-n item indices and scores (see the module docstring for the score); C++ end to end."""
         self._check_fitted()
         n = check_positive_int(n, "n")
@@ -193,14 +238,30 @@ class _NeighborhoodModel(Recommender):
             allowed = np.zeros(self.n_items_, np.uint8)
             allowed[as_index_array(candidates, "candidates", self.n_items_)] = 1
         ex = (None, None, None) if exclude is None else (*csr_parts(sp.csr_matrix(exclude))[:2], user_idx)
-        items, scores, scored = _core.knn_recommend(*csr_parts(A), A.shape[1], user_idx, *csr_parts(B), self.n_items_,
-                                                    tie_rank, self.popularity_order_, n, ex[0], ex[1], ex[2], allowed,
-                                                    self._threads())
+        items, scores, scored = _core.knn_recommend(
+            *csr_parts(A),
+            A.shape[1],
+            user_idx,
+            *csr_parts(B),
+            self.n_items_,
+            tie_rank,
+            self.popularity_order_,
+            n,
+            ex[0],
+            ex[1],
+            ex[2],
+            allowed,
+            self._threads(),
+        )
         lonely = int((scored == 0).sum())
         if lonely:
-            warnings.warn(f"{type(self).__name__}.recommend: {lonely} of {len(user_idx)} users have no "
-                          f"neighbour-based score for any candidate item; their lists are the most popular "
-                          f"items", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"{type(self).__name__}.recommend: {lonely} of {len(user_idx)} users have no "
+                f"neighbour-based score for any candidate item; their lists are the most popular "
+                f"items",
+                UserWarning,
+                stacklevel=3,
+            )
         return items, scores
 
     def _score_block(self, user_idx):
@@ -219,18 +280,22 @@ class _NeighborhoodModel(Recommender):
             M = self.ratings_ if user_side else self.ratings_.T.tocsr()
             bl = None
             if self.similarity == "pearson_baseline":
-                bl = (self.global_mean_, self.user_bias_, self.item_bias_) if user_side else \
-                    (self.global_mean_, self.item_bias_, self.user_bias_)
-            nb = topk_similarity(M, n, self.similarity, self.shrink, self.min_support, rows=idx, baseline=bl,
-                                 n_threads=self._threads())
+                bl = (
+                    (self.global_mean_, self.user_bias_, self.item_bias_)
+                    if user_side
+                    else (self.global_mean_, self.item_bias_, self.user_bias_)
+                )
+            nb = topk_similarity(
+                M, n, self.similarity, self.shrink, self.min_support, rows=idx, baseline=bl, n_threads=self._threads()
+            )
         out_idx = np.full((len(idx), n), -1, np.int32)
         out_sim = np.full((len(idx), n), -np.inf, np.float32)
         for r in range(len(idx)):
-            cols = nb.indices[nb.indptr[r]:nb.indptr[r + 1]]
-            vals = nb.data[nb.indptr[r]:nb.indptr[r + 1]]
+            cols = nb.indices[nb.indptr[r] : nb.indptr[r + 1]]
+            vals = nb.data[nb.indptr[r] : nb.indptr[r + 1]]
             order = np.lexsort((cols, -vals))[:n]
-            out_idx[r, :len(order)] = cols[order]
-            out_sim[r, :len(order)] = vals[order]
+            out_idx[r, : len(order)] = cols[order]
+            out_sim[r, : len(order)] = vals[order]
         return out_idx, out_sim
 
     def similar_items_indices(self, item_idx: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:

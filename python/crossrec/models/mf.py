@@ -3,6 +3,7 @@
 Python owns the epoch loop (progress bar, loss callback, early stop); each half-sweep or epoch is
 one GIL-free C++ call from :mod:`crossrec.factorization`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
@@ -11,8 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import factorization as fz
-from .._validation import (as_factors, check_choice, check_float, check_n_threads, check_positive_int,
-                           check_seed)
+from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from .base import Recommender
 
@@ -22,8 +22,11 @@ class _FactorModel(Recommender):
 
     def _factors(self, user_idx):
         bias = getattr(self, "item_bias_", None)
-        return (np.ascontiguousarray(self.user_factors_[user_idx]), self.item_factors_,
-                bias if bias is not None and bias.size else None)
+        return (
+            np.ascontiguousarray(self.user_factors_[user_idx]),
+            self.item_factors_,
+            bias if bias is not None and bias.size else None,
+        )
 
     def _predict_indices(self, user_idx, item_idx):
         s = np.einsum("ij,ij->i", self.user_factors_[user_idx], self.item_factors_[item_idx])
@@ -51,6 +54,7 @@ class _FactorModel(Recommender):
         bar = None
         if show:
             from tqdm.auto import tqdm
+
             bar = tqdm(total=n_epochs, desc=type(self).__name__)
         try:
             for epoch in range(n_epochs):
@@ -103,10 +107,21 @@ class ALS(_FactorModel):
     global_mean_, user_bias_, item_bias_ : explicit with use_bias only (else 0.0 and empty arrays).
     """
 
-    def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 0.01,
-                 implicit: bool = True, alpha: float = 1.0, solver: str = "cg", cg_steps: int = 3,
-                 use_bias: bool = True, n_threads: int = 0, seed: Optional[int] = 0,
-                 show_progress: bool = False, callback: Optional[Callable[[int, float], Any]] = None):
+    def __init__(
+        self,
+        factors: int = 64,
+        iterations: int = 15,
+        regularization: float = 0.01,
+        implicit: bool = True,
+        alpha: float = 1.0,
+        solver: str = "cg",
+        cg_steps: int = 3,
+        use_bias: bool = True,
+        n_threads: int = 0,
+        seed: Optional[int] = 0,
+        show_progress: bool = False,
+        callback: Optional[Callable[[int, float], Any]] = None,
+    ):
         self.factors = factors
         self.iterations = iterations
         self.regularization = regularization
@@ -124,8 +139,17 @@ class ALS(_FactorModel):
     def _biased(self) -> bool:
         return not self.implicit and bool(self.use_bias)
 
-    def fit(self, data: Interactions, *, user_init=None, item_init=None, user_prior=None, user_prior_weight=None,
-            item_prior=None, item_prior_weight=None) -> "ALS":
+    def fit(
+        self,
+        data: Interactions,
+        *,
+        user_init=None,
+        item_init=None,
+        user_prior=None,
+        user_prior_weight=None,
+        item_prior=None,
+        item_prior_weight=None,
+    ) -> "ALS":
         """Fit on ``data``.
 
         user_init / item_init: (n_users, f) / (n_items, f) starting factors (copied). Item
@@ -241,14 +265,15 @@ class ALS(_FactorModel):
     def _fold_in(self, rows: sp.csr_matrix, side: str):
         fixed = self.item_factors_ if side == "users" else self.user_factors_
         if rows.shape[1] != fixed.shape[0]:
-            raise ValueError(f"rows must have {fixed.shape[0]} columns (the model's "
-                             f"{'items' if side == 'users' else 'users'}), got {rows.shape[1]}")
+            raise ValueError(
+                f"rows must have {fixed.shape[0]} columns (the model's "
+                f"{'items' if side == 'users' else 'users'}), got {rows.shape[1]}"
+            )
         f = fixed.shape[1]
         reg = float(self.regularization)
         if self.implicit:
             X = np.zeros((rows.shape[0], f), np.float32)
-            fz.als_implicit_step(rows, fixed, X, reg, alpha=self.alpha, solver="cholesky",
-                                 n_threads=self._threads())
+            fz.als_implicit_step(rows, fixed, X, reg, alpha=self.alpha, solver="cholesky", n_threads=self._threads())
             return X, np.zeros(rows.shape[0], np.float32)
         if not self._biased:
             X = np.zeros((rows.shape[0], f), np.float32)
@@ -291,7 +316,7 @@ def implicit_loss(m: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float, al
     c = 1.0 + alpha * np.abs(m.data.astype(np.float64))
     p = (m.data > 0).astype(np.float64)
     total = float(np.sum((X64.T @ X64) * (Y64.T @ Y64)))
-    total += float(np.sum(c * (p - s) ** 2 - s ** 2))
+    total += float(np.sum(c * (p - s) ** 2 - s**2))
     return total + reg * float(np.sum(X64 * X64) + np.sum(Y64 * Y64))
 
 
@@ -309,10 +334,20 @@ class MF(_FactorModel):
     is the epoch's training MSE.
     """
 
-    def __init__(self, factors: int = 100, iterations: int = 20, learning_rate: float = 0.005,
-                 regularization: float = 0.02, bias_regularization: Optional[float] = None, use_bias: bool = True,
-                 init_std: float = 0.1, n_threads: int = 0, seed: Optional[int] = 0, show_progress: bool = False,
-                 callback: Optional[Callable[[int, float], Any]] = None):
+    def __init__(
+        self,
+        factors: int = 100,
+        iterations: int = 20,
+        learning_rate: float = 0.005,
+        regularization: float = 0.02,
+        bias_regularization: Optional[float] = None,
+        use_bias: bool = True,
+        init_std: float = 0.1,
+        n_threads: int = 0,
+        seed: Optional[int] = 0,
+        show_progress: bool = False,
+        callback: Optional[Callable[[int, float], Any]] = None,
+    ):
         self.factors = factors
         self.iterations = iterations
         self.learning_rate = learning_rate
@@ -325,8 +360,18 @@ class MF(_FactorModel):
         self.show_progress = show_progress
         self.callback = callback
 
-    def fit(self, data: Interactions, *, user_init=None, item_init=None, user_prior=None, user_prior_weight=None,
-            item_prior=None, item_prior_weight=None, weights=None) -> "MF":
+    def fit(
+        self,
+        data: Interactions,
+        *,
+        user_init=None,
+        item_init=None,
+        user_prior=None,
+        user_prior_weight=None,
+        item_prior=None,
+        item_prior_weight=None,
+        weights=None,
+    ) -> "MF":
         """Fit on ``data``; init and priors as in :meth:`ALS.fit`. weights: optional per-interaction
         sample weights, aligned with ``data.matrix.data`` (e.g. for distillation)."""
         m = fz.kernel_csr(self._start_fit(data))
@@ -348,14 +393,34 @@ class MF(_FactorModel):
         losses = []
 
         def step(epoch):
-            losses.append(fz.sgd_epoch(
-                m, X, Y, self.user_bias_ if biased else None, self.item_bias_ if biased else None,
-                self.global_mean_, self.learning_rate, self.regularization, self.bias_regularization, epoch, seed,
-                weights, up[0], up[1], ip[0], ip[1], threads))
+            losses.append(
+                fz.sgd_epoch(
+                    m,
+                    X,
+                    Y,
+                    self.user_bias_ if biased else None,
+                    self.item_bias_ if biased else None,
+                    self.global_mean_,
+                    self.learning_rate,
+                    self.regularization,
+                    self.bias_regularization,
+                    epoch,
+                    seed,
+                    weights,
+                    up[0],
+                    up[1],
+                    ip[0],
+                    ip[1],
+                    threads,
+                )
+            )
             if not np.isfinite(losses[-1]):
                 from ..errors import FitError
-                raise FitError(f"MF diverged at epoch {epoch} (training error is not finite); "
-                               "lower learning_rate or raise regularization")
+
+                raise FitError(
+                    f"MF diverged at epoch {epoch} (training error is not finite); "
+                    "lower learning_rate or raise regularization"
+                )
 
         self._loop(iterations, step, lambda: losses[-1])
         return self
@@ -391,10 +456,19 @@ class BPR(_FactorModel):
     mean -log sigmoid(x_uij).
     """
 
-    def __init__(self, factors: int = 64, iterations: int = 100, learning_rate: float = 0.05,
-                 regularization: float = 0.01, use_bias: bool = True, init_std: float = 0.01, n_threads: int = 0,
-                 seed: Optional[int] = 0, show_progress: bool = False,
-                 callback: Optional[Callable[[int, float], Any]] = None):
+    def __init__(
+        self,
+        factors: int = 64,
+        iterations: int = 100,
+        learning_rate: float = 0.05,
+        regularization: float = 0.01,
+        use_bias: bool = True,
+        init_std: float = 0.01,
+        n_threads: int = 0,
+        seed: Optional[int] = 0,
+        show_progress: bool = False,
+        callback: Optional[Callable[[int, float], Any]] = None,
+    ):
         self.factors = factors
         self.iterations = iterations
         self.learning_rate = learning_rate
@@ -406,8 +480,17 @@ class BPR(_FactorModel):
         self.show_progress = show_progress
         self.callback = callback
 
-    def fit(self, data: Interactions, *, user_init=None, item_init=None, user_prior=None, user_prior_weight=None,
-            item_prior=None, item_prior_weight=None) -> "BPR":
+    def fit(
+        self,
+        data: Interactions,
+        *,
+        user_init=None,
+        item_init=None,
+        user_prior=None,
+        user_prior_weight=None,
+        item_prior=None,
+        item_prior_weight=None,
+    ) -> "BPR":
         """Fit on ``data`` (stored entries with value > 0 are the positives); init and priors as in
         :meth:`ALS.fit`."""
         m = fz.kernel_csr(self._start_fit(data))
@@ -427,8 +510,21 @@ class BPR(_FactorModel):
 
         def step(epoch):
             loss, self.train_accuracy_ = fz.bpr_epoch(
-                m, X, Y, self.item_bias_ if self.use_bias else None, self.learning_rate, self.regularization, None,
-                epoch, seed, up[0], up[1], ip[0], ip[1], threads)
+                m,
+                X,
+                Y,
+                self.item_bias_ if self.use_bias else None,
+                self.learning_rate,
+                self.regularization,
+                None,
+                epoch,
+                seed,
+                up[0],
+                up[1],
+                ip[0],
+                ip[1],
+                threads,
+            )
             losses.append(loss)
 
         self._loop(iterations, step, lambda: losses[-1])

@@ -1,4 +1,5 @@
 """Association rules as a recommender: "users who have X also have Y"."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -47,9 +48,16 @@ class AssociationRules(Recommender):
         Threads (0 = all cores).
     """
 
-    def __init__(self, min_support: float | int = 0.01, min_confidence: float = 0.1, metric: str = "lift",
-                 max_len: Optional[int] = 3, aggregate: str = "max", max_itemsets: int = 10_000_000,
-                 n_threads: int = 0):
+    def __init__(
+        self,
+        min_support: float | int = 0.01,
+        min_confidence: float = 0.1,
+        metric: str = "lift",
+        max_len: Optional[int] = 3,
+        aggregate: str = "max",
+        max_itemsets: int = 10_000_000,
+        n_threads: int = 0,
+    ):
         self.min_support = min_support
         self.min_confidence = min_confidence
         self.metric = metric
@@ -67,8 +75,9 @@ class AssociationRules(Recommender):
             check_positive_int(self.max_len, "max_len")
         self._start_fit(data)
         threads = self._threads()
-        itemsets = frequent_itemsets(self.seen_, self.min_support, max_len=self.max_len,
-                                     max_itemsets=self.max_itemsets, n_threads=threads)
+        itemsets = frequent_itemsets(
+            self.seen_, self.min_support, max_len=self.max_len, max_itemsets=self.max_itemsets, n_threads=threads
+        )
         rules = rule_arrays(itemsets, "confidence", min_conf, max_consequent=1, n_threads=threads)
         self.n_itemsets_ = len(itemsets)
         self.antecedents_ = rules["antecedents"]
@@ -84,10 +93,19 @@ class AssociationRules(Recommender):
 
     def _score_block(self, user_idx: np.ndarray) -> np.ndarray:
         seen = self.seen_
-        scores = _core.rule_scores(seen.indptr, seen.indices, self.n_items_, np.asarray(user_idx, np.int32),
-                                   self.antecedents_.indptr, self.antecedents_.indices,
-                                   self.consequents_.indptr, self.consequents_.indices, self.rule_scores_,
-                                   self.aggregate == "sum", self._threads())
+        scores = _core.rule_scores(
+            seen.indptr,
+            seen.indices,
+            self.n_items_,
+            np.asarray(user_idx, np.int32),
+            self.antecedents_.indptr,
+            self.antecedents_.indices,
+            self.consequents_.indptr,
+            self.consequents_.indices,
+            self.rule_scores_,
+            self.aggregate == "sum",
+            self._threads(),
+        )
         none = np.isneginf(scores)
         if none.any():
             fallback = np.broadcast_to(self.item_support_ - np.float32(1.0), scores.shape)
@@ -100,9 +118,11 @@ class AssociationRules(Recommender):
         self._check_fitted()
         ids = self.item_ids_
         cons = self.consequents_
-        return pd.DataFrame({
-            "antecedents": _frozensets(ids, self.antecedents_.indices, self.antecedents_.indptr),
-            "consequent": ids[cons.indices[cons.indptr[:-1]]],
-            "confidence": self.rule_confidence_,
-            "score": self.rule_scores_,
-        })
+        return pd.DataFrame(
+            {
+                "antecedents": _frozensets(ids, self.antecedents_.indices, self.antecedents_.indptr),
+                "consequent": ids[cons.indices[cons.indptr[:-1]]],
+                "confidence": self.rule_confidence_,
+                "score": self.rule_scores_,
+            }
+        )

@@ -2,6 +2,7 @@
 
 ``run(pair, ...)`` evaluates methods under the cold-start protocol; see :mod:`crossrec.transfer.run`.
 """
+
 from ._als import TransferALS
 from .auto import Auto
 from .baselines import NoTransfer
@@ -13,5 +14,21 @@ from .finetune import FineTune
 from .mapping import EMCDR
 from .run import Method, TransferResult, default_methods, run
 
-__all__ = ["Auto", "CMF", "ColdStartSplit", "CrossDomain", "Diagnosis", "Distill", "EMCDR", "FineTune", "Method",
-           "NoTransfer", "TransferALS", "TransferResult", "default_methods", "diagnose", "linear_cka", "run"]
+__all__ = [
+    "Auto",
+    "CMF",
+    "ColdStartSplit",
+    "CrossDomain",
+    "Diagnosis",
+    "Distill",
+    "EMCDR",
+    "FineTune",
+    "Method",
+    "NoTransfer",
+    "TransferALS",
+    "TransferResult",
+    "default_methods",
+    "diagnose",
+    "linear_cka",
+    "run",
+]

@@ -10,6 +10,7 @@ where ``W`` (weights) and ``V`` (right-hand side weights) are sparse with the ro
 entries: explicit ratings use ``W = w``, ``V = w * target``; implicit feedback (Hu, Koren, Volinsky
 2008) uses ``gram = Y^T Y``, ``W = alpha * r`` (confidence minus one), ``V = 1 + alpha * r``.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -26,9 +27,15 @@ from ..models.base import Recommender
 _BLOCK_BYTES = 1 << 27  # cap on one block of per-row grams (128 MiB)
 
 
-def solve_rows(W: sp.csr_matrix, V: sp.csr_matrix, Y: np.ndarray, reg: float,
-               gram: Optional[np.ndarray] = None, prior: Optional[np.ndarray] = None,
-               prior_weight: Optional[np.ndarray] = None) -> np.ndarray:
+def solve_rows(
+    W: sp.csr_matrix,
+    V: sp.csr_matrix,
+    Y: np.ndarray,
+    reg: float,
+    gram: Optional[np.ndarray] = None,
+    prior: Optional[np.ndarray] = None,
+    prior_weight: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """Solve every row's ridge system (see the module docstring); returns (n_rows, k) float32.
 
     W, V: (n_rows, n_cols) CSR with the same pattern. Y: (n_cols, k). prior: (n_rows, k) or None;
@@ -48,10 +55,10 @@ def solve_rows(W: sp.csr_matrix, V: sp.csr_matrix, Y: np.ndarray, reg: float,
     out = np.empty((n, k), np.float32)
     step = max(1, _BLOCK_BYTES // (4 * k * k))
     for s in range(0, n, step):
-        A = np.asarray(W32[s:s + step] @ YY).reshape(-1, k, k).astype(np.float64) + base
+        A = np.asarray(W32[s : s + step] @ YY).reshape(-1, k, k).astype(np.float64) + base
         if prior is not None:
-            A += pw[s:s + step, None, None] * np.eye(k)
-        out[s:s + step] = np.linalg.solve(A, rhs[s:s + step, :, None])[:, :, 0]
+            A += pw[s : s + step, None, None] * np.eye(k)
+        out[s : s + step] = np.linalg.solve(A, rhs[s : s + step, :, None])[:, :, 0]
     return out
 
 
@@ -89,8 +96,16 @@ class TransferALS(Recommender):
         0 = all cores; results do not depend on it.
     """
 
-    def __init__(self, factors: int = 32, iterations: int = 10, regularization: float = 0.1,
-                 implicit: Optional[bool] = None, alpha: float = 10.0, seed: int = 0, n_threads: int = 0):
+    def __init__(
+        self,
+        factors: int = 32,
+        iterations: int = 10,
+        regularization: float = 0.1,
+        implicit: Optional[bool] = None,
+        alpha: float = 10.0,
+        seed: int = 0,
+        n_threads: int = 0,
+    ):
         self.factors = factors
         self.iterations = iterations
         self.regularization = regularization
@@ -112,8 +127,14 @@ class TransferALS(Recommender):
         k, _, _, _, implicit, _ = self._check(explicit_data)
         return k if implicit else k + 1
 
-    def fit(self, data: Interactions, *, user_init: Optional[np.ndarray] = None,
-            user_prior: Optional[np.ndarray] = None, user_prior_weight=None) -> TransferALS:
+    def fit(
+        self,
+        data: Interactions,
+        *,
+        user_init: Optional[np.ndarray] = None,
+        user_prior: Optional[np.ndarray] = None,
+        user_prior_weight=None,
+    ) -> TransferALS:
         """Fit on ``data``.
 
         user_init, user_prior : (n_users, user_width) arrays (explicit: ``[x_u, b_u]``).
@@ -151,8 +172,11 @@ class TransferALS(Recommender):
     def _factors(self, user_idx):
         k = self._k()
         bias = None if self.implicit_ else self.item_factors_[:, k].copy()
-        return (np.ascontiguousarray(self.user_factors_[user_idx, :k]),
-                np.ascontiguousarray(self.item_factors_[:, :k]), bias)
+        return (
+            np.ascontiguousarray(self.user_factors_[user_idx, :k]),
+            np.ascontiguousarray(self.item_factors_[:, :k]),
+            bias,
+        )
 
     def _predict_indices(self, user_idx, item_idx):
         k = self._k()
@@ -163,7 +187,7 @@ class TransferALS(Recommender):
         return p
 
     def _item_vectors(self):
-        return self.item_factors_[:, :self._k()]
+        return self.item_factors_[:, : self._k()]
 
 
 def _with(pattern: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:

@@ -1,4 +1,5 @@
 """Helpers shared by the transfer methods: checking the pair, cloning models, delegating scores."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -13,8 +14,10 @@ def check_pair(pair, who: str) -> CrossDomain:
     if not isinstance(pair, CrossDomain):
         raise ValueError(f"{who}.fit expects a crossrec.CrossDomain pair, got {type(pair).__name__}")
     if pair.shared != "users":
-        raise ValueError(f"{who} transfers shared users; this pair shares {pair.shared!r} "
-                         "(swap the roles of users and items in both domains first)")
+        raise ValueError(
+            f"{who} transfers shared users; this pair shares {pair.shared!r} "
+            "(swap the roles of users and items in both domains first)"
+        )
     return pair
 
 
@@ -31,8 +34,10 @@ def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
     """``model`` if already fitted in ``data``'s id space, else a clone fitted on data."""
     if is_fitted(model):
         if len(model.user_map_) != data.n_users or not model.user_map_ == data.user_map:
-            raise ValueError(f"{who}: the fitted {role} model was trained in another user id space; fit it on "
-                             f"pair.{role} (the aligned domain) or pass an unfitted model")
+            raise ValueError(
+                f"{who}: the fitted {role} model was trained in another user id space; fit it on "
+                f"pair.{role} (the aligned domain) or pass an unfitted model"
+            )
         return model
     return clone(model).fit(data)
 

@@ -9,6 +9,7 @@ users with at least ``min_source`` source interactions to the transferred model,
 chosen on the same validation users. Warm users keep the target-only model unless the chosen
 method was not worse for them on validation either.
 """
+
 from __future__ import annotations
 
 import time
@@ -95,9 +96,17 @@ class Auto(Routed):
     to ``transfer_``.
     """
 
-    def __init__(self, candidates: Optional[Sequence[str]] = None, time_budget: float = 300.0,
-                 fraction: float = 0.5, gate: bool = True, confidence: float = 0.95, factors: int = 32,
-                 iterations: int = 10, seed: int = 0):
+    def __init__(
+        self,
+        candidates: Optional[Sequence[str]] = None,
+        time_budget: float = 300.0,
+        fraction: float = 0.5,
+        gate: bool = True,
+        confidence: float = 0.95,
+        factors: int = 32,
+        iterations: int = 10,
+        seed: int = 0,
+    ):
         self.candidates = candidates
         self.time_budget = time_budget
         self.fraction = fraction
@@ -133,8 +142,16 @@ class Auto(Routed):
             fitted[n] = builders[n](src).fit(val.train)
             trials.append({"candidate": n, "status": "fitted", "fit_seconds": time.perf_counter() - t0})
         segs = {"cold": ids[val.cold_users], "warm": ids[val.warm_users]}
-        rep = evaluate(fitted, val.train.target, val.test, metrics=[metric], segments=segs,
-                       n_bootstrap=500, seed=seed, ci=self.confidence)
+        rep = evaluate(
+            fitted,
+            val.train.target,
+            val.test,
+            metrics=[metric],
+            segments=segs,
+            n_bootstrap=500,
+            seed=seed,
+            ci=self.confidence,
+        )
         table = rep.table()
         best, best_gain = NO_TRANSFER, None
         for t in trials:
@@ -155,18 +172,24 @@ class Auto(Routed):
         self.trials_ = trials
         self.metric_ = metric
         if best == NO_TRANSFER:
-            self.reason_ = (f"no candidate beat no transfer on the validation cold users with a "
-                            f"{self.confidence:.0%} interval excluding 0 ({metric}): negative-transfer guard")
+            self.reason_ = (
+                f"no candidate beat no transfer on the validation cold users with a "
+                f"{self.confidence:.0%} interval excluding 0 ({metric}): negative-transfer guard"
+            )
         else:
-            self.reason_ = (f"{best} had the best significant validation gain on cold users "
-                            f"({metric} {best_gain:+.4f} over no transfer)")
+            self.reason_ = (
+                f"{best} had the best significant validation gain on cold users "
+                f"({metric} {best_gain:+.4f} over no transfer)"
+            )
         # Per-user gate on the validation cold users: threshold on source activity.
         self.min_source_ = 0
         if best != NO_TRANSFER and self.gate:
             self.min_source_ = _choose_gate(fitted[best], fitted[NO_TRANSFER], val, metric, lower)
         warm_ok = best != NO_TRANSFER and (
-            table.loc[(best, "warm"), metric] <= table.loc[(NO_TRANSFER, "warm"), metric] if lower
-            else table.loc[(best, "warm"), metric] >= table.loc[(NO_TRANSFER, "warm"), metric])
+            table.loc[(best, "warm"), metric] <= table.loc[(NO_TRANSFER, "warm"), metric]
+            if lower
+            else table.loc[(best, "warm"), metric] >= table.loc[(NO_TRANSFER, "warm"), metric]
+        )
         self.choice_ = best
         self.transfer_for_warm_ = bool(warm_ok)
         self.validation_seconds_ = time.perf_counter() - t_start
@@ -194,8 +217,14 @@ def _choose_gate(transfer: Recommender, base: Recommender, val, metric: str, low
         routed._start_fit(val.train.target)
         routed.transfer_, routed.base_ = transfer, base
         routed.route_ = n_src >= max(t, 1)
-        rep = evaluate({"g": routed}, val.train.target, val.test, metrics=[metric],
-                       segments={"cold": ids[val.cold_users]}, n_bootstrap=1)
+        rep = evaluate(
+            {"g": routed},
+            val.train.target,
+            val.test,
+            metrics=[metric],
+            segments={"cold": ids[val.cold_users]},
+            n_bootstrap=1,
+        )
         s = float(rep.table().loc[("g", "cold"), metric])
         if best_s is None or (s < best_s if lower else s > best_s):
             best_t, best_s = t, s

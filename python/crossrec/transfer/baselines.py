@@ -1,4 +1,5 @@
 """The honest no-transfer baseline for a cold-start pair."""
+
 from __future__ import annotations
 
 from typing import Optional

@@ -1,4 +1,5 @@
 """Collective matrix factorisation: one factorisation of both domains with shared user factors."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -42,9 +43,17 @@ class CMF(TransferALS):
     user_factors_ (shared rows), item_factors_ (target), source_item_factors_, global_mean_ (target).
     """
 
-    def __init__(self, factors: int = 32, iterations: int = 10, regularization: float = 0.1,
-                 implicit: Optional[bool] = None, alpha: float = 10.0, weights=(0.5, 1.0), seed: int = 0,
-                 n_threads: int = 0):
+    def __init__(
+        self,
+        factors: int = 32,
+        iterations: int = 10,
+        regularization: float = 0.1,
+        implicit: Optional[bool] = None,
+        alpha: float = 10.0,
+        weights=(0.5, 1.0),
+        seed: int = 0,
+        n_threads: int = 0,
+    ):
         super().__init__(factors, iterations, regularization, implicit, alpha, seed, n_threads)
         self.weights = weights
 
@@ -83,8 +92,9 @@ class CMF(TransferALS):
         mu_e = np.where(src_col, mus, mut)
         for _ in range(iters):
             for RT, Y, mu in ((RsT, Ys, mus), (RtT, Yt, mut)):
-                fz.als_explicit_step(_with32(RT, RT.data - mu - X[RT.indices, -1]), _ones_column(X), Y, reg,
-                                     n_threads=threads)
+                fz.als_explicit_step(
+                    _with32(RT, RT.data - mu - X[RT.indices, -1]), _ones_column(X), Y, reg, n_threads=threads
+                )
             Ya = _ones_column(np.vstack([Ys, Yt]))
             Yb = np.concatenate([Ys[:, -1], Yt[:, -1]])
             t = _with32(both, both.data - mu_e - Yb[both.indices])

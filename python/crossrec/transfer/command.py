@@ -1,4 +1,5 @@
 """``crossrec transfer --source FILE --target FILE``: the cold-start transfer evaluation from the shell."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,11 @@ from .run import run
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("transfer", help="evaluate transfer methods from a source to a target domain (cold-start "
-                                        "protocol, gains over the best target-only baseline with 95% CIs)")
+    p = sub.add_parser(
+        "transfer",
+        help="evaluate transfer methods from a source to a target domain (cold-start "
+        "protocol, gains over the best target-only baseline with 95% CIs)",
+    )
     p.add_argument("--source", required=True, help="source domain file: user, item[, rating] per line")
     p.add_argument("--target", required=True, help="target domain file, same format")
     p.add_argument("--sep", default="\t", help="field separator (default TAB)")
@@ -32,20 +36,22 @@ def _read(path: str, sep: str, header: bool, implicit: bool) -> Interactions:
     if df.shape[1] < 2:
         raise ValueError(f"{path}: expected at least 2 columns (user, item[, rating]), got {df.shape[1]}")
     df = df.iloc[:, :3] if df.shape[1] >= 3 and not implicit else df.iloc[:, :2]
-    df.columns = ["user", "item", "rating"][:df.shape[1]]
+    df.columns = ["user", "item", "rating"][: df.shape[1]]
     rating = "rating" if "rating" in df.columns else None
     return Interactions.from_pandas(df, "user", "item", rating, duplicates="last" if rating else "max")
 
 
 def main(args: argparse.Namespace, out: Optional[TextIO] = None) -> None:
     out = out or sys.stdout
-    pair = CrossDomain(_read(args.source, args.sep, args.header, args.implicit),
-                       _read(args.target, args.sep, args.header, args.implicit))
+    pair = CrossDomain(
+        _read(args.source, args.sep, args.header, args.implicit),
+        _read(args.target, args.sep, args.header, args.implicit),
+    )
     s = pair.summary()
-    print(f"{s['n_overlap']} shared users ({s['overlap_fraction_target']:.0%} of the target's); "
-          f"{pair.target!r}", file=out)
-    res = run(pair, fraction=args.fraction, seed=args.seed, n_bootstrap=args.bootstrap,
-              progress=not args.no_progress)
+    print(
+        f"{s['n_overlap']} shared users ({s['overlap_fraction_target']:.0%} of the target's); {pair.target!r}", file=out
+    )
+    res = run(pair, fraction=args.fraction, seed=args.seed, n_bootstrap=args.bootstrap, progress=not args.no_progress)
     print(res.table().to_string(float_format=lambda x: f"{x:.4f}"), file=out)
     print("\ngain over the best target-only baseline (95% bootstrap CI):", file=out)
     cols = ["method", "segment", "metric", "baseline", "value", "baseline_value", "estimate", "low", "high"]
@@ -53,6 +59,7 @@ def main(args: argparse.Namespace, out: Optional[TextIO] = None) -> None:
     print(f"\nchosen on validation: {res.chosen}", file=out)
     if args.plot:
         import matplotlib
+
         matplotlib.use("Agg")
         ax = res.plot()
         ax.figure.savefig(args.plot, bbox_inches="tight")

@@ -9,6 +9,7 @@
 * predictive gain: the relative validation gain on cold users of the linear mapping (EMCDR) over
   no transfer, on a cold-start split carved from the pair itself.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Diagnosis:
     def plot(self, ax=None):
         """Bar chart of the bounded measures (needs matplotlib)."""
         import matplotlib.pyplot as plt
+
         keys = ["overlap_fraction_target", "bias_correlation", "factor_cka", "map_r2", "validation_gain"]
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3))
@@ -70,8 +72,9 @@ class Diagnosis:
         return ax
 
 
-def diagnose(pair: CrossDomain, factors: int = 16, iterations: int = 8, fraction: float = 0.5,
-             seed: int = 0, gain: bool = True) -> Diagnosis:
+def diagnose(
+    pair: CrossDomain, factors: int = 16, iterations: int = 8, fraction: float = 0.5, seed: int = 0, gain: bool = True
+) -> Diagnosis:
     """Relatedness diagnostics (see the module docstring). ``gain=False`` skips the validation fit."""
     out = dict(pair.summary())
     out.pop("source")
@@ -86,12 +89,12 @@ def diagnose(pair: CrossDomain, factors: int = 16, iterations: int = 8, fraction
     # Held-out R^2 of the ridge map (half the overlapping users fit it, the other half score it).
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(ov))
-    fit_rows, test_rows = perm[: len(ov) // 2], perm[len(ov) // 2:]
+    fit_rows, test_rows = perm[: len(ov) // 2], perm[len(ov) // 2 :]
     if len(fit_rows) >= 2 and len(test_rows) >= 2:
         W, c = fit_linear_map(S[fit_rows], T[fit_rows], 10.0)
         resid = T[test_rows] - (S[test_rows] @ W + c)
         total = T[test_rows] - T[fit_rows].mean(0)
-        out["map_r2"] = float(1.0 - (resid ** 2).sum() / max((total ** 2).sum(), 1e-12))
+        out["map_r2"] = float(1.0 - (resid**2).sum() / max((total**2).sum(), 1e-12))
     else:
         out["map_r2"] = float("nan")
     out["validation_gain"] = _validation_gain(pair, factors, iterations, fraction, seed) if gain else float("nan")
@@ -101,16 +104,25 @@ def diagnose(pair: CrossDomain, factors: int = 16, iterations: int = 8, fraction
 def _validation_gain(pair: CrossDomain, factors: int, iterations: int, fraction: float, seed: int) -> float:
     """Relative improvement of EMCDR over no transfer on cold users of a split of the pair (positive = helps)."""
     from .auto import NoTransfer
+
     explicit = pair.target.explicit
     split = pair.cold_start_split(fraction, 0.2, seed=seed + 1)
     als = als_defaults(explicit, factors, iterations)
     src = TransferALS(**als).fit(split.train.source)
-    models = {"none": NoTransfer(TransferALS(**als)).fit(split.train),
-              "emcdr": EMCDR(src, TransferALS(**als), l2=10.0).fit(split.train)}
+    models = {
+        "none": NoTransfer(TransferALS(**als)).fit(split.train),
+        "emcdr": EMCDR(src, TransferALS(**als), l2=10.0).fit(split.train),
+    }
     metric = "rmse" if explicit else "ndcg@10"
     ids = split.train.shared_map.ids
-    t = evaluate(models, split.train.target, split.test, metrics=[metric],
-                 segments={"cold": ids[split.cold_users]}, n_bootstrap=1).table()
+    t = evaluate(
+        models,
+        split.train.target,
+        split.test,
+        metrics=[metric],
+        segments={"cold": ids[split.cold_users]},
+        n_bootstrap=1,
+    ).table()
     none, emcdr = t.loc[("none", "cold"), metric], t.loc[("emcdr", "cold"), metric]
     if not none:
         return 0.0

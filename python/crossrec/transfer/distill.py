@@ -23,6 +23,7 @@ With a factor teacher the student starts by default from the best rank-f approxi
 teacher's standardised score matrix (``init="teacher_svd"``, :func:`teacher_svd`: exact, computed
 from the factors without a users x items matrix) and the epochs fine-tune it with a small step.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -52,8 +53,9 @@ _MOMENT_BLOCK_BYTES = 1 << 27  # dense teacher score block when the teacher has 
 
 
 # ---- low-level steps -------------------------------------------------------------------------
-def teacher_knowledge(teacher: Recommender, user_ids, item_ids, top_k: int,
-                      n_threads: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def teacher_knowledge(
+    teacher: Recommender, user_ids, item_ids, top_k: int, n_threads: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The teacher's top-K items and standardised scores for the given users, in the given item space.
 
     Parameters
@@ -107,8 +109,9 @@ def teacher_knowledge(teacher: Recommender, user_ids, item_ids, top_k: int,
     return items, scores, rest
 
 
-def _teacher_moments(teacher: Recommender, t_users: np.ndarray, cand: np.ndarray,
-                     n_threads: int) -> tuple[np.ndarray, np.ndarray]:
+def _teacher_moments(
+    teacher: Recommender, t_users: np.ndarray, cand: np.ndarray, n_threads: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each user's teacher scores over the candidate items.
 
     Factor teachers in closed form (no users x items matrix): with s = U q + b,
@@ -129,9 +132,9 @@ def _teacher_moments(teacher: Recommender, t_users: np.ndarray, cand: np.ndarray
         second = np.empty(len(t_users))
         step = max(1, _MOMENT_BLOCK_BYTES // (8 * max(1, teacher.n_items_)))
         for s in range(0, len(t_users), step):
-            block = np.asarray(teacher._score_block(t_users[s:s + step]), np.float64)[:, cand]
-            mean[s:s + step] = block.mean(axis=1)
-            second[s:s + step] = (block * block).mean(axis=1)
+            block = np.asarray(teacher._score_block(t_users[s : s + step]), np.float64)[:, cand]
+            mean[s : s + step] = block.mean(axis=1)
+            second[s : s + step] = (block * block).mean(axis=1)
     var = np.maximum(second - mean * mean, 0.0)
     # A user whose teacher scores are constant has no preference to teach: std 1 keeps z = 0.
     std = np.where(var > 1e-12 * np.maximum(1.0, mean * mean), np.sqrt(var), 1.0)
@@ -140,8 +143,9 @@ def _teacher_moments(teacher: Recommender, t_users: np.ndarray, cand: np.ndarray
     return mean, std
 
 
-def teacher_svd(teacher: Recommender, user_ids, item_ids, factors: int, *, standardize: bool = True,
-                scale: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
+def teacher_svd(
+    teacher: Recommender, user_ids, item_ids, factors: int, *, standardize: bool = True, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The best rank-``factors`` approximation of a factor teacher's score matrix, as student factors.
 
     With the teacher's scores ``S = U V' + 1 b'`` restricted to the given users and items (users
@@ -179,7 +183,7 @@ def teacher_svd(teacher: Recommender, user_ids, item_ids, factors: int, *, stand
     B[known_i, F] = 0.0 if b is None else b[ti]
     if standardize and len(tu) and len(ti):
         mean, std = _teacher_moments(teacher, tu, ti, 0)
-        A[known_u, :F + 1] /= std[:, None]
+        A[known_u, : F + 1] /= std[:, None]
         A[known_u, F + 1] = -mean / std  # the mean column: B holds 1 on the shared items
         B[known_i, F + 1] = 1.0
     # all-zero columns (no bias, no centring) would make the QR factors arbitrary there
@@ -216,18 +220,35 @@ def _orthogonal_factor(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def rank_weights(teacher_items: np.ndarray, teacher_scores: np.ndarray, temperature: float) -> np.ndarray:
     """Ranking-distillation weights ``K_u * softmax(score / T)`` over each user's list (mean 1 per
     non-empty row, 0 on padding): they decay with the teacher's rank, faster for small T."""
-    return _core.distill_rank_weights(teacher_items, teacher_scores,
-                                      check_float(temperature, "temperature", 0.0, strict_min=True))
+    return _core.distill_rank_weights(
+        teacher_items, teacher_scores, check_float(temperature, "temperature", 0.0, strict_min=True)
+    )
 
 
-def distill_epoch(train: sp.csr_matrix, teacher_items: np.ndarray, teacher_scores: np.ndarray,
-                  teacher_rest: np.ndarray, user_factors: np.ndarray, item_factors: np.ndarray,
-                  item_bias: np.ndarray | None = None, user_bias: np.ndarray | None = None, *,
-                  teacher_weights: np.ndarray | None = None,
-                  ground_truth: str = "bpr", loss: str = "ranking", alpha: float = 0.5, temperature: float = 2.0,
-                  learning_rate: float = 0.05, regularization: float = 0.01, global_mean: float = 0.0,
-                  n_samples: int = 16, n_negatives: int = 16, seed: int = 0, epoch: int = 0,
-                  n_threads: int = 0) -> None:
+def distill_epoch(
+    train: sp.csr_matrix,
+    teacher_items: np.ndarray,
+    teacher_scores: np.ndarray,
+    teacher_rest: np.ndarray,
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    item_bias: np.ndarray | None = None,
+    user_bias: np.ndarray | None = None,
+    *,
+    teacher_weights: np.ndarray | None = None,
+    ground_truth: str = "bpr",
+    loss: str = "ranking",
+    alpha: float = 0.5,
+    temperature: float = 2.0,
+    learning_rate: float = 0.05,
+    regularization: float = 0.01,
+    global_mean: float = 0.0,
+    n_samples: int = 16,
+    n_negatives: int = 16,
+    seed: int = 0,
+    epoch: int = 0,
+    n_threads: int = 0,
+) -> None:
     """One SGD epoch of ground truth + ``alpha`` * distillation, updating the factor arrays in place.
 
     ``train`` is a users x items CSR (ratings for ``ground_truth="squared"``); the teacher arrays
@@ -239,10 +260,31 @@ def distill_epoch(train: sp.csr_matrix, teacher_items: np.ndarray, teacher_score
     """
     train = as_csr(train, "train")
     indptr, indices, data = csr_parts(train)
-    _core.distill_epoch(indptr, indices, data, teacher_items, teacher_scores, teacher_rest, teacher_weights,
-                        user_factors,
-                        item_factors, item_bias, user_bias, ground_truth, loss, alpha, temperature, learning_rate,
-                        regularization, global_mean, n_samples, n_negatives, seed, epoch, _kernel_threads(n_threads))
+    _core.distill_epoch(
+        indptr,
+        indices,
+        data,
+        teacher_items,
+        teacher_scores,
+        teacher_rest,
+        teacher_weights,
+        user_factors,
+        item_factors,
+        item_bias,
+        user_bias,
+        ground_truth,
+        loss,
+        alpha,
+        temperature,
+        learning_rate,
+        regularization,
+        global_mean,
+        n_samples,
+        n_negatives,
+        seed,
+        epoch,
+        _kernel_threads(n_threads),
+    )
 
 
 def _kernel_threads(n_threads) -> int:
@@ -300,11 +342,25 @@ class Distill(Recommender):
     init_ : the initialisation used ("teacher_svd" or "random").
     """
 
-    def __init__(self, teacher: Recommender, student: Recommender, loss: str = "ranking", temperature: float = 2.0,
-                 alpha: float = 0.5, top_k: int = 50, epochs: int = 30, learning_rate: float | None = None,
-                 n_samples: int = 16, n_negatives: int = 16, regularization: float | None = None,
-                 ground_truth: str = "auto", init: str = "auto", init_std: float = 0.1, seed: int | None = 0,
-                 n_threads: int = 0):
+    def __init__(
+        self,
+        teacher: Recommender,
+        student: Recommender,
+        loss: str = "ranking",
+        temperature: float = 2.0,
+        alpha: float = 0.5,
+        top_k: int = 50,
+        epochs: int = 30,
+        learning_rate: float | None = None,
+        n_samples: int = 16,
+        n_negatives: int = 16,
+        regularization: float | None = None,
+        ground_truth: str = "auto",
+        init: str = "auto",
+        init_std: float = 0.1,
+        seed: int | None = 0,
+        n_threads: int = 0,
+    ):
         self.teacher = teacher
         self.student = student
         self.loss = loss
@@ -327,16 +383,18 @@ class Distill(Recommender):
         if not isinstance(self.teacher, Recommender):
             # ValueError, not TypeError: crossrec reports every bad argument as ValueError (errors.py)
             raise ValueError(  # noqa: TRY004
-                f"teacher must be a fitted crossrec Recommender, got {type(self.teacher).__name__}")
+                f"teacher must be a fitted crossrec Recommender, got {type(self.teacher).__name__}"
+            )
         try:
             self.teacher._check_fitted()
         except NotFittedError:
             raise ValueError("teacher is not fitted; fit it (e.g. on the cross-domain pair) first") from None
         factors = _student_param(self.student, "factors")
         if factors is None:
-            raise ValueError("student must be a factor model with a 'factors' hyper-parameter (e.g. cr.BPR(factors=16))")
-        reg = self.regularization if self.regularization is not None else _student_param(self.student,
-                                                                                        "regularization")
+            raise ValueError(
+                "student must be a factor model with a 'factors' hyper-parameter (e.g. cr.BPR(factors=16))"
+            )
+        reg = self.regularization if self.regularization is not None else _student_param(self.student, "regularization")
         return {
             "factors": check_positive_int(factors, "student factors"),
             "loss": check_choice(self.loss, "loss", LOSSES),
@@ -344,8 +402,9 @@ class Distill(Recommender):
             "alpha": check_float(self.alpha, "alpha", 0.0, 1.0),
             "top_k": check_positive_int(self.top_k, "top_k"),
             "epochs": check_positive_int(self.epochs, "epochs"),
-            "learning_rate": None if self.learning_rate is None else check_float(
-                self.learning_rate, "learning_rate", 0.0, strict_min=True),
+            "learning_rate": None
+            if self.learning_rate is None
+            else check_float(self.learning_rate, "learning_rate", 0.0, strict_min=True),
             "n_samples": check_positive_int(self.n_samples, "n_samples"),
             "n_negatives": check_positive_int(self.n_negatives, "n_negatives", minimum=0),
             "regularization": check_float(0.01 if reg is None else reg, "regularization", 0.0),
@@ -373,15 +432,17 @@ class Distill(Recommender):
         target = getattr(pair, "target", pair)
         if not isinstance(target, Interactions):
             raise ValueError(  # noqa: TRY004 (crossrec reports bad arguments as ValueError)
-                f"Distill.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}")
+                f"Distill.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}"
+            )
         m = self._start_fit(target)
         gt = p["ground_truth"] if p["ground_truth"] != "auto" else _auto_ground_truth(self.student, target)
         if gt == "bpr":
             train = sp.csr_matrix((np.ones(m.nnz, np.float32), m.indices, m.indptr), shape=m.shape)
         else:
             train = as_csr(m, "target ratings")
-        t_items, t_scores, t_rest = teacher_knowledge(self.teacher, self.user_map_.ids, self.item_map_.ids,
-                                                      p["top_k"], p["n_threads"])
+        t_items, t_scores, t_rest = teacher_knowledge(
+            self.teacher, self.user_map_.ids, self.item_map_.ids, p["top_k"], p["n_threads"]
+        )
 
         n_users, n_items, f = m.shape[0], m.shape[1], p["factors"]
         rng = np.random.default_rng(p["seed"])
@@ -390,11 +451,12 @@ class Distill(Recommender):
         self.init_ = "random"
         # alpha = 0 is the plain student: "auto" then ignores the teacher entirely.
         if p["init"] == "teacher_svd" or (p["init"] == "auto" and p["alpha"] > 0):
-            svd = teacher_svd(self.teacher, self.user_map_.ids, self.item_map_.ids, f,
-                              scale=1.0 / p["temperature"])
+            svd = teacher_svd(self.teacher, self.user_map_.ids, self.item_map_.ids, f, scale=1.0 / p["temperature"])
             if svd is None and p["init"] == "teacher_svd":
-                raise ValueError("init='teacher_svd' needs a factor teacher (its _factors returned None); "
-                                 "use init='random' or 'auto'")
+                raise ValueError(
+                    "init='teacher_svd' needs a factor teacher (its _factors returned None); "
+                    "use init='random' or 'auto'"
+                )
             if svd is not None:
                 filled = np.abs(svd[0]).sum(axis=0) + np.abs(svd[1]).sum(axis=0) > 0
                 P[:, filled], Q[:, filled] = svd[0][:, filled], svd[1][:, filled]
@@ -407,14 +469,34 @@ class Distill(Recommender):
         weights = rank_weights(t_items, t_scores, p["temperature"]) if p["loss"] == "ranking" else None
         with threadpool_limits(1, "blas"):
             for epoch in range(p["epochs"]):
-                distill_epoch(train, t_items, t_scores, t_rest, P, Q, b, c, teacher_weights=weights,
-                              ground_truth=gt, loss=p["loss"],
-                              alpha=p["alpha"], temperature=p["temperature"], learning_rate=p["learning_rate"],
-                              regularization=p["regularization"], global_mean=mu, n_samples=p["n_samples"],
-                              n_negatives=p["n_negatives"], seed=p["seed"], epoch=epoch, n_threads=p["n_threads"])
+                distill_epoch(
+                    train,
+                    t_items,
+                    t_scores,
+                    t_rest,
+                    P,
+                    Q,
+                    b,
+                    c,
+                    teacher_weights=weights,
+                    ground_truth=gt,
+                    loss=p["loss"],
+                    alpha=p["alpha"],
+                    temperature=p["temperature"],
+                    learning_rate=p["learning_rate"],
+                    regularization=p["regularization"],
+                    global_mean=mu,
+                    n_samples=p["n_samples"],
+                    n_negatives=p["n_negatives"],
+                    seed=p["seed"],
+                    epoch=epoch,
+                    n_threads=p["n_threads"],
+                )
                 if not (np.isfinite(P).all() and np.isfinite(Q).all() and np.isfinite(b).all()):
-                    raise FitError(f"Distill diverged at epoch {epoch} (NaN or infinite factors); "
-                                   f"lower learning_rate (now {p['learning_rate']}) or alpha")
+                    raise FitError(
+                        f"Distill diverged at epoch {epoch} (NaN or infinite factors); "
+                        f"lower learning_rate (now {p['learning_rate']}) or alpha"
+                    )
         self.user_factors_, self.item_factors_, self.item_bias_ = P, Q, b
         self.user_bias_ = c if c is not None else np.zeros(n_users, np.float32)
         self.global_mean_ = mu
@@ -427,8 +509,10 @@ class Distill(Recommender):
 
     def _predict_indices(self, user_idx, item_idx):
         if self.ground_truth_ != "squared":
-            raise NotImplementedError("this Distill student ranks items (BPR ground truth); "
-                                      "it predicts ratings only with ground_truth='squared'")
+            raise NotImplementedError(
+                "this Distill student ranks items (BPR ground truth); "
+                "it predicts ratings only with ground_truth='squared'"
+            )
         dots = np.einsum("ij,ij->i", self.user_factors_[user_idx], self.item_factors_[item_idx])
         return self.global_mean_ + self.user_bias_[user_idx] + self.item_bias_[item_idx] + dots
 
@@ -439,8 +523,12 @@ class Distill(Recommender):
     def n_parameters_(self) -> int:
         """Number of learned numbers the student serves with."""
         self._check_fitted()
-        return int(self.user_factors_.size + self.item_factors_.size + self.item_bias_.size
-                   + (self.user_bias_.size if self.ground_truth_ == "squared" else 0))
+        return int(
+            self.user_factors_.size
+            + self.item_factors_.size
+            + self.item_bias_.size
+            + (self.user_bias_.size if self.ground_truth_ == "squared" else 0)
+        )
 
 
 def _student_param(student: Any, name: str):

@@ -16,6 +16,7 @@ Cold-start protocol (:meth:`CrossDomain.cold_start_split`): pick a seeded fracti
 interactions; hold out a ``test_size`` fraction of every other target user's interactions (the
 warm users). Training keeps the whole source domain plus the remaining target interactions.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,8 @@ def _union_ids(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype == extra.dtype or (a.dtype.kind in "iu" and extra.dtype.kind in "iu"):
         return np.concatenate([a, extra])
     out = np.empty(len(a) + len(extra), dtype=object)  # ids of different types: keep both as given
-    out[:len(a)] = list(a)
-    out[len(a):] = list(extra)
+    out[: len(a)] = list(a)
+    out[len(a) :] = list(extra)
     return out
 
 
@@ -48,11 +49,13 @@ def _reindex(data: Interactions, axis: str, new_map: IdMap) -> Interactions:
     """The same interactions with the ``axis`` side ('users' or 'items') mapped into new_map."""
     if axis == "users":
         users = new_map.lookup(data.user_ids)[data.users]
-        return Interactions(users, data.items, data.values, new_map, data.item_map,
-                            timestamps=data.timestamps, explicit=data.explicit)
+        return Interactions(
+            users, data.items, data.values, new_map, data.item_map, timestamps=data.timestamps, explicit=data.explicit
+        )
     items = new_map.lookup(data.item_ids)[data.items]
-    return Interactions(data.users, items, data.values, data.user_map, new_map,
-                        timestamps=data.timestamps, explicit=data.explicit)
+    return Interactions(
+        data.users, items, data.values, data.user_map, new_map, timestamps=data.timestamps, explicit=data.explicit
+    )
 
 
 def _type_names(ids: np.ndarray) -> str:
@@ -110,8 +113,9 @@ class CrossDomain:
         self.shared = shared
         src_ids = source.user_ids if shared == "users" else source.item_ids
         tgt_ids = target.user_ids if shared == "users" else target.item_ids
-        same_map = (source.user_map if shared == "users" else source.item_map) is \
-                   (target.user_map if shared == "users" else target.item_map)
+        same_map = (source.user_map if shared == "users" else source.item_map) is (
+            target.user_map if shared == "users" else target.item_map
+        )
         if same_map:
             self.shared_map = source.user_map if shared == "users" else source.item_map
             self.source, self.target = source, target
@@ -126,10 +130,13 @@ class CrossDomain:
             hint = ""
             ts, tt = _type_names(np.asarray(src_ids)), _type_names(np.asarray(tgt_ids))
             if ts != tt:
-                hint = (f"; the source {shared[:-1]} ids are {ts} and the target's are {tt} - ids are compared "
-                        f"as given, so convert one side (e.g. both to str) if they name the same {shared}")
-            raise ValueError(f"the source and target domains share no {shared}: no {shared[:-1]} id has "
-                             f"interactions in both{hint}")
+                hint = (
+                    f"; the source {shared[:-1]} ids are {ts} and the target's are {tt} - ids are compared "
+                    f"as given, so convert one side (e.g. both to str) if they name the same {shared}"
+                )
+            raise ValueError(
+                f"the source and target domains share no {shared}: no {shared[:-1]} id has interactions in both{hint}"
+            )
 
     def _active(self, d: Interactions) -> np.ndarray:
         return d.user_counts() if self.shared == "users" else d.item_counts()
@@ -154,15 +161,24 @@ class CrossDomain:
         n_src = int((self._active(self.source) > 0).sum())
         n_tgt = int((self._active(self.target) > 0).sum())
         n_ov = len(self.overlap)
-        return {"shared": self.shared, "n_source": n_src, "n_target": n_tgt, "n_union": self.n_shared,
-                "n_overlap": n_ov, "overlap_fraction_source": n_ov / max(n_src, 1),
-                "overlap_fraction_target": n_ov / max(n_tgt, 1),
-                "source": repr(self.source), "target": repr(self.target)}
+        return {
+            "shared": self.shared,
+            "n_source": n_src,
+            "n_target": n_tgt,
+            "n_union": self.n_shared,
+            "n_overlap": n_ov,
+            "overlap_fraction_source": n_ov / max(n_src, 1),
+            "overlap_fraction_target": n_ov / max(n_tgt, 1),
+            "source": repr(self.source),
+            "target": repr(self.target),
+        }
 
     def __repr__(self) -> str:
         s = self.summary()
-        return (f"CrossDomain(shared={self.shared!r}, overlap={s['n_overlap']} of {s['n_source']} source / "
-                f"{s['n_target']} target {self.shared}; source={self.source!r}, target={self.target!r})")
+        return (
+            f"CrossDomain(shared={self.shared!r}, overlap={s['n_overlap']} of {s['n_source']} source / "
+            f"{s['n_target']} target {self.shared}; source={self.source!r}, target={self.target!r})"
+        )
 
     def with_target(self, target: Interactions) -> CrossDomain:
         """The same source with another target in the same index space (e.g. a training subset)."""
@@ -186,23 +202,38 @@ class CrossDomain:
         perm[active] = rng.permutation(active)
         s = self.source
         if self.shared == "users":
-            d = Interactions(perm[s.users].astype(np.int32), s.items, s.values, s.user_map, s.item_map,
-                             timestamps=s.timestamps, explicit=s.explicit)
+            d = Interactions(
+                perm[s.users].astype(np.int32),
+                s.items,
+                s.values,
+                s.user_map,
+                s.item_map,
+                timestamps=s.timestamps,
+                explicit=s.explicit,
+            )
         else:
-            d = Interactions(s.users, perm[s.items].astype(np.int32), s.values, s.user_map, s.item_map,
-                             timestamps=s.timestamps, explicit=s.explicit)
+            d = Interactions(
+                s.users,
+                perm[s.items].astype(np.int32),
+                s.values,
+                s.user_map,
+                s.item_map,
+                timestamps=s.timestamps,
+                explicit=s.explicit,
+            )
         return self.with_source(d)
 
-    def diagnose(self, factors: int = 16, iterations: int = 8, fraction: float = 0.5, seed: int = 0,
-                 gain: bool = True):
+    def diagnose(self, factors: int = 16, iterations: int = 8, fraction: float = 0.5, seed: int = 0, gain: bool = True):
         """Relatedness diagnostics: overlap, bias correlation, factor alignment (linear CKA, ridge
         map R^2) and the validation gain of the source; see :mod:`crossrec.transfer.diagnostics`."""
         from .diagnostics import diagnose
+
         return diagnose(self, factors, iterations, fraction, seed, gain)
 
     # ---- splits --------------------------------------------------------------------------
-    def cold_start_split(self, fraction: float = 0.5, test_size: float = 0.2, seed: int = 0,
-                         min_train: int = 1) -> ColdStartSplit:
+    def cold_start_split(
+        self, fraction: float = 0.5, test_size: float = 0.2, seed: int = 0, min_train: int = 1
+    ) -> ColdStartSplit:
         """Seeded cold-start split of the target domain.
 
         Parameters
@@ -254,12 +285,19 @@ class CrossDomain:
         test_mask |= warm & (rank < n_hold[owner])
         train_t = t.subset(~test_mask)
         test_t = t.subset(test_mask)
-        active_train = np.bincount(train_t.users if self.shared == "users" else train_t.items,
-                                   minlength=self.n_shared) > 0
+        active_train = (
+            np.bincount(train_t.users if self.shared == "users" else train_t.items, minlength=self.n_shared) > 0
+        )
         warm_ids = np.flatnonzero(active_train & ~is_cold).astype(np.int32)
-        return ColdStartSplit(train=CrossDomain(self.source, train_t, self.shared), test=test_t,
-                              cold_users=cold, warm_users=warm_ids, fraction=fraction,
-                              test_size=test_size, seed=seed)
+        return ColdStartSplit(
+            train=CrossDomain(self.source, train_t, self.shared),
+            test=test_t,
+            cold_users=cold,
+            warm_users=warm_ids,
+            fraction=fraction,
+            test_size=test_size,
+            seed=seed,
+        )
 
 
 @dataclass
@@ -300,13 +338,15 @@ class ColdStartSplit:
         """{'cold': cold indices, 'warm': warm indices}, for per-segment evaluation."""
         return {"cold": self.cold_users, "warm": self.warm_users}
 
-    def validation(self, fraction: Optional[float] = None, test_size: Optional[float] = None,
-                   seed: int = 1) -> ColdStartSplit:
+    def validation(
+        self, fraction: Optional[float] = None, test_size: Optional[float] = None, seed: int = 1
+    ) -> ColdStartSplit:
         """A cold-start split carved out of ``train`` only (for choosing hyper-parameters).
 
         Its cold entities are drawn among the training overlap, so the test cold entities (which
         have no target training data) are never used, and its test set is a subset of
         ``train.target``: no test interaction is seen. Defaults: this split's fraction/test_size.
         """
-        return self.train.cold_start_split(self.fraction if fraction is None else fraction,
-                                           self.test_size if test_size is None else test_size, seed)
+        return self.train.cold_start_split(
+            self.fraction if fraction is None else fraction, self.test_size if test_size is None else test_size, seed
+        )

@@ -1,4 +1,5 @@
 """Fine-tuning: start the target model from the source model's user factors and pull toward them."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -42,8 +43,9 @@ class FineTune(Delegating):
     cold_users_ : shared indices that took their factors straight from the source.
     """
 
-    def __init__(self, model: Optional[Recommender] = None, source_model: Optional[Recommender] = None,
-                 pull: float = 1.0):
+    def __init__(
+        self, model: Optional[Recommender] = None, source_model: Optional[Recommender] = None, pull: float = 1.0
+    ):
         self.model = model
         self.source_model = source_model
         self.pull = pull
@@ -53,16 +55,17 @@ class FineTune(Delegating):
         pull = check_float(self.pull, "pull", 0.0)
         base = self.model if self.model is not None else TransferALS()
         self._start_fit(pair.target)
-        src = fitted_on(self.source_model if self.source_model is not None else base, pair.source,
-                        "FineTune", "source")
+        src = fitted_on(self.source_model if self.source_model is not None else base, pair.source, "FineTune", "source")
         S = user_vectors(src)
         in_src = pair.source.user_counts() > 0
         in_tgt = pair.target.user_counts() > 0
         target = clone(base)
         init = S.copy()
         if init.shape[1] != _user_width(target, pair.target):
-            raise ValueError(f"FineTune: source user factors have {init.shape[1]} columns but the target model "
-                             f"needs {_user_width(target, pair.target)}; use the same factors and kind for both")
+            raise ValueError(
+                f"FineTune: source user factors have {init.shape[1]} columns but the target model "
+                f"needs {_user_width(target, pair.target)}; use the same factors and kind for both"
+            )
         rng = np.random.default_rng(0)
         init[~in_src] = rng.standard_normal((int((~in_src).sum()), init.shape[1])) * S[in_src].std()
         weight = np.where(in_src, pull, 0.0)

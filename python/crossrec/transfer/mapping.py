@@ -1,4 +1,5 @@
 """EMCDR (Man et al., IJCAI 2017): learn a map from source to target user factors, apply it to cold users."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -20,8 +21,7 @@ def fit_linear_map(S: np.ndarray, T: np.ndarray, l2: float) -> tuple[np.ndarray,
     return W, t_mean - s_mean @ W
 
 
-def fit_mlp_map(S: np.ndarray, T: np.ndarray, hidden: int, l2: float, epochs: int, seed: int,
-                lr: float = 0.01) -> dict:
+def fit_mlp_map(S: np.ndarray, T: np.ndarray, hidden: int, l2: float, epochs: int, seed: int, lr: float = 0.01) -> dict:
     """One-hidden-layer tanh MLP with a linear skip, T ~ tanh(Z W1 + b1) W2 + Z Ws + b2 on the
     standardised inputs Z, trained by full-batch Adam on mean squared error + l2 * ||weights||^2 / n.
 
@@ -37,8 +37,13 @@ def fit_mlp_map(S: np.ndarray, T: np.ndarray, hidden: int, l2: float, epochs: in
     Zf, Tf, Zh, Th = Z[~hold], T[~hold], Z[hold], T[hold]
     n, d = Zf.shape
     Ws, b2 = fit_linear_map(Zf, Tf, l2)
-    p = {"W1": rng.standard_normal((d, hidden)) / np.sqrt(d), "b1": np.zeros(hidden),
-         "W2": np.zeros((hidden, T.shape[1])), "Ws": Ws, "b2": b2}
+    p = {
+        "W1": rng.standard_normal((d, hidden)) / np.sqrt(d),
+        "b1": np.zeros(hidden),
+        "W2": np.zeros((hidden, T.shape[1])),
+        "Ws": Ws,
+        "b2": b2,
+    }
     m = {k: np.zeros_like(v) for k, v in p.items()}
     v = {k: np.zeros_like(v) for k, v in p.items()}
 
@@ -52,12 +57,17 @@ def fit_mlp_map(S: np.ndarray, T: np.ndarray, hidden: int, l2: float, epochs: in
         H = np.tanh(Zf @ p["W1"] + p["b1"])
         E = (H @ p["W2"] + Zf @ p["Ws"] + p["b2"] - Tf) * (2.0 / n)
         dH = (E @ p["W2"].T) * (1 - H * H)
-        g = {"W2": H.T @ E + 2 * l2 / n * p["W2"], "Ws": Zf.T @ E + 2 * l2 / n * p["Ws"], "b2": E.sum(0),
-             "W1": Zf.T @ dH + 2 * l2 / n * p["W1"], "b1": dH.sum(0)}
+        g = {
+            "W2": H.T @ E + 2 * l2 / n * p["W2"],
+            "Ws": Zf.T @ E + 2 * l2 / n * p["Ws"],
+            "b2": E.sum(0),
+            "W1": Zf.T @ dH + 2 * l2 / n * p["W1"],
+            "b1": dH.sum(0),
+        }
         for k in p:
             m[k] = 0.9 * m[k] + 0.1 * g[k]
             v[k] = 0.999 * v[k] + 0.001 * g[k] ** 2
-            p[k] -= lr * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+            p[k] -= lr * (m[k] / (1 - 0.9**t)) / (np.sqrt(v[k] / (1 - 0.999**t)) + 1e-8)
         if t % 10 == 0 or t == epochs:
             err = held_out_error(p)
             if not hold.any() or err < best_err:
@@ -108,9 +118,17 @@ class EMCDR(Delegating):
     cold_users_ : shared indices that received mapped factors.
     """
 
-    def __init__(self, source_model: Optional[Recommender] = None, target_model: Optional[Recommender] = None,
-                 mapping: str = "linear", l2: float = 1.0, hidden: int = 64, epochs: int = 300, seed: int = 0,
-                 user_stats: bool = False):
+    def __init__(
+        self,
+        source_model: Optional[Recommender] = None,
+        target_model: Optional[Recommender] = None,
+        mapping: str = "linear",
+        l2: float = 1.0,
+        hidden: int = 64,
+        epochs: int = 300,
+        seed: int = 0,
+        user_stats: bool = False,
+    ):
         self.source_model = source_model
         self.target_model = target_model
         self.mapping = mapping
@@ -141,8 +159,14 @@ class EMCDR(Delegating):
             self.map_ = {"W": W, "b": b}
             mapped = S[cold] @ W + b
         else:
-            p = fit_mlp_map(S[both], T[both], check_positive_int(self.hidden, "hidden"), l2,
-                            check_positive_int(self.epochs, "epochs"), check_seed(self.seed))
+            p = fit_mlp_map(
+                S[both],
+                T[both],
+                check_positive_int(self.hidden, "hidden"),
+                l2,
+                check_positive_int(self.epochs, "epochs"),
+                check_seed(self.seed),
+            )
             self.map_ = p
             mapped = apply_mlp_map(p, S[cold])
         model = clone(tgt)

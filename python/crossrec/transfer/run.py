@@ -1,6 +1,7 @@
 """Orchestration: cold-start split, hyper-parameters chosen on a validation split carved from the
 training data, every method fitted once, one evaluation report per segment with the gain of each
 transfer method over the best target-only baseline (paired bootstrap confidence intervals)."""
+
 from __future__ import annotations
 
 import time
@@ -50,22 +51,34 @@ def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> 
     and ``target-only``: the same ALS with the average user / popularity for cold users) and the
     transfer methods with their validation grids."""
     als = als_defaults(explicit, factors, iterations)
-    out = [Method("popular", lambda p, s: MostPopular(), transfer=False),
-           Method("target ALS", lambda p, s: TransferALS(**als), transfer=False),
-           # the same target model; cold users get the average user (explicit) / popularity (implicit)
-           Method("target-only", lambda p, s: NoTransfer(s["target"]), transfer=False)]
+    out = [
+        Method("popular", lambda p, s: MostPopular(), transfer=False),
+        Method("target ALS", lambda p, s: TransferALS(**als), transfer=False),
+        # the same target model; cold users get the average user (explicit) / popularity (implicit)
+        Method("target-only", lambda p, s: NoTransfer(s["target"]), transfer=False),
+    ]
     if explicit:
         out.insert(0, Method("bias", lambda p, s: Baseline(), transfer=False))
     out += [
-        Method("fine-tune", lambda p, s: FineTune(TransferALS(**als), source_model=s["source"], **p),
-               [dict(pull=1.0), dict(pull=0.1), dict(pull=5.0)]),
+        Method(
+            "fine-tune",
+            lambda p, s: FineTune(TransferALS(**als), source_model=s["source"], **p),
+            [dict(pull=1.0), dict(pull=0.1), dict(pull=5.0)],
+        ),
         # Implicit CMF with unequal weights needs the exact numpy user step (about 10x slower than the
         # C++ one), so its implicit grid keeps the equal weights only.
-        Method("CMF", lambda p, s: CMF(**als, **p),
-               [dict(weights=(0.5, 1.0)), dict(weights=(1.0, 1.0)), dict(weights=(0.25, 1.0))] if explicit
-               else [dict(weights=(1.0, 1.0))]),
-        Method("EMCDR", lambda p, s: EMCDR(s["source"], s["target"], **p),
-               [dict(l2=10.0), dict(l2=1.0), dict(l2=10.0, user_stats=True), dict(l2=1.0, user_stats=True)]),
+        Method(
+            "CMF",
+            lambda p, s: CMF(**als, **p),
+            [dict(weights=(0.5, 1.0)), dict(weights=(1.0, 1.0)), dict(weights=(0.25, 1.0))]
+            if explicit
+            else [dict(weights=(1.0, 1.0))],
+        ),
+        Method(
+            "EMCDR",
+            lambda p, s: EMCDR(s["source"], s["target"], **p),
+            [dict(l2=10.0), dict(l2=1.0), dict(l2=10.0, user_stats=True), dict(l2=1.0, user_stats=True)],
+        ),
     ]
     return out
 
@@ -113,15 +126,30 @@ class TransferResult:
 
 
 def _val_score(model, val: ColdStartSplit, metric: str) -> float:
-    rep = evaluate({"m": model}, val.train.target, val.test, metrics=[metric],
-                   segments={"cold": val.train.shared_map.ids[val.cold_users]}, n_bootstrap=1)
+    rep = evaluate(
+        {"m": model},
+        val.train.target,
+        val.test,
+        metrics=[metric],
+        segments={"cold": val.train.shared_map.ids[val.cold_users]},
+        n_bootstrap=1,
+    )
     return float(rep.table().loc[("m", "cold"), metric])
 
 
-def run(pair: CrossDomain, methods: Optional[Sequence[Method]] = None, fraction: float = 0.5,
-        test_size: float = 0.2, seed: int = 0, metrics: Optional[Sequence[str]] = None,
-        n_bootstrap: int = 1000, tune: bool = True, factors: int = 32, iterations: int = 10,
-        progress: bool = False) -> TransferResult:
+def run(
+    pair: CrossDomain,
+    methods: Optional[Sequence[Method]] = None,
+    fraction: float = 0.5,
+    test_size: float = 0.2,
+    seed: int = 0,
+    metrics: Optional[Sequence[str]] = None,
+    n_bootstrap: int = 1000,
+    tune: bool = True,
+    factors: int = 32,
+    iterations: int = 10,
+    progress: bool = False,
+) -> TransferResult:
     """Evaluate transfer methods on ``pair`` under the cold-start protocol.
 
     Parameters
@@ -174,9 +202,15 @@ def run(pair: CrossDomain, methods: Optional[Sequence[Method]] = None, fraction:
         bar.update(1)
     bar.close()
     ids = split.train.shared_map.ids
-    report = evaluate(models, split.train.target, split.test, metrics=metrics,
-                      segments={"cold": ids[split.cold_users], "warm": ids[split.warm_users]},
-                      n_bootstrap=n_bootstrap, seed=seed)
+    report = evaluate(
+        models,
+        split.train.target,
+        split.test,
+        metrics=metrics,
+        segments={"cold": ids[split.cold_users], "warm": ids[split.warm_users]},
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
     gains = _gains(report, methods, metrics)
     return TransferResult(report, gains, chosen, pd.DataFrame(rows), times, split, metrics)
 
@@ -196,11 +230,21 @@ def _gains(report: Report, methods: Sequence[Method], metrics: Sequence[str]) ->
                 if not m.transfer:
                     continue
                 g = report.gain(m.name, over=best, metric=metric, segment=seg)
-                out.append({"method": m.name, "segment": seg, "metric": metric, "baseline": best,
-                            "baseline_value": vals[best], "value": table.loc[(m.name, seg), metric],
-                            "estimate": g.estimate, "low": g.low, "high": g.high,
-                            "relative": g.estimate / vals[best] if vals[best] else np.nan,
-                            "significant": g.significant})
+                out.append(
+                    {
+                        "method": m.name,
+                        "segment": seg,
+                        "metric": metric,
+                        "baseline": best,
+                        "baseline_value": vals[best],
+                        "value": table.loc[(m.name, seg), metric],
+                        "estimate": g.estimate,
+                        "low": g.low,
+                        "high": g.high,
+                        "relative": g.estimate / vals[best] if vals[best] else np.nan,
+                        "significant": g.significant,
+                    }
+                )
     return pd.DataFrame(out)
 
 
@@ -216,4 +260,5 @@ def _bar(progress: bool, total: int):
     if not progress:
         return _NoBar()
     from tqdm.auto import tqdm
+
     return tqdm(total=total, desc="transfer", unit="fit")
