@@ -9,12 +9,14 @@ namespace crossrec::bind {
 CROSSREC_BINDINGS(similarity) {
   m.def(
       "topk_similarity",
-      [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_cols, int k,
-         const std::string& kind, double shrink, int min_support, const py::object& rows_obj, int n_threads) {
+      [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_cols, int64_t k_arg,
+         const std::string& kind, double shrink, int64_t min_support, const py::object& rows_obj, int64_t threads_arg) {
         CsrArg X = csr_arg(indptr, indices, data, n_cols, "matrix");
-        require(k >= 1, "k: must be >= 1, got " + std::to_string(k));
-        SimOptions opt = sim_options(kind, shrink, min_support);
-        thread_arg(n_threads);
+        count_arg(k_arg, "k", 1, INT64_MAX);
+        // A row has at most n_rows - 1 neighbours: a larger k only sizes buffers.
+        const int k = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(k_arg, X.view.n_rows)));
+        SimOptions opt = sim_options(kind, shrink, count_arg(min_support, "min_support", 0));
+        const int n_threads = thread_arg(threads_arg);
         const int64_t n_rows = X.view.n_rows;
         std::optional<In<int32_t>> rows;
         if (!rows_obj.is_none()) rows = index_array(rows_obj, "rows");
@@ -23,9 +25,11 @@ CROSSREC_BINDINGS(similarity) {
         std::vector<float> val;
         std::vector<int64_t> out_indptr(static_cast<size_t>(n_query) + 1, 0);
         {
+          require_memory(static_cast<double>(n_query) * k * 8 + static_cast<double>(n_cols) * 8 + X.view.nnz() * 8.0,
+                         "topk_similarity (n_query x k neighbours and the transpose)");
           py::gil_scoped_release release;
           X.validate();
-          validate_sorted(X.view, "matrix");
+          validate_sorted_unique(X.view, "matrix");
           if (rows) validate_indices(rows->data(), n_query, n_rows, "rows");
           opt.float_accumulators = use_float_accumulators(X.view, opt);
           CsrOwned T = transpose(X.view);

@@ -415,7 +415,7 @@ void distill_epoch(const CsrView& train, const TeacherView& teacher, const Stude
       static_cast<double>(n_users) * (std::min<int64_t>(teacher.k, o.n_samples) + o.n_negatives);
   const double round_flops = (gt_draws + distill_rows) * f * 6.0 * kDistillRoundBlocks / n_blocks;
   if (n_threads == 0) n_threads = std::min(resolve_threads(0), static_cast<int>(std::max(1.0, round_flops / 4e6)));
-  const int64_t parts = n_threads;
+  const int64_t parts = resolve_threads(n_threads);
 
   for (int64_t r0 = 0; r0 < n_blocks; r0 += kDistillRoundBlocks) {
     const int64_t nb = std::min(kDistillRoundBlocks, n_blocks - r0);

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import io
-from .._validation import as_csr, check_n_threads, check_positive_int
+from .._validation import as_csr, as_index_array, check_n_threads, check_positive_int
 from ..data import IdMap, Interactions
 from ..errors import ModelFileError, NotFittedError
 from ..topn import topn_from_factors, topn_from_scores
@@ -121,6 +121,18 @@ class Recommender:
     def _predict_indices(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} ranks items but does not predict ratings")
 
+    def _candidates_and_width(self, candidates, n: int) -> tuple[Optional[np.ndarray], int]:
+        """Candidate item indices (checked: in range, each once) and the list width: n clamped to
+        the number of rankable items, so n=10**9 allocates nothing beyond the catalogue."""
+        if candidates is None:
+            return None, min(n, max(1, self.n_items_))
+        cand = as_index_array(candidates, "items", self.n_items_)
+        uniq, counts = np.unique(cand, return_counts=True)
+        if len(uniq) < len(cand):
+            dup = self.item_map_.ids[uniq[counts > 1][0]]
+            raise ValueError(f"items: item {dup!r} is given more than once; each candidate item must appear once")
+        return cand, min(n, max(1, len(cand)))
+
     # ---- public API -------------------------------------------------------------------
     def score(self, users, items=None) -> np.ndarray:
         """Dense scores of the given users (external ids) for all items, or for ``items``."""
@@ -140,10 +152,12 @@ class Recommender:
         """Top-n item indices and scores for user indices (the fast path used by evaluation).
 
         exclude: a users x items CSR of items to skip (default: the training interactions when
-        exclude_seen). Rows are padded with -1 / -inf when fewer than n items are eligible.
+        exclude_seen). Lists have min(n, number of candidate items) columns; rows are padded with
+        -1 / -inf when fewer items are eligible (e.g. after excluding seen ones).
         """
         self._check_fitted()
         n = check_positive_int(n, "n")
+        candidates, n = self._candidates_and_width(candidates, n)
         user_idx = np.ascontiguousarray(user_idx, dtype=np.int32)
         if user_idx.size and (user_idx.min() < 0 or user_idx.max() >= self.n_users_):
             raise ValueError(f"user index out of range [0, {self.n_users_})")
@@ -184,9 +198,9 @@ class Recommender:
         """Top-n items for each user.
 
         users: external user ids (scalar or list). items: optional external ids of candidate
-        items to rank (default all). Returns (ids, scores) of shape (len(users), n), best first;
-        when fewer than n items are eligible the row is padded with None / -inf (ids then have
-        object dtype).
+        items to rank (default all; each at most once). Returns (ids, scores) of shape
+        (len(users), min(n, number of candidate items)), best first; when fewer items are eligible
+        the row is padded with None / -inf (ids then have object dtype).
         """
         self._check_fitted()
         u = self.user_map_.lookup(users)

@@ -12,8 +12,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import factorization as fz
+from .._memory import check_allocation
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
+from ..errors import FitError
 from .base import Recommender
 
 
@@ -39,6 +41,12 @@ class _FactorModel(Recommender):
 
     def _init_factors(self, given, n_rows: int, name: str, rng: np.random.Generator, scale: float) -> np.ndarray:
         f = check_positive_int(self.factors, "factors")
+        # float64 draws, their float32 copy, and an optimiser's working copy of the same size
+        check_allocation(
+            float(n_rows) * f * (8 + 4 + 4),
+            f"{type(self).__name__}'s {name.split('_')[0]} factors ({n_rows} x {f})",
+            "lower factors",
+        )
         if given is None:
             return (rng.standard_normal((n_rows, f)) * scale).astype(np.float32)
         x = as_factors(given, name)
@@ -59,6 +67,7 @@ class _FactorModel(Recommender):
         try:
             for epoch in range(n_epochs):
                 step(epoch)
+                self._raise_if_diverged(epoch)
                 value = loss() if (callback is not None or show) else None
                 if bar is not None:
                     bar.update(1)
@@ -68,6 +77,22 @@ class _FactorModel(Recommender):
         finally:
             if bar is not None:
                 bar.close()
+
+    # What to change when the factors blow up (see _raise_if_diverged).
+    _divergence_hint = "lower learning_rate or raise regularization"
+
+    def _raise_if_diverged(self, epoch: int) -> None:
+        """FitError naming the epoch and what to change once any parameter is NaN or infinite: the
+        next epoch's kernel would otherwise refuse its own input ("X: holds a NaN"), or, after the
+        last epoch, the model would rank by NaN. A float64 sum of float32 values cannot overflow,
+        so it is NaN/inf exactly when an entry is (one pass, no temporary array)."""
+        for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+            a = getattr(self, name, None)
+            if a is not None and a.size and not np.isfinite(np.sum(a, dtype=np.float64)):
+                raise FitError(
+                    f"{type(self).__name__} diverged at epoch {epoch}: {name} holds NaN or infinite values; "
+                    f"{self._divergence_hint}"
+                )
 
 
 def _transpose(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -106,6 +131,8 @@ class ALS(_FactorModel):
     user_factors_, item_factors_ : (n_users, f), (n_items, f) float32.
     global_mean_, user_bias_, item_bias_ : explicit with use_bias only (else 0.0 and empty arrays).
     """
+
+    _divergence_hint = "raise regularization (or lower alpha for implicit data)"
 
     def __init__(
         self,
@@ -168,6 +195,11 @@ class ALS(_FactorModel):
         threads = check_n_threads(self.n_threads)
         rng = np.random.default_rng(check_seed(self.seed))
         n_users, n_items = m.shape
+        f = int(self.factors)
+        # the f x f Gram and one f x f system per thread (C++ scratch), in float64
+        check_allocation(
+            float(f) * f * 8 * (threads + 2), f"ALS's {f} x {f} systems ({threads} threads)", "lower factors"
+        )
         scale = 0.01 if self.implicit else 0.1
         X = self._init_factors(user_init, n_users, "user_init", rng, scale)
         Y = self._init_factors(item_init, n_items, "item_init", rng, scale)
@@ -415,8 +447,6 @@ class MF(_FactorModel):
                 )
             )
             if not np.isfinite(losses[-1]):
-                from ..errors import FitError
-
                 raise FitError(
                     f"MF diverged at epoch {epoch} (training error is not finite); "
                     "lower learning_rate or raise regularization"
