@@ -11,6 +11,7 @@ from .diagnostics import Diagnosis, diagnose, linear_cka
 from .distill import Distill
 from .domains import ColdStartSplit, CrossDomain
 from .finetune import FineTune
+from .content import CrossDomainContent
 from .knn import CrossDomainKNN
 from .mapping import EMCDR
 from .rules import CrossDomainRules
@@ -20,6 +21,7 @@ __all__ = [
     "Auto",
     "CMF",
     "ColdStartSplit",
+    "CrossDomainContent",
     "CrossDomainKNN",
     "CrossDomainRules",
     "CrossDomain",
