@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._validation import check_float
-from ..models.base import Recommender
+from .base import TransferRecommender
 from .domains import CrossDomain
 from .knn import check_any_pair
 
@@ -72,7 +72,7 @@ def _weights(m: sp.csr_matrix, explicit: bool, center: bool) -> sp.csr_matrix:
     return W
 
 
-class CrossDomainContent(Recommender):
+class CrossDomainContent(TransferRecommender):
     """Content-based transfer through a shared item vocabulary (domains that share users).
 
     Parameters

@@ -12,7 +12,7 @@ neighbours use both domains.
   the source raters, ``score(u, t) = sum_{j in N(t)} s(t, j) r_uj``.
 
 Ratings (explicit targets) are predicted baseline-centred as in Surprise's ``KNNBaseline``:
-``b_xy + sum s (r - b) / sum |s|`` over the neighbours that rated, with ``b`` the target's
+``b_xy + sum s (r - b) / (sum |s| + damping)`` over the neighbours that rated, with ``b`` the target's
 regularised biases; a cold entity, which has no target bias, takes the similarity-weighted mean
 bias of its neighbours (0 with none). Each block of the joint row is L2-normalised before the
 source block is weighted, so ``source_weight`` sets how much the source counts against the
@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from .. import _core
 from .._validation import as_index_array, check_choice, check_float, check_positive_int, csr_parts
-from ..models.base import Recommender
+from .base import TransferRecommender
 from ..models.baseline import fit_biases
 from ..similarity import topk_similarity
 from .domains import CrossDomain
@@ -49,7 +49,7 @@ def _unit_rows(m: sp.csr_matrix) -> sp.csr_matrix:
     return m
 
 
-class CrossDomainKNN(Recommender):
+class CrossDomainKNN(TransferRecommender):
     """Cross-domain neighbourhood CF (user-based for shared users, item-based for shared items).
 
     Parameters
@@ -65,6 +65,9 @@ class CrossDomainKNN(Recommender):
         Similarity shrinkage n / (n + shrink) (n = co-occurring columns).
     reg_user, reg_item : float
         Regularisation of the target biases used to centre ratings.
+    damping : float >= 0
+        Added to the prediction's denominator, ``sum s (r - b) / (sum |s| + damping)``: a residual
+        backed by few or weak neighbours is shrunk toward the baseline (0: Surprise's rule).
     clip : bool
         Clip predicted ratings to the target's training range.
     n_threads : int
@@ -84,6 +87,7 @@ class CrossDomainKNN(Recommender):
         shrink: float = 0.0,
         reg_user: float = 15.0,
         reg_item: float = 10.0,
+        damping: float = 1.0,
         clip: bool = True,
         n_threads: int = 0,
     ):
@@ -93,6 +97,7 @@ class CrossDomainKNN(Recommender):
         self.shrink = shrink
         self.reg_user = reg_user
         self.reg_item = reg_item
+        self.damping = damping
         self.clip = clip
         self.n_threads = n_threads
 
@@ -102,6 +107,7 @@ class CrossDomainKNN(Recommender):
         check_choice(self.similarity, "similarity", SIMILARITIES)
         w = check_float(self.source_weight, "source_weight", 0.0)
         shrink = check_float(self.shrink, "shrink", 0.0)
+        check_float(self.damping, "damping", 0.0)
         m = self._start_fit(pair.target)
         self.shared_users_ = pair.shared == "users"
         # rows: shared entities; E_t: their target interactions (entities x the other side)
@@ -147,26 +153,32 @@ class CrossDomainKNN(Recommender):
         if not self.explicit_:
             raise NotImplementedError("CrossDomainKNN predicts ratings only for an explicit target")
         x, y = (user_idx, item_idx) if self.shared_users_ else (item_idx, user_idx)
-        X = self.target_rows_
-        pred, _ = _core.knn_predict_fixed(
-            *csr_parts(X),
-            X.shape[1],
-            *csr_parts(self.neighbors_),
-            np.ascontiguousarray(x, np.int32),
-            np.ascontiguousarray(y, np.int32),
-            centering="baseline",
-            k=int(self.k),
-            min_k=1,
-            global_mean=self.global_mean_,
-            x_mean=None,
-            bx=self.entity_bias_,
-            by=self.other_bias_,
-            clip=bool(self.clip),
-            lo=float(self.rating_range_[0]),
-            hi=float(self.rating_range_[1]),
-            n_threads=self._threads(),
-        )
-        return pred
+        x = np.asarray(x, np.int64)
+        y = np.asarray(y, np.int64)
+        # Every (query, neighbour) pair, vectorised: the neighbour's target rating of y is found by
+        # a binary search in the sorted (row * n_cols + col) keys of the target matrix. (The C++
+        # Surprise-style kernel treats an entity without target ratings as unknown, which is
+        # exactly the cold entity this model exists for, so the sums are done here.)
+        X, N = self.target_rows_, self.neighbors_
+        n_cols = X.shape[1]
+        keys = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr)) * n_cols + X.indices
+        counts = np.diff(N.indptr)[x]
+        q = np.repeat(np.arange(len(x)), counts)
+        starts = N.indptr[x]
+        pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
+        nb, sim = N.indices[pos].astype(np.int64), N.data[pos].astype(np.float64)
+        want = nb * n_cols + y[q]
+        at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        hit = keys[at] == want
+        q, nb, sim = q[hit], nb[hit], sim[hit]
+        resid = X.data[at[hit]] - (self.global_mean_ + self.entity_bias_[nb] + self.other_bias_[y[q]])
+        num = np.bincount(q, weights=sim * resid, minlength=len(x))
+        den = np.bincount(q, weights=np.abs(sim), minlength=len(x))
+        pred = self.global_mean_ + self.entity_bias_[x] + self.other_bias_[y]
+        pred = pred + np.divide(num, den + float(self.damping), out=np.zeros(len(x)), where=den > 0)
+        if self.clip:
+            pred = np.clip(pred, self.rating_range_[0], self.rating_range_[1])
+        return pred.astype(np.float32)
 
     def recommend_indices(
         self,

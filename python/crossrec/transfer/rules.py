@@ -26,8 +26,8 @@ import scipy.sparse as sp
 
 from .. import _core
 from .._validation import check_choice, check_float, check_positive_int
-from ..models.base import Recommender
-from ..rules import frequent_itemsets, rule_arrays
+from .base import TransferRecommender
+from ..itemsets import frequent_itemsets, rule_arrays
 from .domains import CrossDomain
 from .knn import check_any_pair
 
@@ -40,7 +40,7 @@ def _binary(m: sp.csr_matrix, min_value: Optional[float]) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (rows, m.indices[keep])), shape=m.shape)
 
 
-class CrossDomainRules(Recommender):
+class CrossDomainRules(TransferRecommender):
     """Cross-domain association rules mined from overlapping users' joint baskets.
 
     Parameters
