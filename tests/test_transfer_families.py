@@ -240,3 +240,41 @@ def test_bad_parameters():
         CrossDomainRules(max_len=1).fit(pair)
     with pytest.raises(ValueError, match="metric"):
         CrossDomainRules(metric="leverage").fit(pair)
+
+
+# ---- the shared transfer contract (tests/contract.py) -----------------------------------------
+from contract import TransferContract  # noqa: E402
+from contract import small_pair as contract_pair  # noqa: E402
+
+
+class TestCrossDomainKNNContract(TransferContract):
+    rating_model = True
+
+    def make_model(self, n_threads=0):
+        return CrossDomainKNN(k=10, n_threads=n_threads)
+
+
+class TestCrossDomainKNNImplicitContract(TransferContract):
+    explicit_data = False
+
+    def make_model(self, n_threads=0):
+        return CrossDomainKNN(k=10, n_threads=n_threads)
+
+
+class TestCrossDomainRulesContract(TransferContract):
+    explicit_data = False
+
+    def make_model(self, n_threads=0):
+        return CrossDomainRules(min_support=2, min_confidence=0.05, n_threads=n_threads)
+
+
+class TestCrossDomainContentContract(TransferContract):
+    def make_model(self, n_threads=0):
+        # features per domain (this pair's item ids are ints in one domain and strings in the other)
+        p = contract_pair(explicit=True)
+        rng = np.random.default_rng(2)
+
+        def frame(ids):
+            return pd.DataFrame((rng.random((len(ids), 5)) < 0.5).astype(float), index=ids, columns=list("vwxyz"))
+
+        return CrossDomainContent(frame(p.source.item_ids), frame(p.target.item_ids), n_threads=n_threads)
