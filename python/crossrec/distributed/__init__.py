@@ -19,6 +19,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from ._cluster import WorkerMemoryError
 from .als import DistributedALS as ALS
+from .batch import evaluate, item_similarity, recommend_all
 from .blocks import Block, Blocks, as_blocks, from_dask_dataframe, from_interactions, read_csv, read_parquet
 
 __all__ = [
@@ -27,6 +28,9 @@ __all__ = [
     "Blocks",
     "WorkerMemoryError",
     "as_blocks",
+    "evaluate",
+    "item_similarity",
+    "recommend_all",
     "from_dask_dataframe",
     "from_interactions",
     "read_csv",

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from .._validation import INDEX_DTYPE, VALUE_DTYPE, check_choice, check_positive_int
 from ..data import IdMap, Interactions
-from ._cluster import Keys, bounds, get_client, n_workers
+from ._cluster import Keys, bounds, get_client, n_workers, tree_sum
 
 DUPLICATES = ("sum", "error")
 
@@ -203,6 +203,14 @@ def _sorted_unique(values: pd.Series, kind: str) -> np.ndarray:
         return np.asarray(sorted(v, key=lambda x: (type(x).__name__, str(x))), dtype=object)
 
 
+def _unique_ids(df: pd.DataFrame, user: str, item: str) -> tuple[pd.Series, pd.Series]:
+    return pd.Series(pd.unique(df[user].to_numpy())), pd.Series(pd.unique(df[item].to_numpy()))
+
+
+def _union(a, b):
+    return tuple(pd.Series(pd.unique(pd.concat([x, y], ignore_index=True).to_numpy())) for x, y in zip(a, b))
+
+
 def _split_partition(df: pd.DataFrame, user_ids, item_ids, user, item, rating, ub, ib, implicit: bool):
     """One partition mapped to indices and cut into per-user-block and per-item-block triplets."""
     u = pd.Index(user_ids).get_indexer(df[user].to_numpy())
@@ -272,14 +280,16 @@ def from_dask_dataframe(
     client = get_client(client)
     explicit = rating is not None and not implicit
     keys = Keys("blocks")
-    user_ids, item_ids = client.compute([df[user].unique(), df[item].unique()], sync=True)
+    parts = client.compute(df.to_delayed())
+    # id maps: unique ids per partition, then a tree of unions on the workers; one sort on the client
+    uniq = [client.submit(_unique_ids, p, user, item, key=keys("unique-ids", j)) for j, p in enumerate(parts)]
+    user_ids, item_ids = client.gather(tree_sum(client, uniq, keys, "unique-ids-union", 0, combine=_union))
     user_ids, item_ids = _sorted_unique(user_ids, "user"), _sorted_unique(item_ids, "item")
     if len(user_ids) == 0:
         raise ValueError("no interactions: the DataFrame is empty")
     nb = _n_blocks(client, n_blocks)
     ub, ib = bounds(len(user_ids), nb), bounds(len(item_ids), nb)
     uf, itf = client.scatter([user_ids, item_ids], broadcast=True, hash=False)
-    parts = client.compute(df.to_delayed())
     splits = [
         client.submit(
             _split_partition, p, uf, itf, user, item, rating, ub, ib, not explicit, key=keys("split", j), pure=False
