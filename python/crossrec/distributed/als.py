@@ -18,7 +18,7 @@ from .. import factorization as fz
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..models.mf import ALS as LocalALS
 from . import engine
-from ._cluster import Keys, get_client, n_workers
+from ._cluster import Keys, get_client, put
 from .blocks import Blocks, as_blocks, gather_rows
 
 
@@ -49,21 +49,17 @@ class FactorFit:
 
         return [s[0] for s in self.client.gather([self.client.submit(block_stats, b, pure=False) for b in rows])]
 
-    def scatter_rows(self, table: np.ndarray, edges: np.ndarray, what: str, replicas: int = 2) -> list:
-        """Row blocks of a client-side table as futures (replicated: scattered data has no lineage)."""
-        futs = self.client.scatter(
-            [np.ascontiguousarray(table[s:e]) for s, e in zip(edges[:-1], edges[1:])], hash=False
+    def put_rows(self, table: np.ndarray, edges: np.ndarray, what: str) -> list:
+        """Row blocks of a client-side table as recomputable futures (see ``_cluster.put``)."""
+        return put(
+            self.client, [np.ascontiguousarray(table[s:e]) for s, e in zip(edges[:-1], edges[1:])], self.keys, what
         )
-        r = min(replicas, n_workers(self.client))
-        if r > 1:
-            self.client.replicate(futs, n=r)
-        return futs
 
-    def scatter_priors(self, prior, weight, edges) -> Optional[list]:
+    def put_priors(self, prior, weight, edges) -> Optional[list]:
         if prior is None:
             return None
-        p = self.scatter_rows(prior, edges, "prior")
-        w = self.scatter_rows(weight, edges, "prior weight")
+        p = self.put_rows(prior, edges, "prior")
+        w = self.put_rows(weight, edges, "prior-weight")
         return list(zip(p, w))
 
     def step(self, side: str, X: list, Y: list, spec: engine.StepSpec, step: int, priors=None, gram=None) -> list:
@@ -194,7 +190,7 @@ class DistributedALS(LocalALS):
         item_prior_weight=None,
     ) -> "DistributedALS":
         """Fit on ``data``: :class:`Blocks`, an Interactions, a Dask DataFrame or a Parquet path.
-        Keyword arguments as in :meth:`crossrec.ALS.fit` (client-side arrays, scattered by block)."""
+        Keyword arguments as in :meth:`crossrec.ALS.fit` (client-side arrays, sent by block)."""
         client = get_client(self.client)
         blocks = as_blocks(data, n_blocks=self.n_blocks, client=client)
         f = check_positive_int(self.factors, "factors")
@@ -215,14 +211,15 @@ class DistributedALS(LocalALS):
         scale = 0.01 if self.implicit else 0.1
         X0 = self._start(user_init, n_users, f, "user_init", rng, scale, blocks.user_bounds, biased)
         Y0 = self._start(item_init, n_items, f, "item_init", rng, scale, blocks.item_bounds, biased)
-        X, Y = run.scatter_rows(X0, blocks.user_bounds, "users"), run.scatter_rows(Y0, blocks.item_bounds, "items")
+        X = run.put_rows(X0, blocks.user_bounds, "users-init")
+        Y = run.put_rows(Y0, blocks.item_bounds, "items-init")
         del X0, Y0
         up = fz.prior_args(user_prior, user_prior_weight, n_users, f, "user_prior")
         ip = fz.prior_args(item_prior, item_prior_weight, n_items, f, "item_prior")
         if biased:
             up, ip = _augment(up, n_users), _augment(ip, n_items)
-        up = run.scatter_priors(up[0], up[1], blocks.user_bounds)
-        ip = run.scatter_priors(ip[0], ip[1], blocks.item_bounds)
+        up = run.put_priors(up[0], up[1], blocks.user_bounds)
+        ip = run.put_priors(ip[0], ip[1], blocks.item_bounds)
 
         mean = blocks.value_sum / blocks.nnz if biased else 0.0
         base = engine.StepSpec(

@@ -22,7 +22,7 @@ from .._validation import as_index_array, check_positive_int
 from ..data import Interactions
 from ..models.base import Recommender
 from ..similarity import KINDS, topk_similarity
-from ._cluster import Keys, bounds, check_fits, get_client, n_workers, task_threads
+from ._cluster import Keys, bounds, check_fits, get_client, n_workers, put, task_threads
 from .blocks import as_blocks
 
 METRICS = {
@@ -104,7 +104,7 @@ def recommend_all(
     for old in glob.glob(os.path.join(path, "part-*.parquet")):
         os.remove(old)
     keys = Keys("recommend-all")
-    remote = client.scatter(model, broadcast=True, hash=False)
+    remote = put(client, [model], keys, "model")[0]
     edges = bounds(len(idx), n_blocks if n_blocks is not None else 4 * n_workers(client), align=1)
     futs = [
         client.submit(
@@ -232,7 +232,7 @@ def evaluate(
         mask[as_index_array(members, f"segments[{name!r}]", model.n_users_)] = True
         seg_members[str(name)] = mask
     keys = Keys("evaluate")
-    remote = client.scatter(model, broadcast=True, hash=False)
+    remote = put(client, [model], keys, "model")[0]
     edges = bounds(len(users), n_blocks if n_blocks is not None else 4 * n_workers(client), align=1)
     futs = []
     for b, (s, e) in enumerate(zip(edges[:-1], edges[1:])):

@@ -5,7 +5,7 @@ futures of :class:`Block` (a contiguous range of rows, as a CSR over only the co
 touches, and those columns' global indices). The ``columns`` array is Spark MLlib's in-link
 table: a block needs exactly those rows of the opposite factor table and nothing else.
 
-Builders: :func:`from_interactions` (an in-memory ``crossrec.Interactions``, scattered),
+Builders: :func:`from_interactions` (an in-memory ``crossrec.Interactions``),
 :func:`from_dask_dataframe` (any Dask DataFrame, e.g. :func:`read_parquet` / :func:`read_csv` on
 shared storage; the blocks are computed by tasks, so a lost worker's blocks are recomputed).
 The id maps are built on the cluster: unique ids per partition, then a reduction, then sorted --
@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from .._validation import INDEX_DTYPE, VALUE_DTYPE, check_choice, check_positive_int
 from ..data import IdMap, Interactions
-from ._cluster import Keys, bounds, get_client, n_workers, tree_sum
+from ._cluster import Keys, bounds, get_client, n_workers, put, tree_sum
 
 DUPLICATES = ("sum", "error")
 
@@ -161,19 +161,15 @@ def _n_blocks(client, n_blocks: Optional[int]) -> int:
     return 2 * n_workers(client) if n_blocks is None else check_positive_int(n_blocks, "n_blocks")
 
 
-def _replicate(client, futures: list, replicas: int) -> None:
-    r = min(int(replicas), n_workers(client))
-    if r > 1 and futures:
-        client.replicate(futures, n=r)
-
-
 def from_interactions(
-    data: Interactions, n_blocks: Optional[int] = None, client: Any = None, replicas: int = 2
+    data: Interactions, n_blocks: Optional[int] = None, client: Any = None, recoverable: bool = True
 ) -> Blocks:
-    """Scatter an in-memory Interactions as user and item blocks.
+    """An in-memory Interactions as user and item blocks on the cluster.
 
-    Scattered data has no lineage, so it is replicated on ``replicas`` workers (default 2, at
-    most the number of workers): losing one worker then loses no input.
+    recoverable : True sends each block inside a task, so the scheduler keeps a copy and Dask
+        rebuilds the blocks of a lost worker (memory on the scheduler: about the data's size).
+        False scatters them (nothing kept on the scheduler, but a lost worker's blocks are gone:
+        the fit then fails with Dask's "lost dependencies" error -- never a wrong result).
     """
     if not isinstance(data, Interactions):
         raise ValueError(f"from_interactions expects crossrec.Interactions, got {type(data).__name__}")
@@ -186,9 +182,13 @@ def from_interactions(
     mt = sp.csr_matrix(m.T)  # items x users, canonical (CSC of m re-read as CSR)
     mt.sort_indices()
     ub, ib = bounds(m.shape[0], nb), bounds(m.shape[1], nb)
-    by_user = client.scatter([block_from_csr(m, s, e) for s, e in zip(ub[:-1], ub[1:])], hash=False)
-    by_item = client.scatter([block_from_csr(mt, s, e) for s, e in zip(ib[:-1], ib[1:])], hash=False)
-    _replicate(client, by_user + by_item, replicas)
+    users = [block_from_csr(m, s, e) for s, e in zip(ub[:-1], ub[1:])]
+    items = [block_from_csr(mt, s, e) for s, e in zip(ib[:-1], ib[1:])]
+    if recoverable:
+        keys = Keys("blocks")
+        by_user, by_item = put(client, users, keys, "user-block"), put(client, items, keys, "item-block")
+    else:
+        by_user, by_item = client.scatter(users, hash=False), client.scatter(items, hash=False)
     return Blocks(client, data.user_map, data.item_map, data.explicit, ub, ib, by_user, by_item)
 
 
@@ -289,7 +289,7 @@ def from_dask_dataframe(
         raise ValueError("no interactions: the DataFrame is empty")
     nb = _n_blocks(client, n_blocks)
     ub, ib = bounds(len(user_ids), nb), bounds(len(item_ids), nb)
-    uf, itf = client.scatter([user_ids, item_ids], broadcast=True, hash=False)
+    uf, itf = put(client, [user_ids, item_ids], keys, "id-maps")
     splits = [
         client.submit(
             _split_partition, p, uf, itf, user, item, rating, ub, ib, not explicit, key=keys("split", j), pure=False
@@ -329,7 +329,7 @@ def read_csv(
 
 
 def as_blocks(data: Any, n_blocks: Optional[int] = None, client: Any = None) -> Blocks:
-    """Blocks from whatever a distributed fit accepts: Blocks (as is), Interactions (scattered),
+    """Blocks from whatever a distributed fit accepts: Blocks (as is), Interactions,
     a Dask DataFrame with columns user, item[, rating], or a Parquet path."""
     if isinstance(data, Blocks):
         return data

@@ -116,6 +116,15 @@ def short_row_savings(block: Block, prior_weight: Optional[np.ndarray], f: int, 
     return float(np.maximum(0.0, cg - wood).sum())
 
 
+def fresh_float32(a: np.ndarray) -> np.ndarray:
+    """A writeable float32 copy with numpy's canonical dtype object. An unpickled array carries an
+    equal but distinct dtype instance, which np.array(..., dtype=float32) keeps and the in-place
+    binding (an identity check) rejects."""
+    out = np.empty(a.shape, np.float32)
+    np.copyto(out, a)
+    return out
+
+
 def _with_data(m: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
     out = sp.csr_matrix((np.asarray(data, VALUE_DTYPE), m.indices, m.indptr), shape=m.shape)
     out.has_canonical_format = True
@@ -141,7 +150,7 @@ def solve_block(
         Y = np.ascontiguousarray(opposite[0][block.columns])
     else:
         Y = concat_rows(*opposite)
-    X = np.array(X, dtype=np.float32, copy=True)  # task inputs are shared and may be recomputed
+    X = fresh_float32(X)  # task inputs are shared (and recomputed after a loss): never update them
     threads = task_threads(spec.n_threads)
     m = block.matrix
     if spec.implicit:
