@@ -177,9 +177,7 @@ class Recommender(Params):
         """
         self._check_fitted()
         n = check_positive_int(n, "n")
-        user_idx = np.ascontiguousarray(user_idx, dtype=np.int32)
-        if user_idx.size and (user_idx.min() < 0 or user_idx.max() >= self.n_users_):
-            raise ValueError(f"user index out of range [0, {self.n_users_})")
+        user_idx = as_index_array(user_idx, "user_idx", self.n_users_)
         if exclude is None and exclude_seen:
             exclude = self.seen_
         threads = self._threads()

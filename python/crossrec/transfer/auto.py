@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from .._validation import check_float, check_seed
+from .._validation import check_float, check_n_threads, check_seed
 from ..evaluation import evaluate
 from ..models.base import Recommender
 from ._common import check_pair
@@ -80,6 +80,8 @@ class Auto(Routed):
     confidence : float
         Level of the bootstrap interval a transfer gain must clear (the negative-transfer guard).
     factors, iterations, seed : model size, sweeps and the validation split's seed.
+    n_threads : threads of the factor models and of recommend (0 = all usable cores); results do
+        not depend on it.
 
     Attributes
     ----------
@@ -100,6 +102,7 @@ class Auto(Routed):
         factors: int = 32,
         iterations: int = 10,
         seed: int = 0,
+        n_threads: int = 0,
     ):
         self.candidates = candidates
         self.time_budget = time_budget
@@ -109,6 +112,7 @@ class Auto(Routed):
         self.factors = factors
         self.iterations = iterations
         self.seed = seed
+        self.n_threads = n_threads
 
     def fit(self, pair: CrossDomain) -> Auto:
         pair = check_pair(pair, "Auto")
@@ -116,7 +120,8 @@ class Auto(Routed):
         seed = check_seed(self.seed)
         t_start = time.perf_counter()
         explicit = pair.target.explicit
-        builders = auto_candidates(explicit, self.factors, self.iterations)
+        threads = check_n_threads(self.n_threads)
+        builders = auto_candidates(explicit, self.factors, self.iterations, threads)
         names = [NO_TRANSFER] + [n for n in (self.candidates or list(builders)) if n != NO_TRANSFER]
         for n in names:
             if n not in builders:
@@ -126,7 +131,7 @@ class Auto(Routed):
         lower = explicit
         val = pair.cold_start_split(self.fraction, 0.2, seed=seed + 1)
         ids = val.train.shared_map.ids
-        src = factor_model(explicit, self.factors, self.iterations).fit(pair.source)
+        src = factor_model(explicit, self.factors, self.iterations, n_threads=threads).fit(pair.source)
         fitted, trials = {}, []
         for n in names:
             if n != NO_TRANSFER and time.perf_counter() - t_start > budget:

@@ -31,32 +31,38 @@ def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dic
     return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0)
 
 
-def factor_model(explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0) -> Recommender:
+def factor_model(
+    explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0
+) -> Recommender:
     """The unfitted factor model the transfer methods build on (source, target and target-only)."""
-    return TransferALS(**als_defaults(explicit, factors, iterations), seed=seed)
+    return TransferALS(**als_defaults(explicit, factors, iterations), seed=seed, n_threads=n_threads)
 
 
-def builders(explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0) -> dict[str, Builder]:
+def builders(
+    explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0
+) -> dict[str, Builder]:
     """name -> builder(source_model, target_model, **params) of each transfer method and of the
     no-transfer baseline (see the module docstring)."""
 
     def model(given: Optional[Recommender]) -> Recommender:
-        return given if given is not None else factor_model(explicit, factors, iterations, seed)
+        return given if given is not None else factor_model(explicit, factors, iterations, seed, n_threads)
 
     als = als_defaults(explicit, factors, iterations)
     return {
         NO_TRANSFER: lambda src, tgt: NoTransfer(model(tgt)),
         "fine-tune": lambda src, tgt, pull=1.0: FineTune(
-            factor_model(explicit, factors, iterations, seed), source_model=src, pull=pull
+            factor_model(explicit, factors, iterations, seed, n_threads), source_model=src, pull=pull
         ),
-        "CMF": lambda src, tgt, weights=(0.5, 1.0): CMF(**als, weights=weights, seed=seed),
+        "CMF": lambda src, tgt, weights=(0.5, 1.0): CMF(**als, weights=weights, seed=seed, n_threads=n_threads),
         "EMCDR": lambda src, tgt, **p: EMCDR(src, model(tgt), **p),
     }
 
 
-def auto_candidates(explicit: bool, factors: int = 32, iterations: int = 10) -> dict[str, Callable[[Any], Recommender]]:
+def auto_candidates(
+    explicit: bool, factors: int = 32, iterations: int = 10, n_threads: int = 0
+) -> dict[str, Callable[[Any], Recommender]]:
     """The candidates :class:`~crossrec.transfer.Auto` tries: name -> builder(source_model)."""
-    b = builders(explicit, factors, iterations)
+    b = builders(explicit, factors, iterations, n_threads=n_threads)
     return {
         NO_TRANSFER: lambda src: b[NO_TRANSFER](src, None),
         "EMCDR": lambda src: b["EMCDR"](src, None, l2=10.0),
