@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from .. import factorization as fz
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..models.mf import ALS as LocalALS
+from ..models.protocol import check_is_fitted
 from . import engine
 from ._cluster import Keys, get_client, put
 from .blocks import Blocks, as_blocks, gather_rows
@@ -271,7 +272,7 @@ class DistributedALS(LocalALS):
 
     def to_local(self) -> LocalALS:
         """The fitted single-machine :class:`crossrec.ALS` (same parameters and state)."""
-        self._check_fitted()
+        check_is_fitted(self)
         names = LocalALS().get_params()
         local = LocalALS(**{k: v for k, v in self.get_params().items() if k in names})
         for k in ("user_map_", "item_map_", "seen_", "global_mean_", "user_factors_", "item_factors_"):

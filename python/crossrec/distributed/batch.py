@@ -21,6 +21,7 @@ from .. import metrics as _metrics
 from .._validation import as_index_array, check_positive_int
 from ..data import Interactions
 from ..models.base import Recommender
+from ..models.protocol import check_is_fitted
 from ..similarity import KINDS, topk_similarity
 from ._cluster import Keys, bounds, check_fits, get_client, n_workers, put, task_threads
 from .blocks import as_blocks
@@ -43,10 +44,7 @@ def _portable(model: Recommender) -> Recommender:
 def _check_model(model) -> Recommender:
     if not isinstance(model, Recommender):
         raise ValueError(f"expected a fitted crossrec model, got {type(model).__name__}")
-    if not hasattr(model, "item_map_"):
-        from ..errors import NotFittedError
-
-        raise NotFittedError(f"{type(model).__name__} is not fitted; call fit first")
+    check_is_fitted(model)
     return model
 
 
