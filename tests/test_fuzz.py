@@ -88,6 +88,8 @@ class Worker:
 def verdict(case: dict, res: dict) -> str | None:
     """None when the case passed, else why it failed."""
     name = json.dumps(case)
+    if res["outcome"] == "builder_error":
+        return f"the fuzz suite could not build {name}: {res['trace']}"
     if res["outcome"] in ("crash", "hang"):
         return f"{res['outcome']} (rc {res.get('rc')}) on {name}: {res.get('stderr', '')}"
     if res["outcome"] == "ok":
@@ -185,6 +187,28 @@ RANDOM_CASES = int(os.environ.get("CROSSREC_FUZZ_EXAMPLES", "300"))
 def test_random_core(worker, case):
     if case["fn"] in ("distill_rank_weights", "distill_user_gradient", "encode_baskets"):
         case["mutations"] = [m for m in case["mutations"] if m[0] != "threads"]
+    failure = verdict(case, worker.run(case))
+    assert failure is None, failure
+
+
+@st.composite
+def random_api_case(draw):
+    model = draw(st.sampled_from(fc.API_MODELS))
+    seed = draw(st.integers(0, 2**16))
+    options = [("param", p) for p in fc.API_PARAMS[model]] + [("call", c) for c in fc.API_CALLS]
+    kind, (what, value, rule) = draw(st.sampled_from(options))
+    return {"target": "api", "model": model, "seed": seed, kind: [what, value], "rule": rule}
+
+
+@settings(
+    max_examples=int(os.environ.get("CROSSREC_FUZZ_API_EXAMPLES", "60")),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(case=random_api_case())
+def test_random_public_api(worker, case):
     failure = verdict(case, worker.run(case))
     assert failure is None, failure
 

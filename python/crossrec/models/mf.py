@@ -41,10 +41,11 @@ class _FactorModel(Recommender):
 
     def _init_factors(self, given, n_rows: int, name: str, rng: np.random.Generator, scale: float) -> np.ndarray:
         f = check_positive_int(self.factors, "factors")
-        # float64 draws, their float32 copy, and an optimiser's working copy of the same size
+        # both sides' factors: float64 draws, their float32 copy, and a working copy of the same size
+        rows = self.n_users_ + self.n_items_
         check_allocation(
-            float(n_rows) * f * (8 + 4 + 4),
-            f"{type(self).__name__}'s {name.split('_')[0]} factors ({n_rows} x {f})",
+            float(rows) * f * (8 + 4 + 4),
+            f"{type(self).__name__}'s factors (({self.n_users_} users + {self.n_items_} items) x {f})",
             "lower factors",
         )
         if given is None:
