@@ -90,7 +90,7 @@ class TransferRecommender(Recommender):
             return
         # Inherited methods count too: a class may take its hooks from a mixin that is no
         # TransferRecommender (e.g. a factor-model base placed before this class in the MRO).
-        fit = getattr(cls, "fit")
+        fit = cls.fit
         if not getattr(fit, "__transposing__", False):
             cls.fit = _fit_maybe_transposed(fit)
         for name in _HOOKS:
