@@ -214,3 +214,22 @@ def test_worker_killed_mid_fit_gives_the_undisturbed_result(client, tmp_path):
     assert np.array_equal(got.user_factors_, ref.user_factors_)
     assert np.array_equal(got.item_factors_, ref.item_factors_)
     client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_finetune_equals_single_machine(client, tmp_path, explicit):
+    s, t = cr.datasets.synthetic_pair(200, 120, 100, explicit=explicit, density=0.06, overlap=0.8, seed=1)
+    pair = cr.CrossDomain(source=s, target=t, shared="users")
+    kw = dict(factors=6, iterations=3, implicit=not explicit, regularization=0.1, seed=2)
+    ref = cr.transfer.FineTune(cr.ALS(**kw), pull=0.5).fit(pair)
+    got = crd.FineTune(cr.ALS(**kw), pull=0.5, n_blocks=3).fit(pair)
+    assert type(got.model_) is cr.ALS and np.array_equal(got.cold_users_, ref.cold_users_)
+    assert close(got.model_.user_factors_, ref.model_.user_factors_)
+    assert close(got.model_.item_factors_, ref.model_.item_factors_)
+    got.save(tmp_path / "ft")
+    back = cr.load(tmp_path / "ft")
+    assert type(back) is cr.transfer.FineTune
+    users = pair.target.user_ids[:4]
+    assert np.array_equal(back.recommend(users, n=5)[0], ref.recommend(users, n=5)[0])
+    with pytest.raises(ValueError, match="crossrec.ALS"):
+        crd.FineTune(cr.MF(factors=4)).fit(pair)

@@ -271,18 +271,46 @@ class DistributedALS(LocalALS):
             self.item_bias_ = np.zeros(0, np.float32)
 
     def to_local(self) -> LocalALS:
-        """The fitted single-machine :class:`crossrec.ALS` (same parameters and state)."""
+        """The fitted single-machine :class:`crossrec.ALS` (same parameters and fitted state)."""
         check_is_fitted(self)
-        names = LocalALS().get_params()
-        local = LocalALS(**{k: v for k, v in self.get_params().items() if k in names})
-        for k in ("user_map_", "item_map_", "seen_", "global_mean_", "user_factors_", "item_factors_"):
-            setattr(local, k, getattr(self, k))
-        local.user_bias_, local.item_bias_ = self.user_bias_, self.item_bias_
-        return local
+        return local_twin_of(self, LocalALS)
 
     def save(self, path) -> None:
         """Saves the single-machine model (:meth:`to_local`): the file loads without Dask."""
         self.to_local().save(path)
+
+
+def fitted_state(model) -> dict:
+    """A model's fitted attributes (public names ending in ``_``), nested distributed models
+    replaced by their single-machine twins."""
+    out = {}
+    for k, v in vars(model).items():
+        if k.endswith("_") and not k.startswith("_"):
+            out[k] = v.to_local() if callable(getattr(v, "to_local", None)) else v
+    return out
+
+
+def local_twin_of(model, local_cls):
+    """An instance of ``local_cls`` with the model's parameters (those local_cls has; nested
+    distributed models as their twins) and its fitted state."""
+    names = local_cls().get_params()
+    params = {
+        k: (v.to_local() if callable(getattr(v, "to_local", None)) and hasattr(v, "item_map_") else _plain(v))
+        for k, v in model.get_params().items()
+        if k in names
+    }
+    local = local_cls(**params)
+    for k, v in fitted_state(model).items():
+        setattr(local, k, v)
+    return local
+
+
+def _plain(value):
+    """An unfitted distributed model parameter as its single-machine class (same parameters)."""
+    if isinstance(value, DistributedALS):
+        names = LocalALS().get_params()
+        return LocalALS(**{k: v for k, v in value.get_params().items() if k in names})
+    return value
 
 
 def _augment(prior, n_rows):
