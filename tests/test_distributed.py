@@ -235,3 +235,20 @@ def test_finetune_equals_single_machine(client, tmp_path, explicit):
     assert np.array_equal(back.recommend(users, n=5)[0], ref.recommend(users, n=5)[0])
     with pytest.raises(ValueError, match="crossrec.ALS"):
         crd.FineTune(cr.MF(factors=4)).fit(pair)
+
+
+@pytest.mark.parametrize("explicit, weights", [(True, (0.5, 1.0)), (False, (1.0, 1.0)), (False, (0.5, 1.0))])
+def test_cmf_equals_single_machine(client, tmp_path, explicit, weights):
+    s, t = cr.datasets.synthetic_pair(200, 120, 100, explicit=explicit, density=0.06, overlap=0.8, seed=1)
+    pair = cr.CrossDomain(source=s, target=t, shared="users")
+    kw = dict(factors=6, iterations=3, regularization=0.1, seed=2, weights=weights)
+    ref = cr.transfer.CMF(**kw).fit(pair)
+    got = crd.CMF(**kw, n_blocks=3, exchange="links").fit(pair)
+    for name in ("user_factors_", "item_factors_", "source_item_factors_"):
+        assert close(getattr(got, name), getattr(ref, name)), name
+    assert np.abs(ref.user_factors_).max() > 0.1
+    got.save(tmp_path / "cmf")
+    back = cr.load(tmp_path / "cmf")
+    assert type(back) is cr.transfer.CMF
+    users = pair.target.user_ids[:4]
+    assert np.array_equal(back.recommend(users, n=5)[0], ref.recommend(users, n=5)[0])

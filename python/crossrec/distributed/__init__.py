@@ -20,6 +20,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from ._cluster import WorkerMemoryError
 from .als import DistributedALS as ALS
 from .batch import evaluate, item_similarity, recommend_all
+from .transfer import DistributedCMF as CMF
 from .transfer import DistributedFineTune as FineTune
 from .blocks import Block, Blocks, as_blocks, from_dask_dataframe, from_interactions, read_csv, read_parquet
 
@@ -27,6 +28,7 @@ __all__ = [
     "ALS",
     "Block",
     "Blocks",
+    "CMF",
     "FineTune",
     "WorkerMemoryError",
     "as_blocks",

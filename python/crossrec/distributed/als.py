@@ -22,6 +22,8 @@ from . import engine
 from ._cluster import Keys, get_client, put
 from .blocks import Blocks, as_blocks, gather_rows
 
+__all__ = ["DistributedALS", "FactorFit", "gather_rows"]
+
 
 class FactorFit:
     """One distributed factorisation in progress: factor blocks (futures) of users and items, the
@@ -63,9 +65,10 @@ class FactorFit:
         w = self.put_rows(weight, edges, "prior-weight")
         return list(zip(p, w))
 
-    def step(self, side: str, X: list, Y: list, spec: engine.StepSpec, step: int, priors=None, gram=None) -> list:
+    def step(self, side: str, X: list, Y: list, spec, step: int, priors=None, gram=None) -> list:
         rows = self.data.by_user if side == "users" else self.data.by_item
-        if spec.implicit and gram is None:
+        first = spec[0] if isinstance(spec, (list, tuple)) else spec
+        if first.implicit and gram is None:
             gram = engine.gram(self.client, Y, self.keys, step, side)
         return engine.half_step(
             self.client, rows, X, Y, self.plans[side], spec, self.keys, step, side, gram_future=gram, priors=priors

@@ -162,7 +162,13 @@ def _n_blocks(client, n_blocks: Optional[int]) -> int:
 
 
 def from_interactions(
-    data: Interactions, n_blocks: Optional[int] = None, client: Any = None, recoverable: bool = True
+    data: Interactions,
+    n_blocks: Optional[int] = None,
+    client: Any = None,
+    recoverable: bool = True,
+    user_edges: Optional[np.ndarray] = None,
+    item_edges: Optional[np.ndarray] = None,
+    item_blocks: bool = True,
 ) -> Blocks:
     """An in-memory Interactions as user and item blocks on the cluster.
 
@@ -170,6 +176,8 @@ def from_interactions(
         rebuilds the blocks of a lost worker (memory on the scheduler: about the data's size).
         False scatters them (nothing kept on the scheduler, but a lost worker's blocks are gone:
         the fit then fails with Dask's "lost dependencies" error -- never a wrong result).
+    user_edges, item_edges : block boundaries to use instead of equal blocks (e.g. an item block
+        boundary between two domains' items). item_blocks : False builds the user blocks only.
     """
     if not isinstance(data, Interactions):
         raise ValueError(f"from_interactions expects crossrec.Interactions, got {type(data).__name__}")
@@ -181,9 +189,13 @@ def from_interactions(
     m = sp.csr_matrix((m.data.astype(VALUE_DTYPE), m.indices.astype(INDEX_DTYPE), m.indptr), shape=m.shape)
     mt = sp.csr_matrix(m.T)  # items x users, canonical (CSC of m re-read as CSR)
     mt.sort_indices()
-    ub, ib = bounds(m.shape[0], nb), bounds(m.shape[1], nb)
+    ub = bounds(m.shape[0], nb) if user_edges is None else np.asarray(user_edges, np.int64)
+    ib = bounds(m.shape[1], nb) if item_edges is None else np.asarray(item_edges, np.int64)
+    for name, edges, n in (("user_edges", ub, m.shape[0]), ("item_edges", ib, m.shape[1])):
+        if edges[0] != 0 or edges[-1] != n or np.any(np.diff(edges) <= 0):
+            raise ValueError(f"{name} must rise strictly from 0 to {n}, got {edges.tolist()}")
     users = [block_from_csr(m, s, e) for s, e in zip(ub[:-1], ub[1:])]
-    items = [block_from_csr(mt, s, e) for s, e in zip(ib[:-1], ib[1:])]
+    items = [block_from_csr(mt, s, e) for s, e in zip(ib[:-1], ib[1:])] if item_blocks else []
     if recoverable:
         keys = Keys("blocks")
         by_user, by_item = put(client, users, keys, "user-block"), put(client, items, keys, "item-block")
