@@ -32,7 +32,7 @@ class FactorFit:
     def __init__(self, client, data: Blocks, width: int, exchange: str, keys: Keys):
         self.client, self.data, self.width, self.keys = client, data, width, keys
         users, items = data.by_user, data.by_item
-        nnz_u, nnz_i = self._block_sizes(users), self._block_sizes(items)
+        nnz_u, nnz_i = data.user_block_nnz, data.item_block_nnz
         plans = {}
         for name, rows, edges, n_opp, sizes in (
             ("users", users, data.item_bounds, data.n_items, nnz_u),
@@ -46,11 +46,6 @@ class FactorFit:
             plans[name] = ex.plan(mode)
         self.plans = plans
         self.mode = {k: v.mode for k, v in plans.items()}
-
-    def _block_sizes(self, rows) -> list[int]:
-        from .blocks import block_stats
-
-        return [s[0] for s in self.client.gather([self.client.submit(block_stats, b, pure=False) for b in rows])]
 
     def put_rows(self, table: np.ndarray, edges: np.ndarray, what: str) -> list:
         """Row blocks of a client-side table as recomputable futures (see ``_cluster.put``)."""

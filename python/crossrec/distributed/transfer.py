@@ -11,7 +11,7 @@ unchanged, with its ALS fits running on the cluster (:class:`DistributedALS`).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -105,19 +105,29 @@ class DistributedCMF(LocalCMF):
     shared user rows are solved against the stacked item rows ``[Y_s; Y_t]`` in one task per block;
     the item blocks never straddle the two domains, so each item step runs per domain (its own
     mean, ridge and weight). Same parameters as CMF plus ``n_blocks``, ``exchange``, ``client``;
-    same fitted state; ``save`` writes the single-machine CMF.
+    same fitted state; ``save`` writes the single-machine CMF. ``callback(iteration, None)``
+    runs after every sweep (True stops), as in :class:`crossrec.distributed.ALS`.
     """
 
-    def __init__(self, *args, n_blocks: Optional[int] = None, exchange: str = "auto", client: Any = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        n_blocks: Optional[int] = None,
+        exchange: str = "auto",
+        client: Any = None,
+        callback: Optional[Callable[[int, Any], Any]] = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.n_blocks = n_blocks
         self.exchange = exchange
         self.client = client
+        self.callback = callback
 
     @classmethod
     def param_names(cls) -> list:
         # CMF's own parameters (passed through *args/**kwargs to its __init__) plus ours
-        return LocalCMF.param_names() + ["n_blocks", "exchange", "client"]
+        return LocalCMF.param_names() + ["n_blocks", "exchange", "client", "callback"]
 
     def _hyper(self, explicit_data: bool) -> dict:
         model = getattr(self, "model", None)
@@ -194,7 +204,7 @@ class DistributedCMF(LocalCMF):
             state["X"] = run.step("users", state["X"], state["Y"], user_spec, it, gram=gy)
             return state["X"]
 
-        run.loop(h["iterations"], sweep, False, None, "crossrec.distributed.CMF")
+        run.loop(h["iterations"], sweep, False, self.callback, "crossrec.distributed.CMF")
         Xa, Ya = gather_rows(client, state["X"]), gather_rows(client, state["Y"])
         if mapped:
             self._map_cold_rows(pair, client, run, Xa, state["Y"][: sum(is_src)], ue, ie[ie <= ns], reg, mus, d, keys)
