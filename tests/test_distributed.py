@@ -26,7 +26,7 @@ TOL = 2e-4  # float32 factors of magnitude ~1; the Gram sum is reduced in anothe
 @pytest.fixture(scope="module")
 def client():
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="1GiB"
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
     )
     c = Client(cluster)
     yield c
@@ -170,7 +170,7 @@ def test_evaluate_reduces_segments_like_local_metrics(client):
     data = cr.Interactions.from_pandas(long_tail(seed=8), rating="rating", implicit=True, duplicates="sum")
     train, test = cr.split.random(data, test_size=0.3, seed=0)
     model = cr.ALS(factors=4, iterations=3).fit(train)
-    seg = np.arange(0, data.n_users, 2)
+    seg = data.user_ids[::2]  # external ids, as crossrec.evaluate takes them
     report = crd.evaluate(model, test, k=5, metrics=("ndcg", "recall"), segments={"even": seg}, n_blocks=3)
     users = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
     idx, _ = model.recommend_indices(users, n=5)
@@ -181,6 +181,8 @@ def test_evaluate_reduces_segments_like_local_metrics(client):
     assert report.loc["even", "users"] == even.sum()
     with pytest.raises(ValueError, match="unknown metric"):
         crd.evaluate(model, test, metrics=("nope",))
+    with pytest.raises(ValueError, match="internal user indices"):
+        crd.evaluate(model, test, segments={"cold": cr.data.Indices([0, 1], "user")})
 
 
 def test_table_too_large_for_a_worker_fails_before_work(client):
