@@ -85,15 +85,16 @@ def _optional_models(seed: int) -> dict[str, Callable[[], object]]:
 def _transfer_models(source: Interactions, train: Interactions, seed: int) -> tuple[dict, CrossDomain]:
     """Transfer methods with the first settings of their validation grids (crossrec.transfer.run
     tunes them on a validation split; the demo keeps to defaults to stay fast)."""
-    from .transfer import CMF, EMCDR, FineTune, TransferALS
+    from .models.mf import ALS
+    from .transfer import CMF, EMCDR, FineTune
     from .transfer.run import als_defaults
 
     als = als_defaults(train.explicit)
     pair = CrossDomain(source, train)
-    source_model = TransferALS(**als, seed=seed).fit(pair.source)
-    target_model = TransferALS(**als, seed=seed).fit(pair.target)
+    source_model = ALS(**als, seed=seed).fit(pair.source)
+    target_model = ALS(**als, seed=seed).fit(pair.target)
     return {
-        "fine-tune (transfer)": lambda: FineTune(TransferALS(**als, seed=seed), source_model=source_model, pull=1.0),
+        "fine-tune (transfer)": lambda: FineTune(ALS(**als, seed=seed), source_model=source_model, pull=1.0),
         "CMF (transfer)": lambda: CMF(**als, weights=(0.5, 1.0), seed=seed),
         "EMCDR (transfer)": lambda: EMCDR(source_model, target_model, l2=10.0, user_stats=True),
     }, pair

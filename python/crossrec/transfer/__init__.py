@@ -3,7 +3,7 @@
 ``run(pair, ...)`` evaluates methods under the cold-start protocol; see :mod:`crossrec.transfer.run`.
 """
 
-from ._als import TransferALS
+from .deprecated import TransferALS
 from .auto import Auto
 from .baselines import NoTransfer
 from .cmf import CMF

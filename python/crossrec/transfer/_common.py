@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
 
 from ..models.base import Recommender
+from ..models.mf import ALS, FactorModel
 from .domains import CrossDomain
 
 
@@ -42,11 +42,21 @@ def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
     return clone(model).fit(data)
 
 
-def user_vectors(model: Recommender) -> np.ndarray:
-    """Full user rows of a factor model (incl. an explicit bias column when the model has one)."""
-    if not hasattr(model, "user_factors_"):
-        raise ValueError(f"{type(model).__name__} has no user_factors_; transfer needs a factor model")
-    return np.asarray(model.user_factors_, np.float32)
+TRANSFER_ALS_DEFAULTS = dict(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0)
+"""The ALS the transfer methods use when given no model: 32 factors, 10 sweeps, ridge 0.1, the data's
+own feedback kind, implicit confidence 10 (the former ``TransferALS`` defaults)."""
+
+
+def default_factor_model() -> ALS:
+    """A new unfitted :class:`crossrec.ALS` with :data:`TRANSFER_ALS_DEFAULTS`."""
+    return ALS(**TRANSFER_ALS_DEFAULTS)
+
+
+def factor_model(model, who: str, role: str) -> FactorModel:
+    """``model`` if it is a crossrec factor model (ALS, MF, BPR), else a ValueError naming it."""
+    if not isinstance(model, FactorModel):
+        raise ValueError(f"{who}: {role} must be a crossrec factor model (ALS, MF or BPR), got {type(model).__name__}")
+    return model
 
 
 class Delegating(Recommender):

@@ -21,7 +21,7 @@ import numpy as np
 from .._validation import check_float, check_seed
 from ..evaluation import evaluate
 from ..models.base import Recommender
-from ._als import TransferALS
+from ..models.mf import ALS
 from ._common import check_pair
 from .baselines import NoTransfer
 from .cmf import CMF
@@ -59,11 +59,11 @@ def default_candidates(explicit: bool, factors: int = 32, iterations: int = 10) 
     """name -> builder(source_model) of an unfitted candidate (fit takes the pair)."""
     als = als_defaults(explicit, factors, iterations)
     return {
-        NO_TRANSFER: lambda src: NoTransfer(TransferALS(**als)),
-        "EMCDR": lambda src: EMCDR(src, TransferALS(**als), l2=10.0),
-        "fine-tune pull=0.1": lambda src: FineTune(TransferALS(**als), source_model=src, pull=0.1),
-        "fine-tune pull=1": lambda src: FineTune(TransferALS(**als), source_model=src, pull=1.0),
-        "fine-tune pull=10": lambda src: FineTune(TransferALS(**als), source_model=src, pull=10.0),
+        NO_TRANSFER: lambda src: NoTransfer(ALS(**als)),
+        "EMCDR": lambda src: EMCDR(src, ALS(**als), l2=10.0),
+        "fine-tune pull=0.1": lambda src: FineTune(ALS(**als), source_model=src, pull=0.1),
+        "fine-tune pull=1": lambda src: FineTune(ALS(**als), source_model=src, pull=1.0),
+        "fine-tune pull=10": lambda src: FineTune(ALS(**als), source_model=src, pull=10.0),
         "CMF": lambda src: CMF(**als, weights=(1.0, 1.0)),
     }
 
@@ -132,7 +132,7 @@ class Auto(Routed):
         lower = explicit
         val = pair.cold_start_split(self.fraction, 0.2, seed=seed + 1)
         ids = val.train.shared_map.ids
-        src = TransferALS(**als_defaults(explicit, self.factors, self.iterations)).fit(pair.source)
+        src = ALS(**als_defaults(explicit, self.factors, self.iterations)).fit(pair.source)
         fitted, trials = {}, []
         for n in names:
             if n != NO_TRANSFER and time.perf_counter() - t_start > budget:

@@ -8,8 +8,7 @@ import numpy as np
 
 from ..models.base import Recommender
 from ..models.baseline import MostPopular
-from ._als import TransferALS
-from ._common import clone
+from ._common import clone, default_factor_model, factor_model
 from .domains import CrossDomain
 
 
@@ -23,7 +22,7 @@ class NoTransfer(Recommender):
 
     Parameters
     ----------
-    model : unfitted factor model (default ``TransferALS()``), or one already fitted on the target
+    model : unfitted factor model (default: the transfer default ALS), or one already fitted on the target
         (then used as is; it is not modified).
 
     Attributes
@@ -38,7 +37,7 @@ class NoTransfer(Recommender):
         """``data``: the target Interactions, or a CrossDomain (its target is used)."""
         data = data.target if isinstance(data, CrossDomain) else data
         self._start_fit(data)
-        base = self.model if self.model is not None else TransferALS()
+        base = self.model if self.model is not None else default_factor_model()
         if hasattr(base, "item_map_"):
             if not base.user_map_ == data.user_map:
                 raise ValueError("NoTransfer: the fitted model was trained in another user id space")
@@ -50,13 +49,8 @@ class NoTransfer(Recommender):
         for k, v in vars(fitted).items():
             setattr(model, k, v)
         if data.explicit and self.has_data_.any():
-            X = np.array(model.user_factors_, np.float32, copy=True)
-            X[~self.has_data_] = X[self.has_data_].mean(0)
-            model.user_factors_ = X
-            if getattr(model, "user_bias_", None) is not None and np.size(model.user_bias_):
-                b = np.array(model.user_bias_, np.float32, copy=True)
-                b[~self.has_data_] = b[self.has_data_].mean()
-                model.user_bias_ = b
+            rows = factor_model(model, "NoTransfer", "model").user_rows()  # factors and bias
+            model.set_user_rows(np.flatnonzero(~self.has_data_), rows[self.has_data_].mean(0))
         self.model_ = model
         self.popular_ = MostPopular().fit(data)
         return self

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import evaluate
-from ._als import TransferALS
+from ..models.mf import ALS
 from .domains import CrossDomain
 from .mapping import EMCDR, fit_linear_map
 from .run import als_defaults
@@ -82,9 +82,9 @@ def diagnose(
     ov = pair.overlap
     a, b = _user_level(pair.source, ov), _user_level(pair.target, ov)
     out["bias_correlation"] = float(np.corrcoef(a, b)[0, 1]) if len(ov) > 2 and a.std() > 0 and b.std() > 0 else 0.0
-    src = TransferALS(**als_defaults(pair.source.explicit, factors, iterations)).fit(pair.source)
-    tgt = TransferALS(**als_defaults(pair.target.explicit, factors, iterations)).fit(pair.target)
-    S, T = src.user_factors_[ov].astype(np.float64), tgt.user_factors_[ov].astype(np.float64)
+    src = ALS(**als_defaults(pair.source.explicit, factors, iterations)).fit(pair.source)
+    tgt = ALS(**als_defaults(pair.target.explicit, factors, iterations)).fit(pair.target)
+    S, T = src.user_rows()[ov].astype(np.float64), tgt.user_rows()[ov].astype(np.float64)
     out["factor_cka"] = linear_cka(S, T)
     # Held-out R^2 of the ridge map (half the overlapping users fit it, the other half score it).
     rng = np.random.default_rng(seed)
@@ -108,10 +108,10 @@ def _validation_gain(pair: CrossDomain, factors: int, iterations: int, fraction:
     explicit = pair.target.explicit
     split = pair.cold_start_split(fraction, 0.2, seed=seed + 1)
     als = als_defaults(explicit, factors, iterations)
-    src = TransferALS(**als).fit(split.train.source)
+    src = ALS(**als).fit(split.train.source)
     models = {
-        "none": NoTransfer(TransferALS(**als)).fit(split.train),
-        "emcdr": EMCDR(src, TransferALS(**als), l2=10.0).fit(split.train),
+        "none": NoTransfer(ALS(**als)).fit(split.train),
+        "emcdr": EMCDR(src, ALS(**als), l2=10.0).fit(split.train),
     }
     metric = "rmse" if explicit else "ndcg@10"
     ids = split.train.shared_map.ids

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..evaluation import Report, evaluate
 from ..models.baseline import Baseline, MostPopular
-from ._als import TransferALS
+from ..models.mf import ALS
 from .baselines import NoTransfer
 from .cmf import CMF
 from .domains import ColdStartSplit, CrossDomain
@@ -40,10 +40,11 @@ class Method:
 
 
 def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dict:
-    """TransferALS settings per data kind (explicit: ALS-WR ridge per rating; implicit: per row)."""
+    """crossrec.ALS settings the transfer methods use per data kind (explicit: ALS-WR ridge per
+    rating, with biases; implicit: ridge per row, confidence 1 + 10 r)."""
     if explicit:
-        return dict(factors=factors, iterations=iterations, regularization=0.1)
-    return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0)
+        return dict(factors=factors, iterations=iterations, regularization=0.1, implicit=False)
+    return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0, implicit=True)
 
 
 def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> list[Method]:
@@ -53,7 +54,7 @@ def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> 
     als = als_defaults(explicit, factors, iterations)
     out = [
         Method("popular", lambda p, s: MostPopular(), transfer=False),
-        Method("target ALS", lambda p, s: TransferALS(**als), transfer=False),
+        Method("target ALS", lambda p, s: ALS(**als), transfer=False),
         # the same target model; cold users get the average user (explicit) / popularity (implicit)
         Method("target-only", lambda p, s: NoTransfer(s["target"]), transfer=False),
     ]
@@ -62,7 +63,7 @@ def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> 
     out += [
         Method(
             "fine-tune",
-            lambda p, s: FineTune(TransferALS(**als), source_model=s["source"], **p),
+            lambda p, s: FineTune(ALS(**als), source_model=s["source"], **p),
             [dict(pull=1.0), dict(pull=0.1), dict(pull=5.0)],
         ),
         # Implicit CMF with unequal weights needs the exact numpy user step (about 10x slower than the
@@ -86,7 +87,7 @@ def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> 
 def _shared(pair: CrossDomain, explicit: bool, factors: int, iterations: int) -> dict:
     # The source domain is the same in every training set (only the target is split), so the
     # source factor model is fitted once and reused for validation and final fits.
-    return {"source": TransferALS(**als_defaults(explicit, factors, iterations)).fit(pair.source)}
+    return {"source": ALS(**als_defaults(explicit, factors, iterations)).fit(pair.source)}
 
 
 @dataclass
@@ -179,7 +180,7 @@ def run(
     als = als_defaults(explicit, factors, iterations)
     if tune:
         val = split.validation(seed=seed + 1)
-        shared["target"] = TransferALS(**als).fit(val.train.target)
+        shared["target"] = ALS(**als).fit(val.train.target)
         for m in methods:
             if len(m.grid) <= 1:
                 continue
@@ -193,7 +194,7 @@ def run(
             best = int(np.nanargmin(scores) if lower_better else np.nanargmax(scores))
             chosen[m.name] = dict(m.grid[best])
     models, times = {}, {}
-    shared["target"] = TransferALS(**als).fit(split.train.target)
+    shared["target"] = ALS(**als).fit(split.train.target)
     for m in methods:
         p = chosen.setdefault(m.name, dict(m.grid[0]))
         t0 = time.perf_counter()
