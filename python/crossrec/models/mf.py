@@ -17,7 +17,7 @@ from ..data import Interactions
 from .base import Recommender
 
 
-class FactorModel(Recommender):
+class FactorRecommender(Recommender):
     """Shared scoring of models with user_factors_, item_factors_ and optional biases, and the
     hooks the transfer methods use (:mod:`crossrec.transfer`): a model's *user rows* are its user
     factors followed by the user bias when it has one (``[x_u, b_u]``), so that fine-tuning, EMCDR
@@ -65,7 +65,7 @@ class FactorModel(Recommender):
             return X.copy()
         return np.hstack([X, np.asarray(b, np.float32)[:, None]])
 
-    def set_user_rows(self, users, rows) -> FactorModel:
+    def set_user_rows(self, users, rows) -> FactorRecommender:
         """Replace the rows (factors and bias) of the user indices ``users`` by ``rows`` (one row or
         (len(users), user_width)); the arrays are copied first, so a model sharing them with this
         one is left alone. Returns self."""
@@ -145,7 +145,7 @@ the best value on ML-100K validation splits at 32 factors (0.13) and on Douban b
 overfits explicit ratings badly (RMSE 1.08 against 0.93 on ML-100K u1)."""
 
 
-class ALS(FactorModel):
+class ALS(FactorRecommender):
     """Alternating least squares matrix factorisation.
 
     implicit=True: weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008),
@@ -356,7 +356,11 @@ class ALS(FactorModel):
         """Factors of new users from their (n, n_items) interaction rows (see :func:`fold_in`)."""
         return fz.fold_in(self, rows)
 
-    def _fold_in(self, rows: sp.csr_matrix, side: str):
+    def fold_in_rows(self, rows: Any, side: str = "users") -> tuple[np.ndarray, np.ndarray]:
+        """(factors, biases) of new users (or items) from their interaction rows; see
+        :func:`crossrec.fold_in`."""
+        self._check_fitted()
+        rows = fz.kernel_csr(rows, "rows")
         fixed = self.item_factors_ if side == "users" else self.user_factors_
         if rows.shape[1] != fixed.shape[0]:
             raise ValueError(
@@ -409,7 +413,7 @@ def implicit_loss(m: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float, al
     return total + reg * float(np.sum(X64 * X64) + np.sum(Y64 * Y64))
 
 
-class MF(FactorModel):
+class MF(FactorRecommender):
     """Biased matrix factorisation for explicit ratings by SGD (Funk; Koren 2009; Surprise's SVD):
     r_ui ~ mu + b_u + b_i + x_u . y_i. See :func:`crossrec.factorization.sgd_epoch` for the
     per-sample update and the thread-count independent (stratified) schedule.
@@ -532,9 +536,13 @@ class MF(FactorModel):
         """Factors of new users from their rating rows (see :func:`crossrec.fold_in`)."""
         return fz.fold_in(self, rows)
 
-    def _fold_in(self, rows: sp.csr_matrix, side: str):
-        """Exact minimiser of the epoch objective for the new rows with the other side fixed: SGD's
-        per-sample ridge sums to reg * (row count) * ||x||^2, i.e. the ALS-WR half-step."""
+    def fold_in_rows(self, rows: Any, side: str = "users") -> tuple[np.ndarray, np.ndarray]:
+        """(factors, biases) of new users (or items) from their interaction rows (see
+        :func:`crossrec.fold_in`): the exact minimiser of the epoch objective for the new rows with
+        the other side fixed: SGD's per-sample ridge sums to reg * (row count) * ||x||^2, i.e. the
+        ALS-WR half-step."""
+        self._check_fitted()
+        rows = fz.kernel_csr(rows, "rows")
         fixed = self.item_factors_ if side == "users" else self.user_factors_
         if rows.shape[1] != fixed.shape[0]:
             raise ValueError(f"rows must have {fixed.shape[0]} columns, got {rows.shape[1]}")
@@ -547,7 +555,7 @@ class MF(FactorModel):
         return X, np.zeros(rows.shape[0], np.float32)
 
 
-class BPR(FactorModel):
+class BPR(FactorRecommender):
     """Bayesian personalised ranking (Rendle et al. 2009) for implicit feedback, by SGD with sampled
     negatives; scores x_u . y_i + b_i. See :func:`crossrec.factorization.bpr_epoch`.
 

@@ -3,8 +3,10 @@
 ``run(pair, ...)`` evaluates methods under the cold-start protocol; see :mod:`crossrec.transfer.run`.
 """
 
+from . import presets
 from .deprecated import TransferALS
 from .auto import Auto
+from .base import TransferRecommender
 from .baselines import NoTransfer
 from .cmf import CMF
 from .diagnostics import Diagnosis, diagnose, linear_cka
@@ -26,9 +28,11 @@ __all__ = [
     "Method",
     "NoTransfer",
     "TransferALS",
+    "TransferRecommender",
     "TransferResult",
     "default_methods",
     "diagnose",
     "linear_cka",
+    "presets",
     "run",
 ]

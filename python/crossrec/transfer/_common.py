@@ -6,7 +6,8 @@ from typing import Optional
 
 
 from ..models.base import Recommender
-from ..models.mf import ALS, FactorModel
+from ..models.mf import ALS, FactorRecommender
+from .base import TransferRecommender
 from .domains import CrossDomain
 
 
@@ -27,7 +28,7 @@ def clone(model: Recommender) -> Recommender:
 
 
 def is_fitted(model: Optional[Recommender]) -> bool:
-    return model is not None and hasattr(model, "item_map_")
+    return model is not None and model.is_fitted
 
 
 def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
@@ -52,24 +53,26 @@ def default_factor_model() -> ALS:
     return ALS(**TRANSFER_ALS_DEFAULTS)
 
 
-def factor_model(model, who: str, role: str) -> FactorModel:
+def check_factor_model(model, who: str, role: str) -> FactorRecommender:
     """``model`` if it is a crossrec factor model (ALS, MF, BPR), else a ValueError naming it."""
-    if not isinstance(model, FactorModel):
+    if not isinstance(model, FactorRecommender):
         raise ValueError(f"{who}: {role} must be a crossrec factor model (ALS, MF or BPR), got {type(model).__name__}")
     return model
 
 
-class Delegating(Recommender):
+class Delegating(TransferRecommender):
     """A transfer model that scores through its fitted target model ``model_``."""
 
+    model_: Recommender
+
     def _factors(self, user_idx):
-        return self.model_._factors(user_idx)
+        return self.model_.scoring_factors(user_idx)
 
     def _score_block(self, user_idx):
-        return self.model_._score_block(user_idx)
+        return self.model_.score_indices(user_idx)
 
     def _predict_indices(self, user_idx, item_idx):
-        return self.model_._predict_indices(user_idx, item_idx)
+        return self.model_.predict_indices(user_idx, item_idx)
 
     def _item_vectors(self):
-        return self.model_._item_vectors()
+        return self.model_.item_vectors()

@@ -9,8 +9,9 @@ import scipy.sparse as sp
 
 from .. import factorization as fz
 from .._validation import check_choice, check_float, check_n_threads, check_positive_int, check_seed
-from ..models.mf import ALS, FactorModel
+from ..models.mf import ALS, FactorRecommender
 from ._common import check_pair
+from .base import TransferRecommender
 from .domains import CrossDomain
 from .mapping import fit_linear_map
 
@@ -68,7 +69,7 @@ def _gaussian(rng: np.random.Generator, n: int, d: int, k: int) -> np.ndarray:
     return (rng.standard_normal((n, d)) / np.sqrt(k)).astype(np.float32)
 
 
-class CMF(FactorModel):
+class CMF(FactorRecommender, TransferRecommender):
     """Collective matrix factorisation (Singh & Gordon 2008) on the ALS half-steps.
 
     Minimises ``w_s * L(source) + w_t * L(target) + ridge`` where both losses share the user rows
@@ -162,7 +163,7 @@ class CMF(FactorModel):
     def user_width(self, explicit_data: bool = True) -> int:
         return check_positive_int(self._als().factors, "factors") + int(self.has_user_bias(explicit_data))
 
-    def fit(self, pair: CrossDomain) -> CMF:  # type: ignore[override]
+    def fit(self, pair: CrossDomain) -> CMF:
         pair = check_pair(pair, "CMF")
         if np.ndim(self.weights) != 1 or len(self.weights) != 2:
             raise ValueError(f"weights must be a pair (w_source, w_target), got {self.weights!r}")

@@ -9,8 +9,8 @@ import numpy as np
 from .. import factorization as fz
 from .._validation import check_choice, check_float
 from ..models.base import Recommender
-from ..models.mf import ALS, FactorModel
-from ._common import Delegating, check_pair, clone, default_factor_model, factor_model, fitted_on
+from ..models.mf import ALS, FactorRecommender
+from ._common import Delegating, check_pair, check_factor_model, clone, default_factor_model, fitted_on
 from .domains import CrossDomain
 from .mapping import fit_linear_map
 
@@ -19,7 +19,7 @@ class FineTune(Delegating):
     """Parameter transfer by fine-tuning with a ridge pull toward the source user rows.
 
     A user row is the user's factors followed by their bias when the model has one (``[x_u, b_u]``,
-    see :meth:`crossrec.models.mf.FactorModel.user_rows`), so the rating level carries over along
+    see :meth:`crossrec.models.mf.FactorRecommender.user_rows`), so the rating level carries over along
     with the taste. The target model starts from the source model's user rows (random factors of
     the same scale, bias 0, for users unknown in the source); its item rows are solved first against
     them, so the target item space is expressed in the source's user space; then it is trained on
@@ -35,11 +35,11 @@ class FineTune(Delegating):
 
     Parameters
     ----------
-    model : FactorModel or None
+    model : FactorRecommender or None
         Unfitted target factor model: :class:`crossrec.ALS` (explicit or implicit),
         :class:`crossrec.MF` or :class:`crossrec.BPR`. None: the transfer default ALS
         (:func:`crossrec.transfer._common.default_factor_model`).
-    source_model : FactorModel or None
+    source_model : FactorRecommender or None
         Source factor model of the same kind and size, fitted on ``pair.source`` (or unfitted, or
         None: a clone of ``model`` is fitted on the source inside ``fit``).
     pull : float >= 0
@@ -75,10 +75,10 @@ class FineTune(Delegating):
         pull = check_float(self.pull, "pull", 0.0)
         check_choice(self.cold_rows, "cold_rows", ("mapped", "source"))
         map_l2 = check_float(self.map_l2, "map_l2", 0.0)
-        base = factor_model(self.model if self.model is not None else default_factor_model(), "FineTune", "model")
+        base = check_factor_model(self.model if self.model is not None else default_factor_model(), "FineTune", "model")
         self._start_fit(pair.target)
         src = fitted_on(self.source_model if self.source_model is not None else base, pair.source, "FineTune", "source")
-        S = factor_model(src, "FineTune", "source_model").user_rows()
+        S = check_factor_model(src, "FineTune", "source_model").user_rows()
         in_src = pair.source.user_counts() > 0
         in_tgt = pair.target.user_counts() > 0
         target = clone(base)
@@ -112,11 +112,11 @@ class FineTune(Delegating):
         return self
 
 
-def _n_factors(model: FactorModel) -> int:
+def _n_factors(model: FactorRecommender) -> int:
     return int(model.get_params()["factors"])
 
 
-def _items_for(model: FactorModel, data, users: np.ndarray) -> np.ndarray:
+def _items_for(model: FactorRecommender, data, users: np.ndarray) -> np.ndarray:
     """Target item rows solved against the given user rows (one exact ALS half-step), so an SGD
     model (MF, BPR) starts in the source's user space: explicit biased rows ``[y_i, b_i]`` against
     ``[x_u, 1]`` on the ratings minus the mean and the user biases; otherwise factors only."""

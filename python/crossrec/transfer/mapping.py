@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_positive_int, check_seed
 from ..models.base import Recommender
-from ._common import Delegating, check_pair, clone, default_factor_model, factor_model, fitted_on
+from ._common import Delegating, check_pair, check_factor_model, clone, default_factor_model, fitted_on
 from .domains import CrossDomain
 
 
@@ -98,7 +98,7 @@ class EMCDR(Delegating):
 
     Parameters
     ----------
-    source_model, target_model : FactorModel or None
+    source_model, target_model : FactorRecommender or None
         Factor models (:class:`crossrec.ALS` explicit or implicit, :class:`crossrec.MF`,
         :class:`crossrec.BPR`), fitted on ``pair.source`` / ``pair.target`` or unfitted; None: the
         transfer default ALS. The map works on whole user rows (``user_rows``: the factors and,
@@ -146,8 +146,8 @@ class EMCDR(Delegating):
         self._start_fit(pair.target)
         src = fitted_on(self.source_model or default_factor_model(), pair.source, "EMCDR", "source")
         tgt = fitted_on(self.target_model or default_factor_model(), pair.target, "EMCDR", "target")
-        S = factor_model(src, "EMCDR", "source_model").user_rows().astype(np.float64)
-        T = factor_model(tgt, "EMCDR", "target_model").user_rows().astype(np.float64)
+        S = check_factor_model(src, "EMCDR", "source_model").user_rows().astype(np.float64)
+        T = check_factor_model(tgt, "EMCDR", "target_model").user_rows().astype(np.float64)
         if self.user_stats:
             S = np.hstack([S, source_stats(pair.source)])
         in_src = pair.source.user_counts() > 0
