@@ -147,7 +147,7 @@ class DistributedALS(LocalALS):
         self,
         factors: int = 64,
         iterations: int = 15,
-        regularization: float = 0.01,
+        regularization: Optional[float] = None,
         implicit: bool = True,
         alpha: float = 1.0,
         solver: str = "cg",
@@ -196,7 +196,7 @@ class DistributedALS(LocalALS):
         blocks = as_blocks(data, n_blocks=self.n_blocks, client=client)
         f = check_positive_int(self.factors, "factors")
         iterations = check_positive_int(self.iterations, "iterations")
-        reg = check_float(self.regularization, "regularization", 0.0)
+        reg = self.regularization_for(bool(self.implicit))  # None: crossrec.ALS's per-kind default
         alpha = check_float(self.alpha, "alpha", 0.0)
         check_choice(self.solver, "solver", fz.SOLVERS)
         check_positive_int(self.cg_steps, "cg_steps")

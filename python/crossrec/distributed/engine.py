@@ -173,12 +173,17 @@ def solve_block(
     if len(spec.means) > 1 or spec.means[0][1] != 0.0:
         data = data - spec.column_values(spec.means, cols).astype(np.float32)
     weights = None if spec.weights is None else spec.column_values(spec.weights, cols).astype(np.float32)
-    if spec.biased:
-        f = d - 1
-        fixed = Y.copy()
-        fixed[:, f] = 1.0
-        data = data - Y[m.indices, f]
-        Y = fixed
+    if spec.biased:  # rows [x, b] against [y, 1]: the one biased explicit step of crossrec.ALS
+        return fz.als_biased_step(
+            _with_data(m, data),
+            Y,
+            X,
+            spec.regularization,
+            weights=weights,
+            prior=prior,
+            prior_weight=prior_weight,
+            n_threads=threads,
+        )
     return fz.als_explicit_step(
         _with_data(m, data),
         Y,
