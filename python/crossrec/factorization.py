@@ -90,6 +90,16 @@ def prior_args(prior: Any, prior_weight: Any, n_rows: int, n_factors: int, name:
     return p, np.ascontiguousarray(w, dtype=VALUE_DTYPE)
 
 
+def row_prior_args(prior: Any, prior_weight: Any, n_rows: int, n_factors: int, width: int, name: str = "prior"):
+    """:func:`prior_args` for rows of ``width`` columns (factors, then a bias when width > f): a
+    factors-only (n_rows, f) prior gets a zero bias column, so the bias is pulled toward 0 with the
+    row's weight; an (n_rows, width) prior pulls the bias toward its last column."""
+    if prior is not None and width > n_factors and np.shape(prior) == (n_rows, n_factors):
+        pad = np.zeros((n_rows, width - n_factors), VALUE_DTYPE)
+        prior = np.hstack([np.asarray(prior, VALUE_DTYPE), pad])
+    return prior_args(prior, prior_weight, n_rows, width, name)
+
+
 def _raise_failed(failed: int, what: str) -> None:
     if failed:
         raise FitError(

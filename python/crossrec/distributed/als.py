@@ -22,6 +22,8 @@ from . import engine
 from ._cluster import Keys, get_client, put
 from .blocks import Blocks, as_blocks, gather_rows
 
+__all__ = ["DistributedALS", "FactorFit", "gather_rows"]
+
 
 class FactorFit:
     """One distributed factorisation in progress: factor blocks (futures) of users and items, the
@@ -30,7 +32,7 @@ class FactorFit:
     def __init__(self, client, data: Blocks, width: int, exchange: str, keys: Keys):
         self.client, self.data, self.width, self.keys = client, data, width, keys
         users, items = data.by_user, data.by_item
-        nnz_u, nnz_i = self._block_sizes(users), self._block_sizes(items)
+        nnz_u, nnz_i = data.user_block_nnz, data.item_block_nnz
         plans = {}
         for name, rows, edges, n_opp, sizes in (
             ("users", users, data.item_bounds, data.n_items, nnz_u),
@@ -45,11 +47,6 @@ class FactorFit:
         self.plans = plans
         self.mode = {k: v.mode for k, v in plans.items()}
 
-    def _block_sizes(self, rows) -> list[int]:
-        from .blocks import block_stats
-
-        return [s[0] for s in self.client.gather([self.client.submit(block_stats, b, pure=False) for b in rows])]
-
     def put_rows(self, table: np.ndarray, edges: np.ndarray, what: str) -> list:
         """Row blocks of a client-side table as recomputable futures (see ``_cluster.put``)."""
         return put(
@@ -63,9 +60,10 @@ class FactorFit:
         w = self.put_rows(weight, edges, "prior-weight")
         return list(zip(p, w))
 
-    def step(self, side: str, X: list, Y: list, spec: engine.StepSpec, step: int, priors=None, gram=None) -> list:
+    def step(self, side: str, X: list, Y: list, spec, step: int, priors=None, gram=None) -> list:
         rows = self.data.by_user if side == "users" else self.data.by_item
-        if spec.implicit and gram is None:
+        first = spec[0] if isinstance(spec, (list, tuple)) else spec
+        if first.implicit and gram is None:
             gram = engine.gram(self.client, Y, self.keys, step, side)
         return engine.half_step(
             self.client, rows, X, Y, self.plans[side], spec, self.keys, step, side, gram_future=gram, priors=priors
@@ -196,35 +194,36 @@ class DistributedALS(LocalALS):
         blocks = as_blocks(data, n_blocks=self.n_blocks, client=client)
         f = check_positive_int(self.factors, "factors")
         iterations = check_positive_int(self.iterations, "iterations")
-        reg = self.regularization_for(bool(self.implicit))  # None: crossrec.ALS's per-kind default
+        implicit = self.implicit_for(bool(blocks.explicit))
+        reg = self.regularization_for(implicit)  # None: crossrec.ALS's per-kind default
         alpha = check_float(self.alpha, "alpha", 0.0)
         check_choice(self.solver, "solver", fz.SOLVERS)
         check_positive_int(self.cg_steps, "cg_steps")
         check_choice(self.exchange, "exchange", engine.EXCHANGES)
         threads = 0 if self.n_threads == 0 else check_n_threads(self.n_threads)
         n_users, n_items = blocks.shape
-        biased = not self.implicit and bool(self.use_bias)
+        self.implicit_, self.regularization_ = implicit, reg
+        biased = not implicit and bool(self.use_bias)
         width = f + 1 if biased else f
         keys = Keys("als")
         run = FactorFit(client, blocks, width, self.exchange, keys)
 
         rng = np.random.default_rng(check_seed(self.seed))
-        scale = 0.01 if self.implicit else 0.1
+        scale = 0.01 if implicit else 0.1
         X0 = self._start(user_init, n_users, f, "user_init", rng, scale, blocks.user_bounds, biased)
         Y0 = self._start(item_init, n_items, f, "item_init", rng, scale, blocks.item_bounds, biased)
+        items_first = user_init is not None and item_init is None  # as crossrec.ALS
         X = run.put_rows(X0, blocks.user_bounds, "users-init")
         Y = run.put_rows(Y0, blocks.item_bounds, "items-init")
         del X0, Y0
-        up = fz.prior_args(user_prior, user_prior_weight, n_users, f, "user_prior")
-        ip = fz.prior_args(item_prior, item_prior_weight, n_items, f, "item_prior")
-        if biased:
-            up, ip = _augment(up, n_users), _augment(ip, n_items)
+        up = fz.row_prior_args(user_prior, user_prior_weight, n_users, f, width, "user_prior")
+        ip = fz.row_prior_args(item_prior, item_prior_weight, n_items, f, width, "item_prior")
         up = run.put_priors(up[0], up[1], blocks.user_bounds)
         ip = run.put_priors(ip[0], ip[1], blocks.item_bounds)
 
         mean = blocks.value_sum / blocks.nnz if biased else 0.0
         base = engine.StepSpec(
-            implicit=bool(self.implicit),
+            implicit=implicit,
             regularization=reg,
             alpha=alpha,
             solver=self.solver,
@@ -237,8 +236,11 @@ class DistributedALS(LocalALS):
         state = {"X": X, "Y": Y}
 
         def sweep(it):
+            if items_first:
+                state["Y"] = run.step("items", state["Y"], state["X"], spec_i, it, ip)
             state["X"] = run.step("users", state["X"], state["Y"], spec_u, it, up)
-            state["Y"] = run.step("items", state["Y"], state["X"], spec_i, it, ip)
+            if not items_first:
+                state["Y"] = run.step("items", state["Y"], state["X"], spec_i, it, ip)
             return state["Y"]
 
         run.loop(iterations, sweep, bool(self.show_progress), self.callback, "crossrec.distributed.ALS")
@@ -252,8 +254,11 @@ class DistributedALS(LocalALS):
             X = np.concatenate(list(draw_like_local(rng, n, f, scale, edges)), axis=0)
         else:
             X = np.array(as_factors(given, name), dtype=np.float32, copy=True)
+            if X.shape == (n, f + 1) and biased:  # rows [x, b] as crossrec.ALS takes them
+                return X
             if X.shape != (n, f):
-                raise ValueError(f"{name} must have shape ({n}, {f}), got {X.shape}")
+                allowed = f"({n}, {f})" + (f" or ({n}, {f + 1}) with the bias last" if biased else "")
+                raise ValueError(f"{name} must have shape {allowed}, got {X.shape}")
         return np.hstack([X, np.zeros((n, 1), np.float32)]) if biased else X
 
     def _store(self, blocks: Blocks, Xa, Ya, f, mean, biased) -> None:
@@ -271,23 +276,43 @@ class DistributedALS(LocalALS):
             self.item_bias_ = np.zeros(0, np.float32)
 
     def to_local(self) -> LocalALS:
-        """The fitted single-machine :class:`crossrec.ALS` (same parameters and state)."""
+        """The fitted single-machine :class:`crossrec.ALS` (same parameters and fitted state)."""
         check_is_fitted(self)
-        names = LocalALS().get_params()
-        local = LocalALS(**{k: v for k, v in self.get_params().items() if k in names})
-        for k in ("user_map_", "item_map_", "seen_", "global_mean_", "user_factors_", "item_factors_"):
-            setattr(local, k, getattr(self, k))
-        local.user_bias_, local.item_bias_ = self.user_bias_, self.item_bias_
-        return local
+        return local_twin_of(self, LocalALS)
 
     def save(self, path) -> None:
         """Saves the single-machine model (:meth:`to_local`): the file loads without Dask."""
         self.to_local().save(path)
 
 
-def _augment(prior, n_rows):
-    """Priors on [x, b]: the bias is pulled toward 0 with the row's prior weight (as crossrec.ALS)."""
-    p, w = prior
-    if p is None:
-        return prior
-    return np.ascontiguousarray(np.hstack([p, np.zeros((n_rows, 1), np.float32)])), w
+def fitted_state(model) -> dict:
+    """A model's fitted attributes (public names ending in ``_``), nested distributed models
+    replaced by their single-machine twins."""
+    out = {}
+    for k, v in vars(model).items():
+        if k.endswith("_") and not k.startswith("_"):
+            out[k] = v.to_local() if callable(getattr(v, "to_local", None)) else v
+    return out
+
+
+def local_twin_of(model, local_cls):
+    """An instance of ``local_cls`` with the model's parameters (those local_cls has; nested
+    distributed models as their twins) and its fitted state."""
+    names = local_cls().get_params()
+    params = {
+        k: (v.to_local() if callable(getattr(v, "to_local", None)) and hasattr(v, "item_map_") else _plain(v))
+        for k, v in model.get_params().items()
+        if k in names
+    }
+    local = local_cls(**params)
+    for k, v in fitted_state(model).items():
+        setattr(local, k, v)
+    return local
+
+
+def _plain(value):
+    """An unfitted distributed model parameter as its single-machine class (same parameters)."""
+    if isinstance(value, DistributedALS):
+        names = LocalALS().get_params()
+        return LocalALS(**{k: v for k, v in value.get_params().items() if k in names})
+    return value

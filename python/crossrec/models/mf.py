@@ -268,8 +268,8 @@ class ALS(FactorRecommender):
         scale = 0.01 if implicit else 0.1
         X = self._init_factors(user_init, n_users, "user_init", rng, scale, width)
         Y = self._init_factors(item_init, n_items, "item_init", rng, scale, width)
-        up = _row_prior(user_prior, user_prior_weight, n_users, f, width, "user_prior")
-        ip = _row_prior(item_prior, item_prior_weight, n_items, f, width, "item_prior")
+        up = fz.row_prior_args(user_prior, user_prior_weight, n_users, f, width, "user_prior")
+        ip = fz.row_prior_args(item_prior, item_prior_weight, n_items, f, width, "item_prior")
         items_first = user_init is not None and item_init is None
         mt = _transpose(m)
         # No threadpool_limits here: the kernels use no BLAS, and numpy's BLAS (in the loss only)
@@ -390,14 +390,6 @@ def _fold_in_biased(rows, fixed, other_bias, mu, reg, threads):
     Ya = np.hstack([fixed, np.asarray(other_bias, np.float32)[:, None]])
     fz.als_biased_step(rows, Ya, Xa, reg, offset=mu, n_threads=threads)
     return np.ascontiguousarray(Xa[:, :f]), np.ascontiguousarray(Xa[:, f])
-
-
-def _row_prior(prior, weight, n_rows: int, f: int, width: int, name: str):
-    """(prior, weight) for rows of ``width`` columns; a factors-only prior on biased rows gets a
-    zero bias column (the bias is pulled toward 0 with the row's weight)."""
-    if prior is not None and width > f and np.shape(prior) == (n_rows, f):
-        prior = np.hstack([np.asarray(prior, np.float32), np.zeros((n_rows, width - f), np.float32)])
-    return fz.prior_args(prior, weight, n_rows, width, name)
 
 
 def implicit_loss(m: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float, alpha: float) -> float:
