@@ -29,6 +29,13 @@ class FactorRecommender(Recommender):
       width (or factors only: then biases start at 0 and are pulled toward 0).
     """
 
+    factors: int
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+    user_bias_: np.ndarray
+    item_bias_: np.ndarray
+    global_mean_: float
+
     def _factors(self, user_idx):
         bias = getattr(self, "item_bias_", None)
         return (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, TypeVar
 
 
 from ..models.base import Recommender
@@ -22,7 +22,10 @@ def check_pair(pair, who: str) -> CrossDomain:
     return pair
 
 
-def clone(model: Recommender) -> Recommender:
+M = TypeVar("M", bound=Recommender)
+
+
+def clone(model: M) -> M:
     """An unfitted copy with the same hyper-parameters."""
     return type(model)(**model.get_params())
 
@@ -31,7 +34,7 @@ def is_fitted(model: Optional[Recommender]) -> bool:
     return model is not None and model.is_fitted
 
 
-def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
+def fitted_on(model: M, data, who: str, role: str) -> M:
     """``model`` if already fitted in ``data``'s id space, else a clone fitted on data."""
     if is_fitted(model):
         if len(model.user_map_) != data.n_users or not model.user_map_ == data.user_map:
@@ -40,17 +43,16 @@ def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
                 f"pair.{role} (the aligned domain) or pass an unfitted model"
             )
         return model
-    return clone(model).fit(data)
-
-
-TRANSFER_ALS_DEFAULTS = dict(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0)
-"""The ALS the transfer methods use when given no model: 32 factors, 10 sweeps, ridge 0.1, the data's
-own feedback kind, implicit confidence 10 (the former ``TransferALS`` defaults)."""
+    fitted = clone(model)
+    fitted.fit(data)
+    return fitted
 
 
 def default_factor_model() -> ALS:
-    """A new unfitted :class:`crossrec.ALS` with :data:`TRANSFER_ALS_DEFAULTS`."""
-    return ALS(**TRANSFER_ALS_DEFAULTS)
+    """The model the transfer methods use when given none: a new unfitted ``crossrec.ALS(factors=32,
+    iterations=10, regularization=0.1, implicit=None, alpha=10.0)`` (the data's own feedback kind;
+    the former ``TransferALS`` defaults)."""
+    return ALS(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0)
 
 
 def check_factor_model(model, who: str, role: str) -> FactorRecommender:

@@ -53,8 +53,9 @@ class NoTransfer(TransferRecommender):
         for k, v in vars(fitted).items():
             setattr(model, k, v)
         if data.explicit and self.has_data_.any():
-            rows = check_factor_model(model, "NoTransfer", "model").user_rows()  # factors and bias
-            model.set_user_rows(np.flatnonzero(~self.has_data_), rows[self.has_data_].mean(0))
+            factor_model = check_factor_model(model, "NoTransfer", "model")
+            rows = factor_model.user_rows()  # factors and bias
+            factor_model.set_user_rows(np.flatnonzero(~self.has_data_), rows[self.has_data_].mean(0))
         self.model_ = model
         self.popular_ = MostPopular().fit(data)
         return self

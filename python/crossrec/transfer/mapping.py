@@ -144,10 +144,17 @@ class EMCDR(Delegating):
         check_choice(self.mapping, "mapping", ("linear", "mlp"))
         l2 = check_float(self.l2, "l2", 0.0)
         self._start_fit(pair.target)
-        src = fitted_on(self.source_model or default_factor_model(), pair.source, "EMCDR", "source")
-        tgt = fitted_on(self.target_model or default_factor_model(), pair.target, "EMCDR", "target")
-        S = check_factor_model(src, "EMCDR", "source_model").user_rows().astype(np.float64)
-        T = check_factor_model(tgt, "EMCDR", "target_model").user_rows().astype(np.float64)
+        src = check_factor_model(
+            fitted_on(self.source_model or default_factor_model(), pair.source, "EMCDR", "source"),
+            "EMCDR",
+            "source_model",
+        )
+        tgt = check_factor_model(
+            fitted_on(self.target_model or default_factor_model(), pair.target, "EMCDR", "target"),
+            "EMCDR",
+            "target_model",
+        )
+        S, T = src.user_rows().astype(np.float64), tgt.user_rows().astype(np.float64)
         if self.user_stats:
             S = np.hstack([S, source_stats(pair.source)])
         in_src = pair.source.user_counts() > 0

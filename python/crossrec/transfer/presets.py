@@ -32,9 +32,7 @@ def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dic
     return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0, implicit=True)
 
 
-def factor_model(
-    explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0
-) -> Recommender:
+def factor_model(explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0) -> ALS:
     """The unfitted :class:`crossrec.ALS` the transfer methods build on (source, target and target-only)."""
     return ALS(**als_defaults(explicit, factors, iterations), seed=seed, n_threads=n_threads)
 
