@@ -8,8 +8,27 @@
 #if defined(CROSSREC_HAVE_OPENMP)
 #include <omp.h>
 #endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 namespace crossrec {
+
+// The cores this process may run on: its CPU affinity mask on Linux (what Python's
+// os.sched_getaffinity counts, so n_threads=0 means the same in Python and C++), else the
+// hardware concurrency.
+inline int usable_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw ? static_cast<int>(hw) : 1;
+}
 
 // Hardware threads of the machine (at least 1).
 inline int hardware_threads() {
@@ -23,16 +42,10 @@ inline int hardware_threads() {
 constexpr int kThreadsPerCore = 4;
 inline int thread_cap() { return kThreadsPerCore * hardware_threads(); }
 
-// 0 (or less) means every core the process may use; the result is in [1, thread_cap()].
+// 0 (or less) means every core the process may use (usable_cores); the result is in [1, thread_cap()].
 inline int resolve_threads(int64_t n_threads) {
   int64_t n = n_threads;
-  if (n <= 0) {
-#if defined(CROSSREC_HAVE_OPENMP)
-    n = omp_get_max_threads();
-#else
-    n = hardware_threads();
-#endif
-  }
+  if (n <= 0) n = usable_cores();
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, thread_cap())));
 }
 
