@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import io
-from .._validation import as_csr, as_index_array, check_n_threads
+from .._validation import as_csr, as_index_array, check_n_threads, check_positive_int
 from ..data import IdMap, Interactions
 from ..topn import topn_from_factors, topn_from_scores
 from .params import Params
