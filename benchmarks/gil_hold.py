@@ -66,7 +66,7 @@ def main():
         ("BPR", lambda: cr.BPR(iterations=10).fit(implicit)),
         ("EASE (1,682 items)", lambda: cr.EASE().fit(implicit)),
         ("DenoisingAutoencoder", lambda: cr.DenoisingAutoencoder(epochs=5).fit(implicit)),
-        ("AssociationRules", lambda: cr.AssociationRules().fit(implicit)),
+        ("AssociationRules (min_support 0.1)", lambda: cr.AssociationRules(min_support=0.1).fit(implicit)),
     ]
     for name, fit in models:
         measure(name, fit)
