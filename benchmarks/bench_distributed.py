@@ -60,7 +60,13 @@ def peak_rss_mb() -> float:
 
 
 def worker_peak_mb(dask_worker=None) -> float:  # runs in each worker (client.run)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process (VmHWM). Not ru_maxrss: Linux carries a parent's
+    maxrss across fork + exec, so a spawned worker would report its parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def worker_bytes_out(dask_worker) -> int:
@@ -407,6 +413,11 @@ def main(argv=None):
     ap.add_argument("--memory-gb", type=float, default=6.0, help="total worker memory limit (default 6 GB)")
     ap.add_argument("--skip-implicit", action="store_true")
     ap.add_argument("--skip-cmf", action="store_true")
+    ap.add_argument(
+        "--single-machine-json",
+        default=None,
+        help="single-machine results (JSON object) of an earlier run of this script on the same data: skips them",
+    )
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", module="implicit")
     iterations = args.iterations or 2
@@ -422,9 +433,9 @@ def main(argv=None):
         "load_before": load_before,
     }
     # single machine: crossrec vs implicit, 1 and 2 threads, same initial factors for implicit
-    data = cr.Interactions.from_scipy(m)
-    sm = {}
-    for threads in (1, 2):
+    data = cr.Interactions.from_scipy(m) if args.single_machine_json is None else None
+    sm = {} if args.single_machine_json is None else json.loads(args.single_machine_json)
+    for threads in (1, 2) if args.single_machine_json is None else ():
         t, model = run_local_als(data, iterations, threads)
         sm[f"crossrec_{threads}_thread{'s' if threads > 1 else ''}_s_per_iteration"] = t
         print("crossrec", threads, t, flush=True)
@@ -440,7 +451,7 @@ def main(argv=None):
         gc.collect()
     del data
     gc.collect()
-    sm["client_peak_mb"] = peak_rss_mb()
+    sm.setdefault("client_peak_mb", peak_rss_mb())
     res["single_machine"] = sm
     # distributed ALS: 1 and 2 worker processes (1 thread per task), then the link exchange
     dist = {}

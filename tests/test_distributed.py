@@ -117,9 +117,10 @@ def test_blocks_from_dataframe_parquet_and_memory_agree(client, tmp_path):
         crd.as_blocks([1, 2, 3])
 
 
-def test_saved_model_loads_as_single_machine_als(client, tmp_path):
+def test_saved_model_loads_as_single_machine_als(client, tmp_path, capsys):
     data = dense_ratings(explicit=False)
-    got = crd.ALS(factors=4, iterations=2).fit(data)
+    got = crd.ALS(factors=4, iterations=2, show_progress=True).fit(data)
+    assert "crossrec.distributed.ALS" in capsys.readouterr().err  # the tqdm bar
     got.save(tmp_path / "m.crossrec")
     back = cr.load(tmp_path / "m.crossrec")
     assert type(back) is cr.ALS
