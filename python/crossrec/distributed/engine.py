@@ -229,7 +229,7 @@ class Exchange:
         self.mode = mode
         if mode == "links":
             for b, block in enumerate(self.rows):
-                for j in np.flatnonzero(self.counts[b]):
+                for j in np.flatnonzero(self.counts[b]).tolist():
                     self.positions[(b, int(j))] = self.client.submit(
                         link_positions,
                         block,
@@ -250,7 +250,7 @@ class Exchange:
                 self.client.submit(
                     take_rows, Y[j], self.positions[(b, int(j))], key=self.keys(f"{self.name}-send-rows", step, b, j)
                 )
-                for j in np.flatnonzero(self.counts[b])
+                for j in np.flatnonzero(self.counts[b]).tolist()
             ]
             out.append((False, parts))
         return out
