@@ -181,3 +181,37 @@ def test_nested_models_and_containers_round_trip(tmp_path):
     assert back.info_["b"] == (1, "x")
     assert isinstance(back.inner_, cr.MostPopular)
     np.testing.assert_array_equal(back.inner_.popularity_, m.inner_.popularity_)
+
+
+def test_save_follows_umask_and_keeps_an_existing_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "m.crossrec"
+        fitted_baseline().save(path)
+        assert (os.stat(path).st_mode & 0o777) == 0o644  # like open(path, "w") under umask 022
+        os.chmod(path, 0o640)
+        fitted_baseline().save(path)
+        assert (os.stat(path).st_mode & 0o777) == 0o640  # an overwrite keeps the file's mode
+        os.umask(0o077)
+        other = tmp_path / "private.crossrec"
+        fitted_baseline().save(other)
+        assert (os.stat(other).st_mode & 0o777) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_save_removes_temporaries_of_killed_saves(tmp_path):
+    import subprocess
+    import sys
+
+    # a process that dies: its pid names a temporary that nobody will finish
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".crossrec-{int(dead.stdout)}-abc.tmp"
+    stale.write_bytes(b"x" * 100)
+    old_style = tmp_path / ".crossrec-zz1.tmp"  # owner unknown and old
+    old_style.write_bytes(b"x")
+    os.utime(old_style, (0, 0))
+    live = tmp_path / f".crossrec-{os.getppid()}-live.tmp"  # a save under way in a live process
+    live.write_bytes(b"x")
+    fitted_baseline().save(tmp_path / "m.crossrec")
+    assert sorted(os.listdir(tmp_path)) == sorted(["m.crossrec", live.name])

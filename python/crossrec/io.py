@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
+import time
 from typing import Any
 
 import numpy as np
@@ -35,18 +37,91 @@ def ids_to_array(ids: np.ndarray, what: str) -> np.ndarray:
     )
 
 
+_TMP_PREFIX = ".crossrec-"
+_TMP_SUFFIX = ".tmp"
+_STALE_SECONDS = 3600  # a temporary file of unknown owner this old is left over from a killed save
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask sets it, which races with threads)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - not Linux
+    os.umask(mask)  # pragma: no cover
+    return mask  # pragma: no cover
+
+
+def _file_mode(path: str) -> int:
+    """Permissions for the saved file: an existing file's are kept, a new file follows the umask
+    (as ``open(path, "w")`` would); mkstemp's 0600 is only for the temporary file."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str) -> list[str]:
+    """Delete temporary files that killed saves left in ``folder``: those whose writing process is
+    gone (the pid is in the name), and unnamed-owner ones older than an hour. Returns their names."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        if not (name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX)):
+            continue
+        full = os.path.join(folder, name)
+        owner = name[len(_TMP_PREFIX) :].split("-", 1)[0]
+        try:
+            if owner.isdigit():
+                stale = int(owner) != os.getpid() and not _pid_alive(int(owner))
+            else:
+                stale = now - os.stat(full).st_mtime > _STALE_SECONDS
+            if stale:
+                os.unlink(full)
+                removed.append(name)
+        except OSError:  # raced with another cleaner, or not ours to delete
+            continue
+    return removed
+
+
 def write_model_file(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Atomically write arrays plus a JSON header to ``path``."""
+    """Atomically write arrays plus a JSON header to ``path``.
+
+    The data go to a temporary file in the same folder, which replaces ``path`` once complete, so
+    a crash or kill never leaves a half-written model; temporaries of earlier killed saves are
+    removed. The file's permissions are those an ordinary write gives (umask; an existing file's
+    mode is kept)."""
     path = os.fspath(path)
     header = {"format": FORMAT, "version": VERSION, **meta}
     payload = dict(arrays)
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".crossrec-", suffix=".tmp", dir=folder)
+    remove_stale_temporaries(folder)
+    mode = _file_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=_TMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **payload)
             fh.flush()
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
