@@ -37,3 +37,16 @@ def data(request):
 @pytest.fixture(scope="class")
 def fitted(request, data):
     return request.cls().make_model().fit(data)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow (CI runs them)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow") or os.environ.get("CI"):
+        return
+    skip = pytest.mark.skip(reason="slow: runs in CI or with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
