@@ -50,3 +50,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+#: Lines the fuzz suites add (cases run, crashes, ...), printed after the test results.
+FUZZ_SUMMARY: list = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in FUZZ_SUMMARY:
+        terminalreporter.write_line(line)

@@ -148,6 +148,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray
         header = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path!r}: corrupt model header: {exc}") from exc
+    except RecursionError:
+        raise ModelFileError(f"{path!r}: model header nested too deeply to be a crossrec model") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(
             f"{path!r} is not a crossrec model file (format {header.get('format')!r})"

@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from .._validation import check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..errors import FitError
+from ..schema import Array, Csr, Scalar
 from .base import Recommender
 from .ease import training_matrix
 
@@ -153,6 +154,16 @@ class DenoisingAutoencoder(Recommender):
     -----
     Explicit ratings are used as binary interactions, implicit weights as counts.
     """
+
+    state_schema = {
+        "W1_": Array(("items", "hidden"), "float32"),
+        "b1_": Array(("hidden",), "float32"),
+        "W2_": Array(("hidden", "items"), "float32"),
+        "b2_": Array(("items",), "float32"),
+        "loss_history_": Array((None,), "float64"),
+        "train_matrix_": Csr(("users", "items")),
+        "binary_": Scalar(bool),
+    }
 
     def __init__(
         self,

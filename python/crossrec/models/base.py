@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from typing import Any, Optional
 
 import numpy as np
 import scipy.sparse as sp
 
-from .. import io
+from .. import io, schema
 from .._validation import as_csr, check_n_threads, check_positive_int
 from ..data import IdMap, Interactions
 from ..errors import ModelFileError, NotFittedError
@@ -33,6 +34,9 @@ class Recommender:
     fitted state in attributes ending with ``_``, ``fit`` returns self)."""
 
     _registry: dict[str, type] = {}
+    #: Declared fitted state beyond the id maps and ``seen_`` (see :mod:`crossrec.schema`); None:
+    #: only generic checks (every sparse matrix structurally valid, every float finite).
+    state_schema: Optional[dict] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -80,6 +84,37 @@ class Recommender:
         m = data.matrix
         self.seen_ = sp.csr_matrix((np.ones(m.nnz, np.float32), m.indices, m.indptr), shape=m.shape)
         return m
+
+    def validate_state(self) -> None:
+        """Check a state restored by :func:`crossrec.load` (called after every attribute is set);
+        raises ValueError naming what is inconsistent (load reports a ModelFileError).
+
+        Checks the hyper-parameters against the constructor's annotations (and the model's
+        ``_check_params`` when it has one) and the fitted attributes against the class's
+        declared ``state_schema`` (:func:`crossrec.schema.check_state`). A model with invariants
+        a declaration cannot express extends this, calling super first."""
+        schema.check_params(self)
+        if hasattr(self, "_check_params"):
+            self._check_params()
+        state = schema.fitted_attributes(self)
+        if not state:
+            return  # an unfitted model
+        declared = type(self).state_schema
+        if declared is not None:
+            schema.check_state(self, {**schema.BASE_SCHEMA, **declared})
+            return
+        base = {k: v for k, v in schema.BASE_SCHEMA.items()}
+        dims: dict = {}
+        for name in ("user_map_", "item_map_", "seen_"):
+            if name not in state:
+                raise ValueError(f"{type(self).__name__}: fitted attribute {name} is missing")
+            base[name].check(f"{type(self).__name__}.{name}", state[name], dims)
+        for name, value in state.items():
+            if sp.issparse(value):
+                schema.check_csr_structure(f"{type(self).__name__}.{name}", value)
+                value = value.data
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise ValueError(f"{type(self).__name__}.{name} holds non-finite values; expected finite numbers")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "item_map_"):
@@ -250,19 +285,31 @@ class Recommender:
     # ---- persistence ------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` (npz + JSON header, no pickle, atomic)."""
+        try:
+            self.validate_state()  # what load would refuse is not written
+        except ModelFileError:
+            raise
+        except ValueError as exc:
+            raise ModelFileError(f"cannot save {type(self).__name__}: {exc}") from exc
         meta, arrays = _dump(self, "")
         io.write_model_file(path, {"model": meta}, arrays)
 
 
 def load(path: str | os.PathLike) -> Recommender:
-    """Load a model saved with ``model.save``; raises ModelFileError for corrupt or foreign files."""
+    """Load a model saved with ``model.save``; raises ModelFileError for corrupt or foreign files
+    and for a state its class's :meth:`Recommender.validate_state` rejects (a model file is
+    untrusted input: every stored array is checked before a kernel sees it)."""
     header, arrays = io.read_model_file(path)
     try:
+        if not isinstance(header.get("model"), dict):
+            raise ModelFileError(f"{os.fspath(path)!r}: the header holds no model description")
         return _restore(header["model"], arrays)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ModelFileError(f"{os.fspath(path)!r}: model file is inconsistent: {exc!r}") from exc
+    except RecursionError:
+        raise ModelFileError(f"{os.fspath(path)!r}: model description nested too deeply") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise ModelFileError(f"{os.fspath(path)!r}: model file is inconsistent: {exc}") from exc
 
 
 # ---- generic state (de)serialisation ----------------------------------------------------
@@ -310,6 +357,18 @@ def _decode(meta: Any, arrays: dict) -> Any:
             return arrays[meta["__array__"]]
         if "__csr__" in meta:
             k = meta["__csr__"]
+            # scipy would silently convert strings or floats to indices: check the stored dtypes first
+            for part, kinds in ((".indptr", "iu"), (".indices", "iu"), (".data", "fiub")):
+                if arrays[k + part].dtype.kind not in kinds:
+                    what = "numbers" if part == ".data" else "integer indices"
+                    raise ModelFileError(f"{k}{part} has dtype {arrays[k + part].dtype}; expected {what}")
+            indptr, n_indices, n_data = arrays[k + ".indptr"], arrays[k + ".indices"].size, arrays[k + ".data"].size
+            # scipy would silently drop entries past indptr[-1]
+            if indptr.ndim != 1 or indptr.size == 0 or indptr[-1] != n_indices or n_data != n_indices:
+                raise ModelFileError(
+                    f"{k}: indptr ends at {indptr[-1] if indptr.ndim == 1 and indptr.size else None} over "
+                    f"{n_indices} indices and {n_data} values; expected all three equal"
+                )
             return sp.csr_matrix(
                 (arrays[k + ".data"], arrays[k + ".indices"], arrays[k + ".indptr"]), shape=tuple(meta["shape"])
             )
@@ -336,13 +395,28 @@ def _dump(model: Recommender, prefix: str) -> tuple[dict, dict]:
     return {"class": type(model).__name__, "params": params, "state": state}, arrays
 
 
+_STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*_$")
+
+
 def _restore(meta: dict, arrays: dict) -> Recommender:
-    cls = Recommender._registry.get(meta.get("class"))
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"model entry must be a JSON object, got {type(meta).__name__}")
+    cls = Recommender._registry.get(meta.get("class")) if isinstance(meta.get("class"), str) else None
     if cls is None:
         raise ModelFileError(f"unknown model class {meta.get('class')!r} in model file")
-    model = cls(**{k: _decode(v, arrays) for k, v in meta["params"].items()})
-    for k, v in meta["state"].items():
+    params, state = meta.get("params"), meta.get("state")
+    if not isinstance(params, dict) or not isinstance(state, dict):
+        raise ModelFileError(f"{cls.__name__}: params and state must be JSON objects")
+    unknown = sorted(set(params) - set(cls._param_names()))
+    if unknown:
+        raise ModelFileError(f"{cls.__name__} has no parameter(s) {unknown}")
+    bad = [k for k in state if not _STATE_NAME.match(k)]
+    if bad:
+        raise ModelFileError(f"{cls.__name__}: {bad[0]!r} is not a fitted attribute name (a letter first, ending in _)")
+    model = cls(**{k: _decode(v, arrays) for k, v in params.items()})
+    for k, v in state.items():
         setattr(model, k, _decode(v, arrays))
+    model.validate_state()
     if hasattr(model, "_after_load"):
         model._after_load()
     return model

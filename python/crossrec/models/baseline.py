@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from .._validation import check_float, check_positive_int, check_seed
 from ..data import Interactions
+from ..schema import Array, Scalar
 from .base import Recommender
 
 
@@ -46,6 +47,12 @@ class Baseline(Recommender):
     For ranking, items are ordered by b_i (the user bias shifts every item equally). Users and
     items unseen in training get bias 0, so cold users are predicted mu + b_i.
     """
+
+    state_schema = {
+        "global_mean_": Scalar(float),
+        "user_bias_": Array(("users",), "float32"),
+        "item_bias_": Array(("items",), "float32"),
+    }
 
     def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, iterations: int = 10):
         self.reg_user = reg_user
@@ -88,6 +95,12 @@ class MostPopular(Recommender):
     """Ranks items by the number of training users who interacted with them (ties: lower index).
     Predicts each item's mean training rating (the global mean for unrated items)."""
 
+    state_schema = {
+        "popularity_": Array(("items",), "float32"),
+        "global_mean_": Scalar(float),
+        "item_mean_": Array(("items",), "float32"),
+    }
+
     def fit(self, data: Interactions) -> "MostPopular":
         m = self._start_fit(data)
         self.popularity_ = np.diff(m.tocsc().indptr).astype(np.float32)
@@ -113,6 +126,8 @@ class MostPopular(Recommender):
 class Random(Recommender):
     """Uniformly random ranking; each user's scores come from the stream (seed, user index), so
     results do not depend on batching."""
+
+    state_schema = {"seed_": Scalar(int, minimum=0)}
 
     def __init__(self, seed: int = 0):
         self.seed = seed

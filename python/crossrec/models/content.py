@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from .._validation import check_n_threads
 from ..data import IdMap, Interactions
+from ..schema import Array, Csr
 from .base import Recommender
 
 # Below this many features, scoring uses the fused dense top-N kernel (no score matrix);
@@ -144,6 +145,12 @@ class ContentBased(Recommender):
     The item space is the union of the training items (same indices as in ``data``) and the items
     of ``item_features`` without interactions, appended after them; ``item_ids_`` lists it.
     """
+
+    state_schema = {
+        "item_profiles_": Csr(("items", "features")),
+        "user_profiles_": Csr(("users", "features")),
+        "feature_names_": Array(("features",), ("U", "S")),
+    }
 
     def __init__(self, idf: bool = True, center: bool = True, text_params: Optional[dict] = None, n_threads: int = 0):
         self.idf = idf

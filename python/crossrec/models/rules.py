@@ -11,6 +11,7 @@ from .. import _core
 from .._validation import check_choice, check_float, check_positive_int
 from ..data import Interactions
 from ..rules import _frozensets, frequent_itemsets, rule_arrays
+from ..schema import Array, Csr, Scalar
 from .base import Recommender
 
 _SCORE_METRICS = ("confidence", "lift", "conviction", "support")
@@ -47,6 +48,15 @@ class AssociationRules(Recommender):
     n_threads : int
         Threads (0 = all cores).
     """
+
+    state_schema = {
+        "n_itemsets_": Scalar(int, minimum=0),
+        "antecedents_": Csr(("rules", "items")),
+        "consequents_": Csr(("rules", "items")),
+        "rule_confidence_": Array(("rules",), "float64"),
+        "rule_scores_": Array(("rules",), "float32", finite=False),  # conviction is +inf at confidence 1
+        "item_support_": Array(("items",), "float32"),
+    }
 
     def __init__(
         self,
@@ -86,6 +96,13 @@ class AssociationRules(Recommender):
         self.rule_scores_ = rules[self.metric].astype(np.float32)
         self.item_support_ = (np.diff(self.seen_.tocsc().indptr) / self.seen_.shape[0]).astype(np.float32)
         return self
+
+    def validate_state(self) -> None:
+        super().validate_state()
+        if hasattr(self, "consequents_") and np.any(np.diff(self.consequents_.indptr) != 1):
+            raise ValueError("AssociationRules.consequents_ must hold exactly one item per rule")
+        if hasattr(self, "rule_scores_") and np.isnan(self.rule_scores_).any():
+            raise ValueError("AssociationRules.rule_scores_ holds NaN; expected numbers (+inf allowed)")
 
     @property
     def n_rules_(self) -> int:

@@ -120,6 +120,26 @@ class TransferResult:
     def table(self) -> pd.DataFrame:
         return self.report.table()
 
+    def __repr__(self) -> str:
+        # A summary: the default dataclass repr printed every user id of the split (~1,500).
+        methods = list(self.times)
+        key = self.metrics[0] if self.metrics else None
+        best = ""
+        if key is not None and len(self.gains):
+            cold = self.gains[(self.gains["segment"] == "cold") & (self.gains["metric"] == key)]
+            if len(cold):
+                lower = key in ("rmse", "mae")
+                row = cold.loc[cold["estimate"].idxmin() if lower else cold["estimate"].idxmax()]
+                best = (
+                    f", best cold {key}: {row['method']} {row['value']:.4f} vs {row['baseline']} "
+                    f"{row['baseline_value']:.4f} (95% CI of the difference {row['low']:+.4f} .. {row['high']:+.4f})"
+                )
+        return (
+            f"TransferResult({len(methods)} methods {methods}, metrics {self.metrics}, "
+            f"{len(self.split.cold_users)} cold / {len(self.split.warm_users)} warm users{best}; "
+            f".table(), .gains, .chosen for details)"
+        )
+
     def plot(self, metric: Optional[str] = None, ax=None):
         """Bar chart per method and segment (needs matplotlib)."""
         return self.report.plot(metric or self.metrics[0], ax=ax)
@@ -155,8 +175,9 @@ def run(
     Parameters
     ----------
     pair : CrossDomain
-    methods : list of Method, optional
-        Default: :func:`default_methods` for the target's kind.
+    methods : list of Method or of names, optional
+        Default: :func:`default_methods` for the target's kind; a name picks that default method
+        (e.g. ``["popular", "CMF"]``).
     fraction, test_size, seed :
         The cold-start split (see :meth:`CrossDomain.cold_start_split`).
     metrics : list of str
@@ -169,7 +190,7 @@ def run(
         tqdm progress bar over the fits.
     """
     explicit = pair.target.explicit
-    methods = list(methods) if methods is not None else default_methods(explicit, factors, iterations)
+    methods = _methods(methods, explicit, factors, iterations)
     metrics = list(metrics) if metrics is not None else list(RATING_METRICS if explicit else RANKING_METRICS)
     key, lower_better = metrics[0], metrics[0] in RATING_METRICS
     split = pair.cold_start_split(fraction, test_size, seed)
@@ -213,6 +234,33 @@ def run(
     )
     gains = _gains(report, methods, metrics)
     return TransferResult(report, gains, chosen, pd.DataFrame(rows), times, split, metrics)
+
+
+def _methods(methods, explicit: bool, factors: int, iterations: int) -> list[Method]:
+    """The methods to run: Method objects as given, names looked up among the defaults."""
+    defaults = default_methods(explicit, factors, iterations)
+    if methods is None:
+        return defaults
+    if isinstance(methods, (str, Method)) or not hasattr(methods, "__iter__"):
+        raise ValueError(f"methods must be a list of Method objects or method names, got {methods!r}")
+    by_name = {m.name: m for m in defaults}
+    out = []
+    for m in methods:
+        if isinstance(m, Method):
+            out.append(m)
+        elif isinstance(m, str) and m in by_name:
+            out.append(by_name[m])
+        else:
+            raise ValueError(
+                f"methods: {m!r} is neither a crossrec.transfer.Method nor the name of a default method "
+                f"({', '.join(by_name)} for {'ratings' if explicit else 'implicit feedback'})"
+            )
+    if not out:
+        raise ValueError("methods is empty: give at least one Method or method name")
+    names = [m.name for m in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"methods: names must be unique, got {names}")
+    return out
 
 
 def _gains(report: Report, methods: Sequence[Method], metrics: Sequence[str]) -> pd.DataFrame:
