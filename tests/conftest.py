@@ -39,6 +39,19 @@ def fitted(request, data):
     return request.cls().make_model().fit(data)
 
 
+@pytest.fixture(scope="class")
+def pair(request):
+    """Contract pair for TransferContract subclasses (tests/contract.py)."""
+    from contract import small_pair
+
+    return small_pair(explicit=getattr(request.cls, "explicit_data", True))
+
+
+@pytest.fixture(scope="class")
+def fitted_transfer(request, pair):
+    return request.cls().make_model().fit(pair)
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow (CI runs them)")
 

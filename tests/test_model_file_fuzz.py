@@ -83,7 +83,7 @@ def originals(tmp_path_factory):
     for name, model in fitted.items():
         path = folder / f"{name}.crossrec"
         model.save(path)
-        out[name] = (io.read_model_file(path), users, items)
+        out[name] = (io.read_model_file(path), users, items, type(model))
     return out
 
 
@@ -349,9 +349,7 @@ def m_extra(c: Case):
 def m_param_type(c: Case):
     import typing
 
-    from crossrec.models.base import Recommender
-
-    cls = Recommender._registry[c.header["model"]["class"]]
+    cls = c.cls
     hints = typing.get_type_hints(cls.__init__)
     names = [n for n in c.header["model"]["params"] if n in hints and "dict" not in str(hints[n])]
     if not names:
@@ -422,9 +420,9 @@ def m_deep(c: Case):
         c.header["model"]["state"]["deep_"] = entry
         c.raw_header = _dumps_deep(c.header)
     else:
-        entry = {"class": "Baseline", "params": {}, "state": {}}
+        entry = {"class": "crossrec.models.baseline:Baseline", "params": {}, "state": {}}
         for _ in range(min(depth, 20_000)):
-            entry = {"class": "Hybrid", "params": {"models": [[{"__model__": entry}, 1.0]]}, "state": {}}
+            entry = {"class": "crossrec.models.hybrid:Hybrid", "params": {"models": [[{"__model__": entry}, 1.0]]}, "state": {}}
         c.header["model"] = entry
         c.raw_header = _dumps_deep(c.header)
     c.what = f"nesting {depth} deep in {where}"
@@ -483,8 +481,9 @@ def _write(case: Case, path: Path) -> None:
 
 
 def run_case(worker, originals, kind, mutation, choose, integer, path) -> None:
-    (header, arrays), users, items = originals[kind]
+    (header, arrays), users, items, cls = originals[kind]
     case = Case(header, arrays, choose, integer)
+    case.cls = cls
     if not MUTATIONS[mutation](case):
         return
     _write(case, path)

@@ -24,6 +24,7 @@ from . import datasets, split
 from .data import Interactions
 from .evaluation import Report, evaluate
 from .models.baseline import Baseline, MostPopular, Random
+from .transfer import presets
 from .transfer.domains import CrossDomain
 
 METRICS = ["ndcg@10", "recall@10", "hit@10", "rmse"]
@@ -85,18 +86,18 @@ def _optional_models(seed: int) -> dict[str, Callable[[], object]]:
 def _transfer_models(source: Interactions, train: Interactions, seed: int) -> tuple[dict, CrossDomain]:
     """Transfer methods with the first settings of their validation grids (crossrec.transfer.run
     tunes them on a validation split; the demo keeps to defaults to stay fast)."""
-    from .transfer import CMF, EMCDR, FineTune, TransferALS
-    from .transfer.run import als_defaults
-
-    als = als_defaults(train.explicit)
     pair = CrossDomain(source, train)
-    source_model = TransferALS(**als, seed=seed).fit(pair.source)
-    target_model = TransferALS(**als, seed=seed).fit(pair.target)
+    source_model = presets.factor_model(train.explicit, seed=seed).fit(pair.source)
+    target_model = presets.factor_model(train.explicit, seed=seed).fit(pair.target)
+    build = presets.builders(train.explicit, seed=seed)
     return {
-        "fine-tune (transfer)": lambda: FineTune(TransferALS(**als, seed=seed), source_model=source_model, pull=1.0),
-        "CMF (transfer)": lambda: CMF(**als, weights=(0.5, 1.0), seed=seed),
-        "EMCDR (transfer)": lambda: EMCDR(source_model, target_model, l2=10.0, user_stats=True),
+        f"{name} (transfer)": _bind(build[name], source_model, target_model, params)
+        for name, params in presets.DEMO_PARAMS.items()
     }, pair
+
+
+def _bind(build: Callable[..., object], source_model, target_model, params: dict) -> Callable[[], object]:
+    return lambda: build(source_model, target_model, **params)
 
 
 def demo_models(source: Interactions, train: Interactions, seed: int = 0, progress: bool = True) -> dict[str, object]:

@@ -29,6 +29,7 @@ from . import metrics as M
 from ._validation import check_float, check_positive_int, check_seed
 from .data import IdMap, Interactions
 from .errors import NotFittedError
+from .models.protocol import check_is_fitted
 
 __all__ = ["evaluate", "Report", "Gain"]
 
@@ -313,7 +314,7 @@ def evaluate(
         if not hasattr(model, "recommend_indices"):
             raise ValueError(f"model {name!r} is not a crossrec Recommender (got {type(model).__name__})")
         try:
-            model._check_fitted()
+            check_is_fitted(model)
         except NotFittedError:
             raise NotFittedError(f"model {name!r} is not fitted; call fit(train) before evaluate") from None
     for what, d in (("train", train), ("test", test)):
@@ -488,7 +489,7 @@ def _rating_errors(name: str, model, test: Interactions, test_rows: np.ndarray, 
         )
     try:
         pred = np.asarray(
-            model._predict_indices(users_model.astype(np.int32), items_model.astype(np.int32)), dtype=np.float64
+            model.predict_indices(users_model.astype(np.int32), items_model.astype(np.int32)), dtype=np.float64
         )
     except NotImplementedError:
         raise _NoRatings(

@@ -2,19 +2,34 @@
 
 Files are written atomically (temporary file in the same folder, then rename), read with
 ``allow_pickle=False``, and checked: a corrupt, truncated or foreign file raises ModelFileError.
+
+A model is stored as its class's full name (``"crossrec.models.mf:ALS"``: module and qualified
+name), its hyper-parameters (``get_params()``) and its fitted state (public attributes ending in
+``_``), nested models, id maps, arrays, sparse matrices and JSON values included. Loading looks
+the class up in a registry of model classes (every subclass of crossrec's model bases registers
+itself when it is defined), never imports a module named by a file, and raises ModelFileError for
+a class that is unknown or not a crossrec model. Files written before classes were named fully
+(bare ``"ALS"``) still load when the bare name is unique among crossrec's own classes.
+
+Per-model checks of a loaded state go in the model's ``validate_state()`` (see
+:class:`crossrec.models.base.Recommender`): :func:`load` calls it after restoring every
+attribute and turns a ValueError it raises into ModelFileError naming the file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 import time
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
+from .data import IdMap
 from .errors import ModelFileError
 
 FORMAT = "crossrec-model"
@@ -173,3 +188,186 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     return value
+
+
+# ---- the registry of model classes ------------------------------------------------------------
+_REGISTRY: dict[str, type] = {}
+_PACKAGE = "crossrec."
+
+
+def class_key(cls: type) -> str:
+    """The name a model file stores for ``cls``: ``"module:qualname"``."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def register_model_class(cls: type) -> type:
+    """Make ``cls`` loadable (model bases call this for every subclass). The key is the module and
+    qualified name, so a user's own class named like a crossrec one does not replace it."""
+    _REGISTRY[class_key(cls)] = cls
+    return cls
+
+
+def is_registered(value: Any) -> bool:
+    """True when ``value`` is an instance of a registered model class (saved as a nested model)."""
+    return _REGISTRY.get(class_key(type(value))) is type(value)
+
+
+def _resolve(name: Any) -> type:
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(f"model file names no model class (got {name!r})")
+    cls = _REGISTRY.get(name)
+    if cls is not None:
+        return cls
+    module, _, qualname = name.rpartition(":")
+    if not module:
+        qualname = name  # a file from before full names: the bare class name
+    if not module or module.startswith(_PACKAGE):
+        # crossrec's own class under an older module path (or a bare name): unique by qualname.
+        own = [c for k, c in _REGISTRY.items() if k.startswith(_PACKAGE) and c.__qualname__ == qualname]
+        if len(own) == 1:
+            return own[0]
+    raise ModelFileError(
+        f"unknown model class {name!r} in model file: not a crossrec model, or a class whose module "
+        "was not imported before load (import it first)"
+    )
+
+
+# ---- save and load ---------------------------------------------------------------------------
+def save(model: Any, path: str | os.PathLike) -> None:
+    """Write a registered model to ``path`` (npz + JSON header, no pickle, atomic)."""
+    if not is_registered(model):
+        raise ModelFileError(f"cannot save {type(model).__name__}: not a crossrec model class")
+    try:
+        model.validate_state()  # what load would refuse is not written
+    except ModelFileError:
+        raise
+    except ValueError as exc:
+        raise ModelFileError(f"cannot save {type(model).__name__}: {exc}") from exc
+    meta, arrays = _dump(model, "")
+    write_model_file(path, {"model": meta}, arrays)
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Load a model saved with ``model.save``; raises ModelFileError for corrupt or foreign files
+    and for a state its class's ``validate_state`` rejects. A model file is untrusted input: every
+    stored array is checked (:mod:`crossrec.schema`) before a kernel sees it."""
+    header, arrays = read_model_file(path)
+    try:
+        if not isinstance(header.get("model"), dict):
+            raise ModelFileError(f"{os.fspath(path)!r}: the header holds no model description")
+        return _restore(header["model"], arrays)
+    except ModelFileError:
+        raise
+    except RecursionError:
+        raise ModelFileError(f"{os.fspath(path)!r}: model description nested too deeply") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise ModelFileError(f"{os.fspath(path)!r}: model file is inconsistent: {exc}") from exc
+
+
+def _encode(value: Any, key: str, arrays: dict) -> Any:
+    if is_registered(value):
+        meta, sub = _dump(value, key + "/")
+        arrays.update(sub)
+        return {"__model__": meta}
+    if isinstance(value, IdMap):
+        arrays[key] = ids_to_array(value.ids, value.kind)
+        return {"__ids__": key, "kind": value.kind}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            arrays[key] = ids_to_array(value, key)
+        else:
+            arrays[key] = value
+        return {"__array__": key}
+    if sp.issparse(value):
+        m = sp.csr_matrix(value)
+        arrays[key + ".indptr"], arrays[key + ".indices"], arrays[key + ".data"] = m.indptr, m.indices, m.data
+        return {"__csr__": key, "shape": list(m.shape)}
+    if isinstance(value, (list, tuple)):
+        return {
+            "__list__": [_encode(v, f"{key}.{j}", arrays) for j, v in enumerate(value)],
+            "tuple": isinstance(value, tuple),
+        }
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise ModelFileError(f"cannot save {key}: dict keys must be strings")
+        return {"__dict__": {k: _encode(v, f"{key}.{k}", arrays) for k, v in value.items()}}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ModelFileError(f"cannot save {key!r} of type {type(value).__name__} without pickle")
+
+
+def _decode(meta: Any, arrays: dict) -> Any:
+    if isinstance(meta, dict):
+        if "__model__" in meta:
+            return _restore(meta["__model__"], arrays)
+        if "__ids__" in meta:
+            return IdMap(arrays[meta["__ids__"]], meta["kind"])
+        if "__array__" in meta:
+            return arrays[meta["__array__"]]
+        if "__csr__" in meta:
+            k = meta["__csr__"]
+            _check_raw_csr(k, arrays)
+            return sp.csr_matrix(
+                (arrays[k + ".data"], arrays[k + ".indices"], arrays[k + ".indptr"]), shape=tuple(meta["shape"])
+            )
+        if "__list__" in meta:
+            items = [_decode(v, arrays) for v in meta["__list__"]]
+            return tuple(items) if meta.get("tuple") else items
+        if "__dict__" in meta:
+            return {k: _decode(v, arrays) for k, v in meta["__dict__"].items()}
+        raise ModelFileError(f"unknown entry in model header: {sorted(meta)}")
+    return meta
+
+
+def _dump(model: Any, prefix: str) -> tuple[dict, dict]:
+    arrays: dict[str, np.ndarray] = {}
+    # Callables (training callbacks) are run-time hooks, not model state: saved as None.
+    params = {
+        k: None if callable(v) and not is_registered(v) else _encode(v, f"{prefix}param.{k}", arrays)
+        for k, v in model.get_params().items()
+    }
+    state = {}
+    for k, v in vars(model).items():
+        if k.endswith("_") and not k.startswith("_") and not callable(v):
+            state[k] = _encode(v, f"{prefix}state.{k}", arrays)
+    return {"class": class_key(type(model)), "params": params, "state": state}, arrays
+
+
+def _check_raw_csr(key: str, arrays: dict) -> None:
+    """The stored parts of a sparse matrix before scipy sees them: scipy would silently convert
+    strings or floats to indices and drop entries past ``indptr[-1]``."""
+    for part, kinds in ((".indptr", "iu"), (".indices", "iu"), (".data", "fiub")):
+        if arrays[key + part].dtype.kind not in kinds:
+            what = "numbers" if part == ".data" else "integer indices"
+            raise ModelFileError(f"{key}{part} has dtype {arrays[key + part].dtype}; expected {what}")
+    indptr, n_indices, n_data = arrays[key + ".indptr"], arrays[key + ".indices"].size, arrays[key + ".data"].size
+    if indptr.ndim != 1 or indptr.size == 0 or indptr[-1] != n_indices or n_data != n_indices:
+        end = indptr[-1] if indptr.ndim == 1 and indptr.size else None
+        raise ModelFileError(
+            f"{key}: indptr ends at {end} over {n_indices} indices and {n_data} values; expected all three equal"
+        )
+
+
+_STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*_$")
+
+
+def _restore(meta: dict, arrays: dict) -> Any:
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"model entry must be a JSON object, got {type(meta).__name__}")
+    cls = _resolve(meta.get("class"))
+    params, state = meta.get("params"), meta.get("state")
+    if not isinstance(params, dict) or not isinstance(state, dict):
+        raise ModelFileError(f"{cls.__name__}: params and state must be JSON objects")
+    unknown = sorted(set(params) - set(cls.param_names()))
+    if unknown:
+        raise ModelFileError(f"{cls.__name__} has no parameter(s) {unknown}")
+    bad = [k for k in state if not _STATE_NAME.match(k)]
+    if bad:
+        raise ModelFileError(f"{cls.__name__}: {bad[0]!r} is not a fitted attribute name (a letter first, ending in _)")
+    model = cls(**{k: _decode(v, arrays) for k, v in params.items()})
+    for k, v in state.items():
+        setattr(model, k, _decode(v, arrays))
+    model.validate_state()
+    return model

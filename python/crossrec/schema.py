@@ -307,6 +307,24 @@ def check_state(model: Any, schema: dict[str, Spec]) -> None:
         spec.check(f"{cls}.{name}", value, dims)
 
 
+def check_generic_state(model: Any) -> None:
+    """What can be checked of a model that declares no schema: the id maps and ``seen_``, every
+    sparse matrix structurally valid, every float array finite, nested models of crossrec."""
+    state = fitted_attributes(model)
+    cls = type(model).__name__
+    dims: dict = {}
+    for name in ("user_map_", "item_map_", "seen_"):
+        if name not in state:
+            raise ValueError(f"{cls}: fitted attribute {name} is missing")
+        BASE_SCHEMA[name].check(f"{cls}.{name}", state[name], dims)
+    for name, value in state.items():
+        if sp.issparse(value):
+            check_csr_structure(f"{cls}.{name}", value)
+            value = value.data
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise ValueError(f"{cls}.{name} holds non-finite values; expected finite numbers")
+
+
 # ---- hyper-parameters --------------------------------------------------------------------------
 def _is_instance(value: Any, types: Sequence) -> bool:
     for t in types:

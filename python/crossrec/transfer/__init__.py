@@ -4,7 +4,9 @@
 """
 
 from ._als import TransferALS
+from . import presets
 from .auto import Auto
+from .base import TransferRecommender
 from .baselines import NoTransfer
 from .cmf import CMF
 from .diagnostics import Diagnosis, diagnose, linear_cka
@@ -26,9 +28,11 @@ __all__ = [
     "Method",
     "NoTransfer",
     "TransferALS",
+    "TransferRecommender",
     "TransferResult",
     "default_methods",
     "diagnose",
     "linear_cka",
+    "presets",
     "run",
 ]

@@ -223,13 +223,6 @@ class CrossDomain:
             )
         return self.with_source(d)
 
-    def diagnose(self, factors: int = 16, iterations: int = 8, fraction: float = 0.5, seed: int = 0, gain: bool = True):
-        """Relatedness diagnostics: overlap, bias correlation, factor alignment (linear CKA, ridge
-        map R^2) and the validation gain of the source; see :mod:`crossrec.transfer.diagnostics`."""
-        from .diagnostics import diagnose
-
-        return diagnose(self, factors, iterations, fraction, seed, gain)
-
     # ---- splits --------------------------------------------------------------------------
     def cold_start_split(
         self, fraction: float = 0.5, test_size: float = 0.2, seed: int = 0, min_train: int = 1
