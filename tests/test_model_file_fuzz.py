@@ -422,7 +422,11 @@ def m_deep(c: Case):
     else:
         entry = {"class": "crossrec.models.baseline:Baseline", "params": {}, "state": {}}
         for _ in range(min(depth, 20_000)):
-            entry = {"class": "crossrec.models.hybrid:Hybrid", "params": {"models": [[{"__model__": entry}, 1.0]]}, "state": {}}
+            entry = {
+                "class": "crossrec.models.hybrid:Hybrid",
+                "params": {"models": [[{"__model__": entry}, 1.0]]},
+                "state": {},
+            }
         c.header["model"] = entry
         c.raw_header = _dumps_deep(c.header)
     c.what = f"nesting {depth} deep in {where}"

@@ -279,6 +279,11 @@ BASE_SCHEMA: dict[str, Spec] = {
     "user_map_": IdMapSpec("users"),
     "item_map_": IdMapSpec("items"),
     "seen_": Csr(("users", "items")),
+    # unknown="fallback" (optional: files from before it, and models assembled without fit)
+    "fallback_mean_": Scalar(float, optional=True),
+    "fallback_user_bias_": Array(("users",), "float32", optional=True),
+    "fallback_item_bias_": Array(("items",), "float32", optional=True),
+    "item_popularity_": Array(("items",), "float32", optional=True),
 }
 
 

@@ -170,6 +170,7 @@ class ContentBased(Recommender):
         ids = _extend_items(np.asarray(data.item_ids), np.asarray(feat_ids))
         self.item_map_ = IdMap(ids, "item")
         n_items = len(ids)
+        self._extend_fallback_items(n_items)
         # Scatter feature rows into the model's item order (items without features: empty rows).
         rows = self.item_map_.lookup(feat_ids)
         F = sp.csr_matrix(F, dtype=np.float64)

@@ -104,6 +104,7 @@ class Hybrid(Recommender):
                 same = ids.dtype == extra.dtype
                 ids = np.concatenate([ids, extra] if same else [ids.astype(object), extra.astype(object)])
         self.item_map_ = IdMap(ids, "item")
+        self._extend_fallback_items(len(ids))
         self.seen_ = sp.csr_matrix(
             (self.seen_.data, self.seen_.indices, self.seen_.indptr), shape=(self.n_users_, len(ids))
         )
