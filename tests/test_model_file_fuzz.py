@@ -21,6 +21,7 @@ import collections
 import json
 import os
 import random
+import re
 import select
 import subprocess
 import sys
@@ -39,11 +40,24 @@ from conftest import FUZZ_SUMMARY
 WORKER = Path(__file__).with_name("model_file_worker.py")
 TIMEOUT = 30.0
 COUNTS: collections.Counter = collections.Counter()
+# Cases per run (about 0.1 s each on a quiet machine): raise them for a longer hunt.
+ROUNDS = int(os.environ.get("CROSSREC_FUZZ_ROUNDS", "1"))
+EXAMPLES = int(os.environ.get("CROSSREC_FUZZ_EXAMPLES", "150"))
 
 # state a valid model may lack, and values a valid model may hold, so these mutations may load
-OPTIONAL_STATE = {"neighbors_", "train_accuracy_"}
+OPTIONAL_STATE = {
+    "neighbors_",
+    "train_accuracy_",
+    "fallback_mean_",
+    "fallback_user_bias_",
+    "fallback_item_bias_",
+    "item_popularity_",
+}
 INF_ALLOWED = {"rule_scores_"}
 FREE_LENGTH = {"loss_history_"}  # one entry per epoch: any length is a valid history
+# JSON-like records kept to inspect, not used to answer (EMCDR's learnt map, Auto's trial log):
+# any content is a valid record
+RECORDS = re.compile(r"(^|[./])(map_|trials_)[./]")
 
 
 def _models():
@@ -70,17 +84,42 @@ def _models():
         "ContentBased": cr.ContentBased().fit(data, item_features=features),
         "Hybrid": cr.Hybrid([(cr.EASE(l2=10.0), 1.0), (cr.ItemKNN(k=5), 0.5)]).fit(data),
     }
-    return fitted, data
+    users = [str(u) for u in data.user_ids[:3]]
+    items = [int(i) for i in data.item_ids[:4]]
+    out = {name: (model, users, items) for name, model in fitted.items()}
+    out.update(_transfer_models())
+    return out
+
+
+def _transfer_models():
+    """Every transfer model kind, fitted on the contract's small pair (cold and warm users)."""
+    from contract import COLD_USERS, WARM_USERS, small_pair
+
+    from crossrec.transfer import CMF, EMCDR, Auto, Distill, FineTune, NoTransfer, TransferALS
+
+    pair = small_pair(explicit=True)
+    als = dict(factors=4, iterations=2, regularization=0.1)
+    tuned = FineTune(TransferALS(**als), pull=1.0).fit(pair)
+    fitted = {
+        "TransferALS": TransferALS(**als).fit(pair.target),
+        "FineTune": tuned,
+        "CMF": CMF(**als, weights=(0.5, 1.0)).fit(pair),
+        "EMCDR": EMCDR(TransferALS(**als), TransferALS(**als), l2=1.0).fit(pair),
+        "EMCDR-mlp": EMCDR(TransferALS(**als), TransferALS(**als), mapping="mlp", hidden=4, epochs=5).fit(pair),
+        "NoTransfer": NoTransfer(TransferALS(**als)).fit(pair),
+        "Distill": Distill(tuned, cr.MF(factors=4), epochs=2, top_k=5).fit(pair),
+        "Auto": Auto(candidates=["EMCDR"], factors=4, iterations=2, time_budget=60).fit(pair),
+    }
+    users = [COLD_USERS[0], WARM_USERS[0], WARM_USERS[1]]
+    items = [str(i) if isinstance(i, str) else int(i) for i in pair.target.item_ids[:4]]
+    return {name: (model, users, items) for name, model in fitted.items()}
 
 
 @pytest.fixture(scope="module")
 def originals(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz-originals")
-    fitted, data = _models()
-    users = [str(u) for u in data.user_ids[:3]]
-    items = [int(i) for i in data.item_ids[:4]]
     out = {}
-    for name, model in fitted.items():
+    for name, (model, users, items) in _models().items():
         path = folder / f"{name}.crossrec"
         model.save(path)
         out[name] = (io.read_model_file(path), users, items, type(model))
@@ -189,6 +228,7 @@ class Case:
         self.must_reject = True
         self.raw_header = None  # a header string to write as is (deep nesting)
         self.what = ""
+        self.touched = ""  # the array key a mutation changed
 
     def slots(self, kinds):
         return [s for s in _slots(self.header["model"], ("model",)) if s[0] in kinds]
@@ -205,6 +245,7 @@ def m_index(c: Case):
     big = int(np.iinfo(arr.dtype).max) if arr.dtype.kind in "iu" else 10**6
     arr.flat[pos] = c.choose([-1, -2, -(2**31) + 1, max(int(arr.max()) + 1, 10**4), big])
     c.what = f"index {arr.flat[pos]} at {key}[{pos}]"
+    c.touched = key
     return True
 
 
@@ -263,6 +304,7 @@ def m_shape(c: Case):
         before = c.arrays[key].shape
         c.arrays[key] = _resize(c.arrays[key], c)
         c.what = f"{key}: shape {before} -> {c.arrays[key].shape}"
+    c.touched = key
     return True
 
 
@@ -284,6 +326,7 @@ def m_dtype(c: Case):
     with np.errstate(all="ignore"):
         c.arrays[key] = arr.astype(target) if target[0] != "U" else arr.astype(str).astype(target)
     c.what = f"{key}: {arr.dtype} -> {target}"
+    c.touched = key
     return True
 
 
@@ -312,6 +355,7 @@ def m_nonfinite(c: Case):
     arr.flat[c.integer(0, arr.size - 1)] = value
     c.must_reject = not (name in INF_ALLOWED and not np.isnan(value))
     c.what = f"{key} holds {value}"
+    c.touched = key
     return True
 
 
@@ -490,6 +534,8 @@ def run_case(worker, originals, kind, mutation, choose, integer, path) -> None:
     case.cls = cls
     if not MUTATIONS[mutation](case):
         return
+    if RECORDS.search(case.touched):
+        case.must_reject = False
     _write(case, path)
     reply = worker.run({"path": str(path), "users": users, "items": items})
     outcome = reply["outcome"]
@@ -500,17 +546,17 @@ def run_case(worker, originals, kind, mutation, choose, integer, path) -> None:
 
 
 def test_every_kind_and_mutation(worker, originals, tmp_path):
-    """Each mutation twice on every model kind (seeded), so no combination is left to chance."""
+    """Each mutation on every model kind (seeded), so no combination is left to chance."""
     rng = random.Random(20261130)
     for kind in sorted(originals):
         for mutation in MUTATIONS:
-            for _ in range(2):
+            for _ in range(ROUNDS):
                 run_case(
                     worker, originals, kind, mutation, rng.choice, rng.randint, tmp_path / f"{kind}-{mutation}.crossrec"
                 )
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
 @given(data=st.data())
 def test_random_mutations(worker, originals, tmp_path_factory, data):
     kind = data.draw(st.sampled_from(sorted(originals)), label="model")

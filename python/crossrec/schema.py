@@ -253,13 +253,24 @@ class ListOf(Spec):
 
 
 class Model(Spec):
-    """One fitted crossrec model (checked by its own schema when it was restored)."""
+    """One crossrec model (checked by its own schema when it was restored); ``users`` / ``items``:
+    the dimensions its id spaces must match (e.g. a delegate scoring the parent's users)."""
+
+    def __init__(self, users: Dim = None, items: Dim = None, **kw):
+        super().__init__(**kw)
+        self.users, self.items = users, items
 
     def check(self, name, value, dims):
         from .models.base import Recommender
 
         if not isinstance(value, Recommender):
             raise ValueError(f"{name} is a {type(value).__name__}; expected a crossrec model")
+        if (self.users is not None or self.items is not None) and not value.is_fitted:
+            raise ValueError(f"{name} is not fitted; expected a fitted model")
+        if self.users is not None:
+            _bind(f"{name} users", 0, value.n_users_, self.users, dims)
+        if self.items is not None:
+            _bind(f"{name} items", 0, value.n_items_, self.items, dims)
 
 
 class Json(Spec):

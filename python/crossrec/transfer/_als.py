@@ -23,6 +23,7 @@ from .. import factorization as fz
 from .._validation import as_factors, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..models.base import Recommender
+from ..schema import Array, Scalar
 
 _BLOCK_BYTES = 1 << 27  # cap on one block of per-row grams (128 MiB)
 
@@ -143,6 +144,13 @@ class TransferALS(BiasColumnScoring, Recommender):
     n_threads : int
         0 = all cores; results do not depend on it.
     """
+
+    state_schema = {
+        "implicit_": Scalar(bool),
+        "global_mean_": Scalar(float),
+        "user_factors_": Array(("users", "factors"), "float32"),
+        "item_factors_": Array(("items", "factors"), "float32"),
+    }
 
     def __init__(
         self,

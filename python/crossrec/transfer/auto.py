@@ -25,6 +25,7 @@ from ._common import check_pair
 from .base import TransferRecommender
 from .domains import CrossDomain
 from .presets import NO_TRANSFER, auto_candidates, factor_model
+from ..schema import Array, Json, Model, Scalar
 
 GATES = (0, 2, 5, 10, 20)
 
@@ -36,6 +37,12 @@ class Routed(TransferRecommender):
     transfer_: Recommender
     base_: Recommender
     route_: np.ndarray
+
+    state_schema = {
+        "base_": Model(users="users", items="items"),
+        "transfer_": Model(users="users", items="items"),
+        "route_": Array(("users",), "bool"),
+    }
 
     @classmethod
     def of(cls, transfer: Recommender, base: Recommender, route: np.ndarray) -> Routed:
@@ -91,6 +98,18 @@ class Auto(Routed):
     transfer_ / base_ : the fitted chosen model and the no-transfer model; route_ : users routed
     to ``transfer_``.
     """
+
+    state_schema = {
+        **Routed.state_schema,
+        "trials_": Json(),
+        "metric_": Scalar(str),
+        "reason_": Scalar(str),
+        "min_source_": Scalar(int, minimum=0),
+        "choice_": Scalar(str),
+        "transfer_for_warm_": Scalar(bool),
+        "validation_seconds_": Scalar(float),
+        "fit_seconds_": Scalar(float),
+    }
 
     def __init__(
         self,

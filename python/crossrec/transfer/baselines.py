@@ -13,6 +13,7 @@ from ._als import TransferALS
 from ._common import clone
 from .base import TransferRecommender
 from .domains import CrossDomain
+from ..schema import Array, Model
 
 
 class NoTransfer(TransferRecommender):
@@ -32,6 +33,12 @@ class NoTransfer(TransferRecommender):
     ----------
     model_ : the target model with cold rows filled; popular_ : MostPopular; has_data_ : bool per user.
     """
+
+    state_schema = {
+        "has_data_": Array(("users",), "bool"),
+        "model_": Model(users="users", items="items", nullable=True),
+        "popular_": Model(users="users", items="items"),
+    }
 
     def __init__(self, model: Optional[Recommender] = None):
         self.model = model

@@ -14,6 +14,7 @@ from ._als import BiasColumnScoring, _gaussian, _ones_column, _with, _with32, so
 from ._common import check_pair
 from .base import TransferRecommender
 from .domains import CrossDomain
+from ..schema import Array, Scalar
 
 
 class CMF(BiasColumnScoring, TransferRecommender):
@@ -43,6 +44,14 @@ class CMF(BiasColumnScoring, TransferRecommender):
     ----------
     user_factors_ (shared rows), item_factors_ (target), source_item_factors_, global_mean_ (target).
     """
+
+    state_schema = {
+        "implicit_": Scalar(bool),
+        "global_mean_": Scalar(float),
+        "user_factors_": Array(("users", "factors"), "float32"),
+        "item_factors_": Array(("items", "factors"), "float32"),
+        "source_item_factors_": Array((None, "factors"), "float32"),
+    }
 
     def __init__(
         self,

@@ -48,6 +48,7 @@ from ..models.base import Recommender
 from ..models.protocol import check_is_fitted
 from .base import TransferRecommender
 from .domains import CrossDomain
+from ..schema import Array, Scalar
 
 LOSSES = ("pointwise", "ranking", "listwise")
 INITS = ("auto", "teacher_svd", "random")
@@ -344,6 +345,16 @@ class Distill(TransferRecommender):
     ground_truth_ : the ground-truth loss used.
     init_ : the initialisation used ("teacher_svd" or "random").
     """
+
+    state_schema = {
+        "init_": Scalar(str, choices=("random", "teacher_svd")),
+        "ground_truth_": Scalar(str, choices=("bpr", "squared")),
+        "user_factors_": Array(("users", "factors"), "float32"),
+        "item_factors_": Array(("items", "factors"), "float32"),
+        "item_bias_": Array((("items", 0),), "float32"),
+        "user_bias_": Array((("users", 0),), "float32"),
+        "global_mean_": Scalar(float),
+    }
 
     def __init__(
         self,

@@ -13,6 +13,7 @@ from ..models.base import Recommender
 from ._als import TransferALS
 from ._common import Delegating, check_pair, clone, fitted_on, user_vectors
 from .domains import CrossDomain
+from ..schema import Array, Model
 
 
 class FineTune(Delegating):
@@ -42,6 +43,12 @@ class FineTune(Delegating):
     model_ : fitted target model (scores through it); source_model_ : the source model;
     cold_users_ : shared indices that took their factors straight from the source.
     """
+
+    state_schema = {
+        "model_": Model(users="users", items="items"),
+        "source_model_": Model(users="users"),
+        "cold_users_": Array((None,), "int32", index_of="users"),
+    }
 
     def __init__(
         self, model: Optional[Recommender] = None, source_model: Optional[Recommender] = None, pull: float = 1.0
