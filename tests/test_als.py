@@ -499,9 +499,7 @@ def test_exact_short_rows_in_cg_equal_the_closed_form(alpha):
 
 def test_progress_bar_and_callback_run_together(capsys):
     seen = []
-    cr.ALS(factors=3, iterations=2, show_progress=True, callback=lambda it, value: seen.append((it, value))).fit(
-        small()
-    )
+    cr.ALS(factors=3, iterations=2, progress=True, callback=lambda it, value: seen.append((it, value))).fit(small())
     assert [it for it, _ in seen] == [0, 1] and all(np.isfinite(v) for _, v in seen)
 
 

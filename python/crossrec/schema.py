@@ -37,6 +37,9 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 
+from .data import IdMap
+from .io import is_registered
+
 Dim = Union[int, str, None, tuple]
 
 
@@ -213,8 +216,6 @@ class IdMapSpec(Spec):
         self.dim = dim
 
     def check(self, name, value, dims):
-        from .data import IdMap
-
         if not isinstance(value, IdMap):
             raise ValueError(f"{name} is a {type(value).__name__}; expected an id map")
         _check_dtype(f"{name} ids", value.ids.dtype, ("i", "u", "f", "U", "S", "b", "O"))  # O: in memory only
@@ -230,9 +231,7 @@ class ModelList(Spec):
         self.length = length
 
     def check(self, name, value, dims):
-        from .models.base import Recommender
-
-        if not isinstance(value, list) or not all(isinstance(v, Recommender) for v in value):
+        if not isinstance(value, list) or not all(is_registered(v) for v in value):
             raise ValueError(f"{name} must be a list of crossrec models, got {type(value).__name__}")
         _bind(name, 0, len(value), self.length, dims)
 
@@ -261,9 +260,7 @@ class Model(Spec):
         self.users, self.items = users, items
 
     def check(self, name, value, dims):
-        from .models.base import Recommender
-
-        if not isinstance(value, Recommender):
+        if not is_registered(value):
             raise ValueError(f"{name} is a {type(value).__name__}; expected a crossrec model")
         if (self.users is not None or self.items is not None) and not value.is_fitted:
             raise ValueError(f"{name} is not fitted; expected a fitted model")

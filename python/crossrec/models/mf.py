@@ -12,6 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import factorization as fz
+from .. import progress
+from ..progress import wants_progress
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..schema import Array, Scalar
@@ -59,24 +61,19 @@ class _FactorModel(Recommender):
         """Runs step(epoch) n_epochs times with a progress bar and the loss callback. A callback
         returning True stops training early."""
         callback = getattr(self, "callback", None)
-        show = bool(getattr(self, "show_progress", False))
-        bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n_epochs, desc=type(self).__name__)
+        show = wants_progress(self)
+        bar = progress.bar(show, n_epochs, type(self).__name__, "epoch")
         try:
             for epoch in range(n_epochs):
                 step(epoch)
                 value = loss() if (callback is not None or show) else None
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
+                if show:
                     bar.set_postfix(loss=f"{value:.5g}")
                 if callback is not None and callback(epoch, value):
                     break
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
 
 
 #: ALS's default ridge weights, by feedback type (``regularization=None``). Implicit: per row, as
@@ -120,7 +117,7 @@ class ALS(_FactorModel):
     cg_steps : CG steps per row and half-sweep.
     use_bias : user and item biases (explicit only).
     n_threads : 0 = all cores. seed : initial factors (results are the same on any thread count).
-    show_progress : tqdm bar. callback : ``callback(iteration, loss)`` after every iteration, where
+    progress : tqdm bar over iterations (``show_progress``: its deprecated name). callback : ``callback(iteration, loss)`` after every iteration, where
         loss is the training objective divided by the number of stored entries; return True to stop.
 
     Attributes
@@ -141,7 +138,8 @@ class ALS(_FactorModel):
         use_bias: bool = True,
         n_threads: int = 0,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, float], Any]] = None,
     ):
         self.factors = factors
@@ -154,6 +152,7 @@ class ALS(_FactorModel):
         self.use_bias = use_bias
         self.n_threads = n_threads
         self.seed = seed
+        self.progress = progress
         self.show_progress = show_progress
         self.callback = callback
 
@@ -360,7 +359,7 @@ class MF(_FactorModel):
     factors : latent dimension. iterations : epochs. learning_rate, regularization : SGD step and
     per-sample ridge on factors. bias_regularization : ridge on biases (default regularization).
     use_bias : learn mu, b_u, b_i. init_std : factors start N(0, init_std^2), biases 0.
-    n_threads, seed, show_progress, callback : as in :class:`ALS`; the loss given to the callback
+    n_threads, seed, progress, callback : as in :class:`ALS`; the loss given to the callback
     is the epoch's training MSE.
     """
 
@@ -375,7 +374,8 @@ class MF(_FactorModel):
         init_std: float = 0.1,
         n_threads: int = 0,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, float], Any]] = None,
     ):
         self.factors = factors
@@ -387,6 +387,7 @@ class MF(_FactorModel):
         self.init_std = init_std
         self.n_threads = n_threads
         self.seed = seed
+        self.progress = progress
         self.show_progress = show_progress
         self.callback = callback
 
@@ -486,7 +487,7 @@ class BPR(_FactorModel):
     ----------
     factors, iterations (epochs), learning_rate, regularization : as in :class:`MF`.
     use_bias : learn an item bias. init_std : factors start N(0, init_std^2).
-    n_threads, seed, show_progress, callback : as in :class:`ALS`; the callback's loss is the epoch's
+    n_threads, seed, progress, callback : as in :class:`ALS`; the callback's loss is the epoch's
     mean -log sigmoid(x_uij).
     """
 
@@ -507,7 +508,8 @@ class BPR(_FactorModel):
         init_std: float = 0.01,
         n_threads: int = 0,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, float], Any]] = None,
     ):
         self.factors = factors
@@ -518,6 +520,7 @@ class BPR(_FactorModel):
         self.init_std = init_std
         self.n_threads = n_threads
         self.seed = seed
+        self.progress = progress
         self.show_progress = show_progress
         self.callback = callback
 

@@ -24,6 +24,7 @@ from ..models.base import Recommender
 from ._common import check_pair
 from .base import TransferRecommender
 from .domains import CrossDomain
+from ..progress import bar as progress_bar
 from .presets import NO_TRANSFER, auto_candidates, factor_model
 from ..schema import Array, Json, Model, Scalar
 
@@ -87,6 +88,7 @@ class Auto(Routed):
     confidence : float
         Level of the bootstrap interval a transfer gain must clear (the negative-transfer guard).
     factors, iterations, seed : model size, sweeps and the validation split's seed.
+    progress : tqdm bar over the fits (candidates on validation, then the final ones).
     n_threads : threads of the factor models and of recommend (0 = all usable cores); results do
         not depend on it.
 
@@ -122,6 +124,7 @@ class Auto(Routed):
         iterations: int = 10,
         seed: int = 0,
         n_threads: int = 0,
+        progress: bool = False,
     ):
         self.candidates = candidates
         self.time_budget = time_budget
@@ -132,6 +135,7 @@ class Auto(Routed):
         self.iterations = iterations
         self.seed = seed
         self.n_threads = n_threads
+        self.progress = progress
 
     def fit(self, pair: CrossDomain) -> Auto:
         pair = check_pair(pair, "Auto")
@@ -152,7 +156,9 @@ class Auto(Routed):
         ids = val.train.shared_map.ids
         src = factor_model(explicit, self.factors, self.iterations, n_threads=threads).fit(pair.source)
         fitted, trials = {}, []
+        bar = progress_bar(bool(self.progress), len(names) + 2, "Auto", "fit")
         for n in names:
+            bar.update(1)
             if n != NO_TRANSFER and time.perf_counter() - t_start > budget:
                 trials.append({"candidate": n, "status": "skipped: time budget"})
                 continue
@@ -212,7 +218,9 @@ class Auto(Routed):
         self.transfer_for_warm_ = bool(warm_ok)
         self.validation_seconds_ = time.perf_counter() - t_start
         # Final models on the whole training pair.
+        bar.update(1)
         self.base_ = builders[NO_TRANSFER](src).fit(pair)
+        bar.update(1)
         if best == NO_TRANSFER:
             self.transfer_ = self.base_
             self.route_ = np.zeros(pair.n_shared, bool)
@@ -221,6 +229,7 @@ class Auto(Routed):
             n_src = pair.source.user_counts()
             has_tgt = pair.target.user_counts() > 0
             self.route_ = (n_src >= max(self.min_source_, 1)) & (~has_tgt | self.transfer_for_warm_)
+        bar.close()
         self.fit_seconds_ = time.perf_counter() - t_start
         return self
 

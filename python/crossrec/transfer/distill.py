@@ -46,6 +46,7 @@ from ..data import Interactions
 from ..errors import FitError, NotFittedError
 from ..models.base import Recommender
 from ..models.protocol import check_is_fitted
+from ..progress import bar as progress_bar
 from .base import TransferRecommender
 from .domains import CrossDomain
 from ..schema import Array, Scalar
@@ -336,6 +337,7 @@ class Distill(TransferRecommender):
     init_std : standard deviation of the random initial factors (and of the columns the SVD
         cannot fill when ``factors`` exceeds the teacher's rank).
     seed, n_threads : a seed gives the same model on any thread count; 0 threads = all cores.
+    progress : tqdm bar over epochs.
 
     Attributes
     ----------
@@ -374,6 +376,7 @@ class Distill(TransferRecommender):
         init_std: float = 0.1,
         seed: int | None = 0,
         n_threads: int = 0,
+        progress: bool = False,
     ):
         self.teacher = teacher
         self.student = student
@@ -391,6 +394,7 @@ class Distill(TransferRecommender):
         self.init_std = init_std
         self.seed = seed
         self.n_threads = n_threads
+        self.progress = progress
 
     # ---- fitting ---------------------------------------------------------------------------
     def _check_params(self) -> dict[str, Any]:
@@ -481,8 +485,10 @@ class Distill(TransferRecommender):
         c = np.zeros(n_users, np.float32) if gt == "squared" else None
         mu = float(train.data.mean()) if gt == "squared" else 0.0
         weights = rank_weights(t_items, t_scores, p["temperature"]) if p["loss"] == "ranking" else None
+        bar = progress_bar(bool(self.progress), p["epochs"], "Distill", "epoch")
         with threadpool_limits(1, "blas"):
             for epoch in range(p["epochs"]):
+                bar.update(1)
                 distill_epoch(
                     train,
                     t_items,
@@ -511,6 +517,7 @@ class Distill(TransferRecommender):
                         f"Distill diverged at epoch {epoch} (NaN or infinite factors); "
                         f"lower learning_rate (now {p['learning_rate']}) or alpha"
                     )
+        bar.close()
         self.user_factors_, self.item_factors_, self.item_bias_ = P, Q, b
         self.user_bias_ = c if c is not None else np.zeros(n_users, np.float32)
         self.global_mean_ = mu

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import Report, evaluate
+from ..progress import bar as progress_bar
 from ..models.baseline import Baseline, MostPopular
 from .domains import ColdStartSplit, CrossDomain
 from .presets import GRIDS, NO_TRANSFER, builders, factor_model
@@ -170,7 +171,8 @@ def run(
     split = pair.cold_start_split(fraction, test_size, seed)
     shared = _shared(split.train, explicit, factors, iterations)
     rows, chosen = [], {}
-    bar = _bar(progress, sum(len(m.grid) if tune and len(m.grid) > 1 else 0 for m in methods) + len(methods))
+    n_fits = sum(len(m.grid) if tune and len(m.grid) > 1 else 0 for m in methods) + len(methods)
+    bar = progress_bar(progress, n_fits, "transfer", "fit")
     if tune:
         val = split.validation(seed=seed + 1)
         shared["target"] = factor_model(explicit, factors, iterations).fit(val.train.target)
@@ -267,19 +269,3 @@ def _gains(report: Report, methods: Sequence[Method], metrics: Sequence[str]) ->
                     }
                 )
     return pd.DataFrame(out)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(progress: bool, total: int):
-    if not progress:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="transfer", unit="fit")
