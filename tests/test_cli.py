@@ -142,3 +142,10 @@ def test_transfer_duplicates_agree_with_the_library(tmp_path, capsys, monkeypatc
     )
     assert cli.main(["transfer", "--source", source, "--target", target, "--duplicates", "last", "--no-progress"]) == 2
     assert len(seen) == 1
+
+
+def test_demo_and_transfer_use_the_same_cold_start_split():
+    source, target, _ = cli.demo_data(seed=0, quick=True)
+    train, test = cli.demo_split(source, target, seed=4)
+    split = cr.CrossDomain(source, target).cold_start_split(0.5, 0.2, seed=4)  # crossrec transfer's defaults
+    assert set(cr.split.test_users(test)) == set(split.cold_user_ids)
