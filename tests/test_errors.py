@@ -163,6 +163,25 @@ CASES = [
         r"rows must be a scipy.sparse matrix, got ndarray",
     ),
     ("load a folder", lambda: cr.load("/"), cr.ModelFileError, r"is not a readable crossrec model file"),
+    (
+        "recommend exclude_seen",
+        lambda: fitted(cr.Baseline).recommend(["u0"], exclude_seen="no"),
+        ValueError,
+        r"exclude_seen must be True or False, got 'no'",
+    ),
+    ("load(None)", lambda: cr.load(None), ValueError, r"path must be a file path .*NoneType None"),
+    (
+        "save to a missing folder",
+        lambda: fitted(cr.Baseline).save("/no/such/folder/m.crossrec"),
+        FileNotFoundError,
+        r"cannot save to '/no/such/folder/m.crossrec': folder '/no/such/folder' does not exist",
+    ),
+    (
+        "recall k='a'",
+        lambda: cr.metrics.recall_at_k(np.zeros((1, 3), int), sp.csr_matrix(np.ones((1, 3))), "a"),
+        ValueError,
+        r"k must be an integer, got 'a'",
+    ),
     # evaluation, rules, kernels
     (
         "evaluate metric",
@@ -251,7 +270,7 @@ CASES = [
 def test_error_names_argument_value_and_what_is_allowed(name, call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
-    assert issubclass(error, (ValueError, cr.CrossrecError))
+    assert issubclass(error, (ValueError, cr.CrossrecError, FileNotFoundError))
 
 
 def test_transfer_run_takes_method_names():

@@ -91,11 +91,27 @@ def _models():
     return out
 
 
+def _features(ids):
+    rng = np.random.default_rng(2)
+    return pd.DataFrame((rng.random((len(ids), 5)) < 0.5).astype(float), index=ids, columns=list("vwxyz"))
+
+
 def _transfer_models():
     """Every transfer model kind, fitted on the contract's small pair (cold and warm users)."""
     from contract import COLD_USERS, WARM_USERS, small_pair
 
-    from crossrec.transfer import CMF, EMCDR, Auto, Distill, FineTune, NoTransfer, TransferALS
+    from crossrec.transfer import (
+        CMF,
+        EMCDR,
+        Auto,
+        CrossDomainContent,
+        CrossDomainKNN,
+        CrossDomainRules,
+        Distill,
+        FineTune,
+        NoTransfer,
+        TransferALS,
+    )
 
     pair = small_pair(explicit=True)
     als = dict(factors=4, iterations=2, regularization=0.1)
@@ -109,6 +125,11 @@ def _transfer_models():
         "NoTransfer": NoTransfer(TransferALS(**als)).fit(pair),
         "Distill": Distill(tuned, cr.MF(factors=4), epochs=2, top_k=5).fit(pair),
         "Auto": Auto(candidates=["EMCDR"], factors=4, iterations=2, time_budget=60).fit(pair),
+        "CrossDomainKNN": CrossDomainKNN(k=5).fit(pair),
+        "CrossDomainRules": CrossDomainRules(min_support=2, min_confidence=0.05).fit(small_pair(explicit=False)),
+        "CrossDomainContent": CrossDomainContent(_features(pair.source.item_ids), _features(pair.target.item_ids)).fit(
+            pair
+        ),
     }
     users = [COLD_USERS[0], WARM_USERS[0], WARM_USERS[1]]
     items = [str(i) if isinstance(i, str) else int(i) for i in pair.target.item_ids[:4]]

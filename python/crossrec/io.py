@@ -125,11 +125,15 @@ def write_model_file(path: str | os.PathLike, meta: dict, arrays: dict[str, np.n
     a crash or kill never leaves a half-written model; temporaries of earlier killed saves are
     removed. The file's permissions are those an ordinary write gives (umask; an existing file's
     mode is kept)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ValueError(f"path must be a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
     path = os.fspath(path)
     header = {"format": FORMAT, "version": VERSION, **meta}
     payload = dict(arrays)
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path!r}: folder {folder!r} does not exist")
     remove_stale_temporaries(folder)
     mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=_TMP_SUFFIX, dir=folder)
@@ -148,6 +152,8 @@ def write_model_file(path: str | os.PathLike, meta: dict, arrays: dict[str, np.n
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     """Read and check a model file; returns (header, arrays)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ValueError(f"path must be a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")

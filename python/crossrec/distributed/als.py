@@ -147,7 +147,7 @@ class DistributedALS(LocalALS):
         self,
         factors: int = 64,
         iterations: int = 15,
-        regularization: float = 0.01,
+        regularization: Optional[float] = None,
         implicit: bool = True,
         alpha: float = 1.0,
         solver: str = "cg",
@@ -155,25 +155,27 @@ class DistributedALS(LocalALS):
         use_bias: bool = True,
         n_threads: int = 0,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, Any], Any]] = None,
         n_blocks: Optional[int] = None,
         exchange: str = "auto",
         client: Any = None,
     ):
         super().__init__(
-            factors,
-            iterations,
-            regularization,
-            implicit,
-            alpha,
-            solver,
-            cg_steps,
-            use_bias,
-            n_threads,
-            seed,
-            show_progress,
-            callback,
+            factors=factors,
+            iterations=iterations,
+            regularization=regularization,
+            implicit=implicit,
+            alpha=alpha,
+            solver=solver,
+            cg_steps=cg_steps,
+            use_bias=use_bias,
+            n_threads=n_threads,
+            seed=seed,
+            progress=progress,
+            show_progress=show_progress,
+            callback=callback,
         )
         self.n_blocks = n_blocks
         self.exchange = exchange
@@ -196,7 +198,7 @@ class DistributedALS(LocalALS):
         blocks = as_blocks(data, n_blocks=self.n_blocks, client=client)
         f = check_positive_int(self.factors, "factors")
         iterations = check_positive_int(self.iterations, "iterations")
-        reg = check_float(self.regularization, "regularization", 0.0)
+        reg = check_float(self._regularization(), "regularization", 0.0)  # None: by feedback type, as ALS
         alpha = check_float(self.alpha, "alpha", 0.0)
         check_choice(self.solver, "solver", fz.SOLVERS)
         check_positive_int(self.cg_steps, "cg_steps")

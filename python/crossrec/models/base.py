@@ -276,6 +276,8 @@ class Recommender(Params):
         many users and items were not known (and which, for the first few).
         """
         check_choice(unknown, "unknown", UNKNOWN_POLICIES)
+        if not isinstance(exclude_seen, (bool, np.bool_)):
+            raise ValueError(f"exclude_seen must be True or False, got {exclude_seen!r}")
         self._check_fitted()
         if unknown == "raise":
             u = self.user_map_.lookup(users)

@@ -76,15 +76,16 @@ class _FactorModel(Recommender):
             bar.close()
 
 
-#: ALS's default ridge weights, by feedback type (``regularization=None``). Implicit: per row, as
-#: implicit's library. Explicit: per rating (ALS-WR); 0.1 is within 0.1 % of the best RMSE on
-#: ML-100K u1 validation (0.01, the implicit value, gives 1.096 instead of 0.926).
-IMPLICIT_REGULARIZATION = 0.01
+#: ALS's default ridge weights, by feedback type (``regularization=None``; see
+#: ``benchmarks/results/defaults.md``). Implicit, per row: 1.0 (NDCG@10 0.238 on ML-100K >= 4 and
+#: 0.121 on Last.fm, where 0.01 gave 0.235 and 0.114 and the best of a grid 0.234 and 0.123).
+#: Explicit, per rating (ALS-WR): 0.1 (RMSE 0.926 on ML-100K u1; 0.01 gave 1.096).
+IMPLICIT_REGULARIZATION = 1.0
 EXPLICIT_REGULARIZATION = 0.1
 
 
 def default_regularization(implicit: bool) -> float:
-    """The regularization ALS uses when it is given None: 0.01 implicit, 0.1 explicit."""
+    """The regularization ALS uses when it is given None: 1.0 implicit, 0.1 explicit."""
     return IMPLICIT_REGULARIZATION if implicit else EXPLICIT_REGULARIZATION
 
 
@@ -109,8 +110,8 @@ class ALS(_FactorModel):
     factors : latent dimension f.
     iterations : full sweeps (users then items).
     regularization : ridge weight (per row for implicit, per rating for explicit). None (default):
-        0.01 when implicit, 0.1 when explicit (:func:`default_regularization`; the two kinds of
-        feedback want ridges an order of magnitude apart).
+        1.0 when implicit, 0.1 when explicit (:func:`default_regularization`; chosen on
+        MovieLens 100K and Last.fm, ``benchmarks/results/defaults.md``).
     implicit : feedback type (see above).
     alpha : confidence scale (implicit only).
     solver : "cg" or "cholesky" (implicit only; explicit is always exact).
