@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -154,7 +154,8 @@ class Auto(Routed):
         lower = explicit
         val = pair.cold_start_split(self.fraction, 0.2, seed=seed + 1)
         src = factor_model(explicit, self.factors, self.iterations, n_threads=threads).fit(pair.source)
-        fitted, trials = {}, []
+        fitted: dict[str, Recommender] = {}
+        trials: list[dict[str, Any]] = []
         bar = progress_bar(bool(self.progress), len(names) + 2, "Auto", "fit")
         for n in names:
             bar.update(1)

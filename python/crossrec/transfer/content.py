@@ -97,6 +97,8 @@ class CrossDomainContent(TransferRecommender):
     feature_names_ : the vocabulary.
     """
 
+    item_sharing = "native"  # handles both sides itself
+
     state_schema = {
         "item_profiles_": Csr(("items", "features")),
         "user_profiles_": Csr(("users", "features")),

@@ -80,6 +80,8 @@ class CrossDomainKNN(TransferRecommender):
     cold_ : bool per shared entity: it has source data and no target training data.
     """
 
+    item_sharing = "native"  # handles both sides itself
+
     # "x": the shared entities (users, or items with shared="items"), "y": the target's other side
     state_schema = {
         "shared_users_": Scalar(bool),

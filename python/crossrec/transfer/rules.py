@@ -69,6 +69,8 @@ class CrossDomainRules(TransferRecommender):
     rule_scores_, rule_confidence_ : per rule; n_itemsets_ : itemsets mined.
     """
 
+    item_sharing = "native"  # handles both sides itself
+
     # "x": shared entities, "sources": the source side's columns, "others": the target's other side
     state_schema = {
         "shared_users_": Scalar(bool),
