@@ -18,6 +18,7 @@ from .. import factorization as fz
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..models.mf import ALS as LocalALS
 from ..models.protocol import check_is_fitted
+from ..schema import BASE_SCHEMA
 from . import engine
 from ._cluster import Keys, get_client, put
 from .blocks import Blocks, as_blocks, gather_rows
@@ -300,8 +301,13 @@ def local_twin_of(model, local_cls):
         if k in names
     }
     local = local_cls(**params)
+    # only the state the single-machine class declares: run records of the cluster fit
+    # (exchange_, rows_moved_) stay on the distributed model, and the file loads as local_cls
+    declared = getattr(local_cls, "state_schema", None)
+    keep = None if declared is None else set(declared) | set(BASE_SCHEMA)
     for k, v in fitted_state(model).items():
-        setattr(local, k, v)
+        if keep is None or k in keep:
+            setattr(local, k, v)
     return local
 
 
