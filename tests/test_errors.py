@@ -155,7 +155,12 @@ CASES = [
         cr.NotFittedError,
         r"Baseline is not fitted; call fit first",
     ),
-    ("similar_items n=0", lambda: fitted(cr.MostPopular).similar_items([0], n=0), ValueError, r"n must be >= 1, got 0"),
+    (
+        "similar_items n=0",
+        lambda: fitted(lambda: cr.ALS(factors=2, iterations=1)).similar_items([0], n=0),
+        ValueError,
+        r"n must be >= 1, got 0",
+    ),
     (
         "fold_in rows",
         lambda: cr.fold_in(fitted(lambda: cr.ALS(factors=4, iterations=1)), np.zeros((1, 3))),

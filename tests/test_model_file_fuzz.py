@@ -345,7 +345,10 @@ def m_dtype(c: Case):
     target = c.choose(targets)
     arr = c.arrays[key]
     with np.errstate(all="ignore"):
-        c.arrays[key] = arr.astype(target) if target[0] != "U" else arr.astype(str).astype(target)
+        if arr.dtype.kind in "US":  # text cannot be cast to numbers: numbers of the same shape instead
+            c.arrays[key] = np.zeros(arr.shape, target if target[0] != "U" else "float64")
+        else:
+            c.arrays[key] = arr.astype(target) if target[0] != "U" else arr.astype(str).astype(target)
     c.what = f"{key}: {arr.dtype} -> {target}"
     c.touched = key
     return True

@@ -364,7 +364,12 @@ def _matches(value: Any, annotation: Any) -> bool:
     if origin is collections.abc.Callable or annotation is collections.abc.Callable:
         return value is None or callable(value)
     if origin in (list, tuple, collections.abc.Sequence) or annotation in (list, tuple, Sequence):
-        return isinstance(value, (list, tuple)) and not isinstance(value, str)
+        if not isinstance(value, (list, tuple)) or isinstance(value, str):
+            return False
+        # Sequence[X] / list[X]: every element an X (tuple[...] of fixed types is left unchecked)
+        if len(args) == 1 and origin is not tuple:
+            return all(_matches(v, args[0]) for v in value)
+        return True
     if origin is dict or annotation is dict:
         return isinstance(value, dict)
     if annotation in (int, float, bool, str):
