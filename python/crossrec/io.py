@@ -18,6 +18,7 @@ attribute and turns a ValueError it raises into ModelFileError naming the file.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -94,7 +95,7 @@ def _pid_alive(pid: int) -> bool:
 def remove_stale_temporaries(folder: str) -> list[str]:
     """Delete temporary files that killed saves left in ``folder``: those whose writing process is
     gone (the pid is in the name), and unnamed-owner ones older than an hour. Returns their names."""
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(folder)
     except OSError:
@@ -377,7 +378,7 @@ def _restore(meta: dict, arrays: dict) -> Any:
     params, state = meta.get("params"), meta.get("state")
     if not isinstance(params, dict) or not isinstance(state, dict):
         raise ModelFileError(f"{cls.__name__}: params and state must be JSON objects")
-    unknown = sorted(set(params) - set(cls.param_names()))
+    unknown = sorted(set(params) - (set(inspect.signature(cls.__init__).parameters) - {"self"}))
     if unknown:
         raise ModelFileError(f"{cls.__name__} has no parameter(s) {unknown}")
     bad = [k for k in state if not _STATE_NAME.match(k)]

@@ -78,6 +78,7 @@ class _NeighborhoodModel(Recommender):
     """Shared implementation of UserKNN / ItemKNN; subclasses set ``_user_based``."""
 
     _user_based = True
+    _default_k = 40  # k=None (the subclasses set their own)
 
     def __init__(
         self,
