@@ -378,7 +378,8 @@ def _restore(meta: dict, arrays: dict) -> Any:
     params, state = meta.get("params"), meta.get("state")
     if not isinstance(params, dict) or not isinstance(state, dict):
         raise ModelFileError(f"{cls.__name__}: params and state must be JSON objects")
-    unknown = sorted(set(params) - (set(inspect.signature(cls.__init__).parameters) - {"self"}))
+    accepted = set(inspect.signature(cls).parameters)  # the constructor's arguments
+    unknown = sorted(set(params) - accepted)
     if unknown:
         raise ModelFileError(f"{cls.__name__} has no parameter(s) {unknown}")
     bad = [k for k in state if not _STATE_NAME.match(k)]
