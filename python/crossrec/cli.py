@@ -61,12 +61,15 @@ def demo_data(
 
 
 def demo_split(
-    source: Interactions, target: Interactions, seed: int = 0, fraction: float = 0.2
+    source: Interactions, target: Interactions, seed: int = 0, fraction: float = 0.5
 ) -> tuple[Interactions, Interactions]:
-    """Cold-start protocol: all target interactions of ``fraction`` of the users present in both
-    domains go to test; the model sees the source domain and the remaining target users."""
-    shared = np.intersect1d(source.user_ids, target.user_ids)
-    return split.cold_start_users(target, fraction=fraction, seed=seed, users=shared)
+    """The cold-start protocol of ``crossrec transfer`` (:meth:`CrossDomain.cold_start_split`,
+    documented in :mod:`crossrec.split`) with the same default fraction: all target interactions
+    of ``fraction`` of the users present in both domains go to test; the models see the source
+    domain and the remaining target users. The demo reports the cold users only, so it holds out
+    no warm interactions (``test_size=0``); returns (train target, test)."""
+    cold = CrossDomain(source, target).cold_start_split(fraction, test_size=0.0, seed=seed)
+    return cold.train.target, cold.test
 
 
 def _optional_models(seed: int) -> dict[str, Callable[[], object]]:

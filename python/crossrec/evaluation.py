@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from . import metrics as M
 from ._validation import check_float, check_positive_int, check_seed
-from .data import IdMap, Interactions
+from .data import IdMap, Indices, Interactions
 from .errors import NotFittedError
 from .models.protocol import check_is_fitted
 
@@ -292,7 +292,9 @@ def evaluate(
         ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k``, ``mrr@k``, ``hit@k``,
         ``coverage@k``, ``rmse``, ``mae`` (see :mod:`crossrec.metrics` for definitions).
     segments : dict of name -> external user ids, optional
-        Subsets of users reported separately (e.g. ``{"cold": cold_users}``); ``"all"`` is added.
+        Subsets of users reported separately (e.g. ``split.segments`` of a cold-start split:
+        ``{"cold": ids, "warm": ids}``); ``"all"`` is added. Internal indices (an
+        :class:`~crossrec.data.Indices` array such as ``split.cold_users``) raise ValueError.
     n_bootstrap, seed, ci :
         Defaults for :meth:`Report.gain`.
     relevance_threshold : float, optional
@@ -409,6 +411,12 @@ def _segments(segments, test: Interactions) -> dict[str, np.ndarray]:
     for seg, ids in segments.items():
         if seg == _ALL:
             raise ValueError("segment name 'all' is reserved (every test user)")
+        if isinstance(ids, Indices):
+            raise ValueError(
+                f"segments[{seg!r}] holds internal {ids.kind} indices (such as ColdStartSplit.cold_users), "
+                "and evaluate takes external user ids: pass split.segments, or split.cold_user_ids / "
+                "split.warm_user_ids"
+            )
         segs[str(seg)] = np.asarray(list(ids), dtype=object)  # object: never truncates string ids
         if not np.isin(segs[str(seg)], segs[_ALL]).any():
             warnings.warn(

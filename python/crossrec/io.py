@@ -24,6 +24,7 @@ import tempfile
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .data import IdMap
@@ -189,6 +190,13 @@ def _encode(value: Any, key: str, arrays: dict) -> Any:
         else:
             arrays[key] = value
         return {"__array__": key}
+    if isinstance(value, pd.DataFrame):  # numeric feature tables (e.g. CrossDomainContent's)
+        if not all(pd.api.types.is_numeric_dtype(value[c]) for c in value.columns):
+            raise ModelFileError(f"cannot save {key!r}: only numeric DataFrames are saved without pickle")
+        arrays[key + ".values"] = value.to_numpy(dtype=np.float64)
+        arrays[key + ".index"] = ids_to_array(value.index.to_numpy(), key)
+        arrays[key + ".columns"] = ids_to_array(np.asarray(value.columns), key)
+        return {"__frame__": key}
     if sp.issparse(value):
         m = sp.csr_matrix(value)
         arrays[key + ".indptr"], arrays[key + ".indices"], arrays[key + ".data"] = m.indptr, m.indices, m.data
@@ -217,6 +225,9 @@ def _decode(meta: Any, arrays: dict) -> Any:
             return IdMap(arrays[meta["__ids__"]], meta["kind"])
         if "__array__" in meta:
             return arrays[meta["__array__"]]
+        if "__frame__" in meta:
+            k = meta["__frame__"]
+            return pd.DataFrame(arrays[k + ".values"], index=arrays[k + ".index"], columns=arrays[k + ".columns"])
         if "__csr__" in meta:
             k = meta["__csr__"]
             return sp.csr_matrix(

@@ -13,13 +13,19 @@ from .diagnostics import Diagnosis, diagnose, linear_cka
 from .distill import Distill
 from .domains import ColdStartSplit, CrossDomain
 from .finetune import FineTune
+from .content import CrossDomainContent
+from .knn import CrossDomainKNN
 from .mapping import EMCDR
+from .rules import CrossDomainRules
 from .run import Method, TransferResult, default_methods, run
 
 __all__ = [
     "Auto",
     "CMF",
     "ColdStartSplit",
+    "CrossDomainContent",
+    "CrossDomainKNN",
+    "CrossDomainRules",
     "CrossDomain",
     "Diagnosis",
     "Distill",

@@ -130,7 +130,6 @@ class Auto(Routed):
         metric = "rmse" if explicit else "ndcg@10"
         lower = explicit
         val = pair.cold_start_split(self.fraction, 0.2, seed=seed + 1)
-        ids = val.train.shared_map.ids
         src = factor_model(explicit, self.factors, self.iterations, n_threads=threads).fit(pair.source)
         fitted, trials = {}, []
         for n in names:
@@ -140,13 +139,12 @@ class Auto(Routed):
             t0 = time.perf_counter()
             fitted[n] = builders[n](src).fit(val.train)
             trials.append({"candidate": n, "status": "fitted", "fit_seconds": time.perf_counter() - t0})
-        segs = {"cold": ids[val.cold_users], "warm": ids[val.warm_users]}
         rep = evaluate(
             fitted,
             val.train.target,
             val.test,
             metrics=[metric],
-            segments=segs,
+            segments=val.segments,
             n_bootstrap=500,
             seed=seed,
             ci=self.confidence,
@@ -209,7 +207,6 @@ class Auto(Routed):
 def _choose_gate(transfer: Recommender, base: Recommender, val, metric: str, lower: bool) -> int:
     """The source-activity threshold that scores best on the validation cold users."""
     n_src = val.train.source.user_counts()
-    ids = val.train.shared_map.ids
     best_t, best_s = 0, None
     for t in GATES:
         routed = Routed.of(transfer, base, n_src >= max(t, 1))
@@ -218,7 +215,7 @@ def _choose_gate(transfer: Recommender, base: Recommender, val, metric: str, low
             val.train.target,
             val.test,
             metrics=[metric],
-            segments={"cold": ids[val.cold_users]},
+            segments={"cold": val.cold_user_ids},
             n_bootstrap=1,
         )
         s = float(rep.table().loc[("g", "cold"), metric])

@@ -111,13 +111,12 @@ def _validation_gain(pair: CrossDomain, factors: int, iterations: int, fraction:
         "emcdr": build["EMCDR"](src, None, l2=10.0).fit(split.train),
     }
     metric = "rmse" if explicit else "ndcg@10"
-    ids = split.train.shared_map.ids
     t = evaluate(
         models,
         split.train.target,
         split.test,
         metrics=[metric],
-        segments={"cold": ids[split.cold_users]},
+        segments={"cold": split.cold_user_ids},
         n_bootstrap=1,
     ).table()
     none, emcdr = t.loc[("none", "cold"), metric], t.loc[("emcdr", "cold"), metric]

@@ -105,7 +105,7 @@ def _val_score(model, val: ColdStartSplit, metric: str) -> float:
         val.train.target,
         val.test,
         metrics=[metric],
-        segments={"cold": val.train.shared_map.ids[val.cold_users]},
+        segments={"cold": val.cold_user_ids},
         n_bootstrap=1,
     )
     return float(rep.table().loc[("m", "cold"), metric])
@@ -174,13 +174,12 @@ def run(
         times[m.name] = time.perf_counter() - t0
         bar.update(1)
     bar.close()
-    ids = split.train.shared_map.ids
     report = evaluate(
         models,
         split.train.target,
         split.test,
         metrics=metrics,
-        segments={"cold": ids[split.cold_users], "warm": ids[split.warm_users]},
+        segments=split.segments,
         n_bootstrap=n_bootstrap,
         seed=seed,
     )
