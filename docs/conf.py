@@ -153,6 +153,7 @@ def _module_page(module, pages: dict[str, str], documented: dict[int, str]) -> N
     (each object is documented once: two descriptions of one class are a duplicate-object error)."""
     name = module.__name__
     parts, toc = [], []
+    aliases: list[tuple[str, str]] = []
     groups: dict[str, list[str]] = {}
     for n in _names(module):
         obj = getattr(module, n)
@@ -164,9 +165,16 @@ def _module_page(module, pages: dict[str, str], documented: dict[int, str]) -> N
         if id(obj) in documented and kind != "data":
             groups.setdefault("Documented elsewhere", []).append(documented[id(obj)])
             continue
+        if kind in ("model", "class") and obj.__name__ != n:
+            # a short alias (distributed.ALS = DistributedALS): autodoc would print only "alias of";
+            # document the class under the full name of its definition
+            real = f"{obj.__module__}.{obj.__qualname__}"
+            aliases.append((n, real))
+            n = real
         documented[id(obj)] = f"{name}.{n}"
         groups.setdefault(kind, []).append(n)
     title = f"{name}\n{'=' * len(name)}\n\n.. automodule:: {name}\n   :no-members:\n\n"
+    title += "".join(f"``{name}.{a}`` is :class:`{real}`.\n\n" for a, real in aliases)
     labels = {"model": "Models", "class": "Classes", "function": "Functions", "error": "Errors", "data": "Data"}
     for kind, label in labels.items():
         names = groups.get(kind, [])
@@ -247,12 +255,23 @@ def _escape_text(text: str) -> str:
     return re.sub(r"(?<!\\)\|", r"\\|", text)
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
 def escape_docstring(app, what, name, obj, options, lines) -> None:
-    for k, line in enumerate(lines):
-        if line.lstrip().startswith(("|", "+", "..")) or ("_" not in line and "|" not in line):
-            continue  # tables, line blocks and directives keep their syntax
-        parts = _LITERAL.split(line)
-        lines[k] = "".join(p if i % 2 else _escape_text(p) for i, p in enumerate(parts))
+    out: list[str] = []
+    for line in lines:
+        # "name : text" with an indented continuation and then the next "name : text" is a
+        # definition list without its closing blank line: a blank line before every dedent ends
+        # the indented block the way reST wants (harmless where the block already ended).
+        if out and line.strip() and out[-1].strip() and _indent(line) < _indent(out[-1]):
+            out.append("")
+        if not (line.lstrip().startswith(("|", "+", "..")) or ("_" not in line and "|" not in line)):
+            parts = _LITERAL.split(line)  # tables, line blocks and directives keep their syntax
+            line = "".join(p if i % 2 else _escape_text(p) for i, p in enumerate(parts))
+        out.append(line)
+    lines[:] = out
 
 
 def public_bases(app, name, obj, options, bases) -> None:
