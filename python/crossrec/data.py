@@ -347,6 +347,20 @@ class Interactions:
     def item_counts(self) -> np.ndarray:
         return np.bincount(self.items, minlength=self.n_items)
 
+    def transposed(self) -> "Interactions":
+        """The same interactions with the roles of users and items swapped (items x users): the
+        item map becomes the user map and back. A domain pair that shares items is a pair that
+        shares users once both domains are transposed."""
+        return Interactions(
+            self.items,
+            self.users,
+            self.values,
+            self.item_map,
+            self.user_map,
+            timestamps=self.timestamps,
+            explicit=self.explicit,
+        )
+
     def subset(self, mask: np.ndarray) -> "Interactions":
         """The interactions where mask is True, in the same id space."""
         mask = np.asarray(mask)

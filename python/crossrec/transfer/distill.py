@@ -345,6 +345,10 @@ class Distill(TransferRecommender):
     init_ : the initialisation used ("teacher_svd" or "random").
     """
 
+    # The student learns the target domain in the target's own id space from any fitted teacher of
+    # that space, so a pair sharing items needs nothing special (no transposition).
+    item_sharing = "native"
+
     def __init__(
         self,
         teacher: Recommender,
