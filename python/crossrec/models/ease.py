@@ -139,9 +139,16 @@ class EASE(Recommender):
     def score_history(self, history) -> np.ndarray:
         """Scores of all items for users given by their histories (fold-in, no refit).
 
-        history : (n, n_items) sparse or dense matrix over the model's items (ratings are read as
-            0/1 when the model was trained on explicit data, weights as weights otherwise).
-        Returns a dense (n, n_items) float32 array.
+        Parameters
+        ----------
+        history : (n, n_items) sparse or dense matrix
+            Over the model's items (ratings are read as 0/1 when the model was trained on explicit
+            data, weights as weights otherwise).
+
+        Returns
+        -------
+        ndarray
+            Dense (n, n_items) float32 scores.
         """
         h = self._history_csr(history, self.binary_)
         with threadpool_limits(self._threads(), "blas"):
