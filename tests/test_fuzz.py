@@ -119,7 +119,7 @@ SIZE_ARGS = {"n_cols", "n_y", "n_items", "a_cols"}
 
 def sanitizer_skips(spec: dict, mutations) -> bool:
     return SANITIZED and any(
-        kind == "count" and spec["count"][t][0] in SIZE_ARGS and value >= 2**30 for kind, t, value in mutations
+        kind == "count" and spec["count"][t][0] in SIZE_ARGS and value >= 10**9 for kind, t, value in mutations
     )
 
 
