@@ -302,8 +302,10 @@ class Distill(TransferRecommender):
 
     Parameters
     ----------
-    teacher : fitted Recommender that scores the target items, e.g. a fine-tuned, collective or
-        mapped model. Matched to the target data by external user and item ids.
+    teacher : Recommender of any family that scores the target items: a fine-tuned, collective or
+        mapped factor model, a cross-domain kNN, rules or content model, EASE, an item kNN, ...
+        Matched to the target data by external user and item ids. Fitted: used as is; unfitted: a
+        copy is fitted in ``fit`` (a transfer model on the pair, any other on the target).
     student : unfitted factor model giving the student's size: its ``factors`` (and, unless set
         here, its ``regularization``). A ``BPR`` student (or implicit data) trains on the BPR loss,
         an ``MF`` student (or explicit data) on squared error; see ``ground_truth``.
@@ -392,10 +394,6 @@ class Distill(TransferRecommender):
             raise ValueError(  # noqa: TRY004
                 f"teacher must be a fitted crossrec Recommender, got {type(self.teacher).__name__}"
             )
-        try:
-            check_is_fitted(self.teacher)
-        except NotFittedError:
-            raise ValueError("teacher is not fitted; fit it (e.g. on the cross-domain pair) first") from None
         factors = _student_param(self.student, "factors")
         if factors is None:
             raise ValueError(
@@ -422,6 +420,28 @@ class Distill(TransferRecommender):
             "n_threads": _kernel_threads(self.n_threads),
         }
 
+    def _fitted_teacher(self, pair) -> Recommender:
+        """The teacher as given when fitted; an unfitted teacher of any family is fitted here on a
+        copy: a transfer model (CMF, CrossDomainKNN, ...) on the pair, a plain model (EASE, ItemKNN,
+        ...) on the target. The copy is kept as ``teacher_``; ``teacher`` is left as it was."""
+        try:
+            check_is_fitted(self.teacher)
+            self.teacher_ = self.teacher
+            return self.teacher
+        except NotFittedError:
+            pass
+        copy = type(self.teacher)(**self.teacher.get_params())
+        if isinstance(copy, TransferRecommender):
+            if not isinstance(pair, CrossDomain):
+                raise ValueError(
+                    f"an unfitted cross-domain teacher ({type(copy).__name__}) needs the CrossDomain pair to fit on"
+                )
+            copy.fit(pair)
+        else:
+            copy.fit(getattr(pair, "target", pair))
+        self.teacher_ = copy
+        return copy
+
     def _default_lr(self, from_svd: bool) -> float:
         lr = _student_param(self.student, "learning_rate")
         lr = 0.05 if lr is None else float(lr)
@@ -441,6 +461,7 @@ class Distill(TransferRecommender):
             raise ValueError(  # noqa: TRY004 (crossrec reports bad arguments as ValueError)
                 f"Distill.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}"
             )
+        teacher = self._fitted_teacher(pair)
         m = self._start_fit(target)
         gt = p["ground_truth"] if p["ground_truth"] != "auto" else _auto_ground_truth(self.student, target)
         if gt == "bpr":
@@ -448,7 +469,7 @@ class Distill(TransferRecommender):
         else:
             train = as_csr(m, "target ratings")
         t_items, t_scores, t_rest = teacher_knowledge(
-            self.teacher, self.user_map_.ids, self.item_map_.ids, p["top_k"], p["n_threads"]
+            teacher, self.user_map_.ids, self.item_map_.ids, p["top_k"], p["n_threads"]
         )
 
         n_users, n_items, f = m.shape[0], m.shape[1], p["factors"]
@@ -458,7 +479,7 @@ class Distill(TransferRecommender):
         self.init_ = "random"
         # alpha = 0 is the plain student: "auto" then ignores the teacher entirely.
         if p["init"] == "teacher_svd" or (p["init"] == "auto" and p["alpha"] > 0):
-            svd = teacher_svd(self.teacher, self.user_map_.ids, self.item_map_.ids, f, scale=1.0 / p["temperature"])
+            svd = teacher_svd(teacher, self.user_map_.ids, self.item_map_.ids, f, scale=1.0 / p["temperature"])
             if svd is None and p["init"] == "teacher_svd":
                 raise ValueError(
                     "init='teacher_svd' needs a factor teacher (its _factors returned None); "
