@@ -22,6 +22,7 @@ import numpy as np
 
 from . import datasets, split
 from .data import Interactions
+from ._validation import check_n_threads
 from .evaluation import Report, evaluate
 from .models.baseline import Baseline, MostPopular, Random
 from .transfer import presets
@@ -181,8 +182,10 @@ def info(out: Optional[TextIO] = None) -> None:
 
     print(f"crossrec {__version__}  (python {platform.python_version()}, {platform.machine()})", file=out)
     print(f"native core: {_core.__file__}", file=out)
+    # What models use for n_threads=0: Python resolves it (usable cores) and passes the number on.
     print(
-        f"OpenMP: {'yes' if _core.openmp else 'no (serial build)'}; threads for n_threads=0: {_core.max_threads()}",
+        f"OpenMP: {'yes' if _core.openmp else 'no (serial build)'}; threads for n_threads=0: "
+        f"{check_n_threads(0)} (usable cores)",
         file=out,
     )
     print(f"numpy {np.__version__}, scipy {scipy.__version__}", file=out)

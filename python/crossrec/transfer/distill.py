@@ -256,8 +256,8 @@ def distill_epoch(
 
     ``train`` is a users x items CSR (ratings for ``ground_truth="squared"``); the teacher arrays
     come from :func:`teacher_knowledge`; ``loss="none"`` or ``alpha=0`` gives a plain epoch of the
-    student. The result depends on (seed, epoch) only, not on ``n_threads`` (0: as many threads as
-    the work per round justifies, at most all cores). ``teacher_weights``:
+    student. The result depends on (seed, epoch) only, not on ``n_threads`` (0: all usable cores;
+    the kernel uses no more threads than the work per round justifies). ``teacher_weights``:
     the ranking weights from :func:`rank_weights` (computed once per fit instead of every epoch).
     Factor arrays must be float32 and C-contiguous (they are updated in place, never copied).
     """
@@ -286,14 +286,8 @@ def distill_epoch(
         n_negatives,
         seed,
         epoch,
-        _kernel_threads(n_threads),
+        check_n_threads(n_threads),
     )
-
-
-def _kernel_threads(n_threads) -> int:
-    """Validated thread count; 0 stays 0 so that the kernel sizes the team to the work."""
-    check_n_threads(n_threads)
-    return int(n_threads)
 
 
 # ---- the estimator ---------------------------------------------------------------------------
@@ -417,7 +411,7 @@ class Distill(TransferRecommender):
             "init": check_choice(self.init, "init", INITS),
             "init_std": check_float(self.init_std, "init_std", 0.0),
             "seed": check_seed(self.seed),
-            "n_threads": _kernel_threads(self.n_threads),
+            "n_threads": check_n_threads(self.n_threads),
         }
 
     def _fitted_teacher(self, pair) -> Recommender:
