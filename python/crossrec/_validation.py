@@ -117,7 +117,7 @@ def is_canonical_csr(m: sp.csr_matrix) -> bool:
     return bool(increasing.all())
 
 
-def csr_parts(m: sp.csr_matrix):
+def csr_parts(m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr int64, indices int32, data float32) views for the kernels."""
     return (
         np.ascontiguousarray(m.indptr, dtype=np.int64),

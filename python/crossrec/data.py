@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterable, Optional
+from typing import Any, Hashable, Iterable, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -169,8 +169,8 @@ class Interactions:
         timestamp: Optional[str] = None,
         duplicates: str = "error",
         implicit: Optional[bool] = None,
-        user_ids: Optional[Iterable] = None,
-        item_ids: Optional[Iterable] = None,
+        user_ids: Optional[Union[Iterable, IdMap]] = None,
+        item_ids: Optional[Union[Iterable, IdMap]] = None,
     ) -> "Interactions":
         """Build from a DataFrame.
 

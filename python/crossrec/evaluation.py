@@ -425,7 +425,7 @@ def evaluate(
     cov = [(m, k) for m, (name, k) in zip(metric_names, parsed) if name == "coverage"]
     if cov and any(k is None for _, k in cov):
         raise ValueError("give coverage with a cut-off, e.g. 'coverage@10'")
-    n_rank = max([k for _, _, k in ranking] + [k for _, k in cov] + [0])
+    n_rank = max([int(k) for _, _, k in ranking if k is not None] + [int(k) for _, k in cov if k is not None] + [0])
 
     frames = []
     coverage: dict[tuple[str, str, str], float] = {}

@@ -39,10 +39,11 @@ class Recommender(Params):
     hyper-parameters in __init__, fitted state in attributes ending with ``_``, ``fit`` returns
     self).
 
-    The base declares no ``fit``, because its argument depends on the kind of model: a
-    single-domain model defines ``fit(data: Interactions)``, a transfer model derives from
-    :class:`crossrec.transfer.TransferRecommender` (``fit(pair: CrossDomain)``). Subclasses
-    register themselves for :func:`crossrec.load` (by module and qualified name)."""
+    ``fit``'s argument depends on the kind of model: a single-domain model defines
+    ``fit(data: Interactions)``, a transfer model derives from
+    :class:`crossrec.transfer.TransferRecommender` (``fit(pair: CrossDomain)``); the base declares
+    ``fit(*args, **kwargs)`` so that either kind overrides it. Subclasses register themselves for
+    :func:`crossrec.load` (by module and qualified name)."""
 
     user_map_: IdMap
     item_map_: IdMap
@@ -52,7 +53,11 @@ class Recommender(Params):
         super().__init_subclass__(**kwargs)
         io.register_model_class(cls)
 
-    # ---- fitting helpers --------------------------------------------------------------
+    # ---- fitting ----------------------------------------------------------------------
+    def fit(self, *args: Any, **kwargs: Any) -> Recommender:  # pragma: no cover - abstract
+        """Train on the data and return self (the signature is the model class's)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define fit")
+
     def _start_fit(self, data: Interactions) -> sp.csr_matrix:
         """Checks the training data and records the id space; returns data.matrix."""
         if not isinstance(data, Interactions):

@@ -176,7 +176,8 @@ def teacher_svd(
     fac = teacher.scoring_factors(tu)
     if fac is None:
         return None
-    U, V, b = (np.asarray(x, np.float64) if x is not None else None for x in fac)
+    U, V = np.asarray(fac[0], np.float64), np.asarray(fac[1], np.float64)
+    b = None if fac[2] is None else np.asarray(fac[2], np.float64)
     F = U.shape[1]
     A = np.zeros((n_users, F + 2))
     B = np.zeros((n_items, F + 2))

@@ -255,7 +255,7 @@ def _gains(report: Report, methods: Sequence[Method], metrics: Sequence[str]) ->
             vals = {b: v for b, v in vals.items() if np.isfinite(v)}
             if not vals:
                 continue
-            best = (min if metric in RATING_METRICS else max)(vals, key=vals.get)
+            best = (min if metric in RATING_METRICS else max)(vals, key=lambda b: vals[b])
             for m in methods:
                 if not m.transfer:
                     continue
