@@ -74,6 +74,10 @@ def curve(quick: bool, bootstrap: int) -> None:
         print(name, "done", flush=True)
         out = pd.concat(frames, ignore_index=True)
         out.to_json(RESULTS / "learning_curve.json", orient="records", indent=1)
+        write_curve_md(out)
+
+
+def write_curve_md(out: pd.DataFrame) -> None:
     lines = [
         "# Learning curve: transfer gain against the warm users' target training data",
         "",
@@ -153,6 +157,10 @@ def time_saved(quick: bool, n_max: int = 15) -> None:
         )
         print(name, json.dumps(summary), flush=True)
         (RESULTS / "time_saved.json").write_text(json.dumps(runs, indent=1))
+        write_time_md(runs)
+
+
+def write_time_md(runs: list, n_max: int = 15) -> None:
     lines = [
         "# Time saved: iterations and seconds to reach the target-only model's validation quality",
         "",
@@ -182,8 +190,15 @@ def main() -> None:
     ap.add_argument("--time", action="store_true")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--tables", action="store_true", help="only rewrite the .md tables from the .json results")
     args = ap.parse_args()
     warnings.simplefilter("ignore", UserWarning)
+    if args.tables:
+        if (RESULTS / "time_saved.json").exists():
+            write_time_md(json.loads((RESULTS / "time_saved.json").read_text()))
+        if (RESULTS / "learning_curve.json").exists():
+            write_curve_md(pd.read_json(RESULTS / "learning_curve.json", orient="records"))
+        return
     if args.time or not args.curve:
         time_saved(args.quick)
     if args.curve or not args.time:

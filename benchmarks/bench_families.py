@@ -187,7 +187,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", help="substring of the pair names to run")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--tables", action="store_true", help="only rewrite families.md from families.json")
     args = ap.parse_args()
+    if args.tables:
+        write_md(json.loads((RESULTS / "families.json").read_text()))
+        return
     warnings.simplefilter("ignore", UserWarning)  # kNN's "no neighbour" notes for cold users
     out_path = RESULTS / "families.json"
     results = json.loads(out_path.read_text()) if out_path.exists() and args.only else []
