@@ -49,7 +49,7 @@ from ..models.protocol import check_is_fitted
 from ..progress import bar as progress_bar
 from .base import TransferRecommender
 from .domains import CrossDomain
-from ..schema import Array, Scalar
+from ..schema import Array, Model, Scalar
 
 LOSSES = ("pointwise", "ranking", "listwise")
 INITS = ("auto", "teacher_svd", "random")
@@ -302,7 +302,8 @@ class Distill(TransferRecommender):
     teacher : Recommender of any family that scores the target items: a fine-tuned, collective or
         mapped factor model, a cross-domain kNN, rules or content model, EASE, an item kNN, ...
         Matched to the target data by external user and item ids. Fitted: used as is; unfitted: a
-        copy is fitted in ``fit`` (a transfer model on the pair, any other on the target).
+        copy is fitted in ``fit`` (a transfer model on the pair, any other on the target) and kept
+        as ``teacher_``.
     student : unfitted factor model giving the student's size: its ``factors`` (and, unless set
         here, its ``regularization``). A ``BPR`` student (or implicit data) trains on the BPR loss,
         an ``MF`` student (or explicit data) on squared error; see ``ground_truth``.
@@ -357,6 +358,8 @@ class Distill(TransferRecommender):
         "item_bias_": Array((("items", 0),), "float32"),
         "user_bias_": Array((("users", 0),), "float32"),
         "global_mean_": Scalar(float),
+        # the copy fitted in fit when the teacher was given unfitted (any id space of its own)
+        "teacher_": Model(optional=True),
     }
 
     def __init__(
@@ -434,9 +437,9 @@ class Distill(TransferRecommender):
         """The teacher as given when fitted; an unfitted teacher of any family is fitted here on a
         copy: a transfer model (CMF, CrossDomainKNN, ...) on the pair, a plain model (EASE, ItemKNN,
         ...) on the target. The copy is kept as ``teacher_``; ``teacher`` is left as it was."""
+        self.__dict__.pop("teacher_", None)
         try:
             check_is_fitted(self.teacher)
-            self.teacher_ = self.teacher
             return self.teacher
         except NotFittedError:
             pass
