@@ -299,6 +299,11 @@ def sort_itemsets(
     A copy of items with each itemset's items sorted ascending.
     """
 
+def thread_cap() -> int:
+    """
+    The most threads a kernel starts (4 x hardware threads); larger n_threads are clamped to it.
+    """
+
 def topk_similarity(
     indptr: typing.Any,
     indices: typing.Any,
