@@ -23,8 +23,8 @@ sys.path.insert(0, str(REPO / "python"))
 import crossrec as cr
 import numpy as np
 from crossrec.transfer._als import TransferALS
-from crossrec.transfer.auto import NO_TRANSFER, Auto, default_candidates
-from crossrec.transfer.run import als_defaults
+from crossrec.transfer.auto import Auto
+from crossrec.transfer.presets import NO_TRANSFER, als_defaults, auto_candidates
 
 DATA = Path(os.environ.get("CROSSREC_DATA", REPO.parent / "shared" / "data"))
 
@@ -45,7 +45,7 @@ def one(name: str, pair: cr.CrossDomain, fraction: float, budget: float, n_boot:
     explicit = pair.target.explicit
     metric = "rmse" if explicit else "ndcg@10"
     t0 = time.perf_counter()
-    diag = pair.diagnose(factors=16, iterations=8).values
+    diag = cr.transfer.diagnose(pair, factors=16, iterations=8).values
     diag_s = time.perf_counter() - t0
     split = pair.cold_start_split(fraction, 0.2, seed=0)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -54,7 +54,7 @@ def one(name: str, pair: cr.CrossDomain, fraction: float, budget: float, n_boot:
     src = TransferALS(**als_defaults(explicit, 32, 10)).fit(split.train.source)
     models, secs = {"Auto": auto}, {}
     cpu = {}
-    for cand, build in default_candidates(explicit).items():
+    for cand, build in auto_candidates(explicit).items():
         t1, c1 = time.perf_counter(), time.process_time()
         models[cand] = build(src).fit(split.train)
         secs[cand], cpu[cand] = time.perf_counter() - t1, time.process_time() - c1

@@ -100,7 +100,7 @@ def joint_als_teacher(pair, factors, threads):
     als = cr.ALS(
         factors=factors, iterations=15, regularization=1.0, alpha=5.0, implicit=True, n_threads=threads, seed=0
     ).fit(data)
-    f = als._factors(np.arange(data.n_users))
+    f = als.scoring_factors(np.arange(data.n_users))
     users, items, bias = f
     n_src = s.n_items
     teacher = FactorModel("joint ALS").set(t, users, items[n_src:], None if bias is None else bias[n_src:])

@@ -34,7 +34,7 @@ def predict(model, users, items):
     i = model.item_map_.lookup(items, missing="ignore")
     ok = (u >= 0) & (i >= 0)
     out = np.full(len(users), model.global_mean_, np.float64)
-    out[ok] = model._predict_indices(u[ok], i[ok])
+    out[ok] = model.predict_indices(u[ok], i[ok])
     only_u, only_i = (u >= 0) & (i < 0), (u < 0) & (i >= 0)
     if model.user_bias_.size:
         out[only_u] += model.user_bias_[u[only_u]]

@@ -37,3 +37,16 @@ def data(request):
 @pytest.fixture(scope="class")
 def fitted(request, data):
     return request.cls().make_model().fit(data)
+
+
+@pytest.fixture(scope="class")
+def pair(request):
+    """Contract pair for TransferContract subclasses (tests/contract.py)."""
+    from contract import small_pair
+
+    return small_pair(explicit=getattr(request.cls, "explicit_data", True))
+
+
+@pytest.fixture(scope="class")
+def fitted_transfer(request, pair):
+    return request.cls().make_model().fit(pair)

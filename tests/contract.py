@@ -72,3 +72,133 @@ class ModelContract:
         a = self.make_model().fit(data).recommend(["u2"], n=5)
         b = self.make_model().fit(data).recommend(["u2"], n=5)
         np.testing.assert_array_equal(a[0], b[0])
+
+
+def small_pair(seed=0, explicit=True, n_users=50, n_source_items=40, n_target_items=30, per_user=10):
+    """A small CrossDomain: users u0..u39 rate source items, u10..u49 target items, so u0..u9
+    are cold in the target (source data only), u10..u39 warm in both, u40..u49 target only.
+    A user's taste (a hidden 2-factor vector) drives both domains, so transfer has signal."""
+    rng = np.random.default_rng(seed)
+    taste = rng.standard_normal((n_users, 2))
+    src_items, tgt_items = rng.standard_normal((n_source_items, 2)), rng.standard_normal((n_target_items, 2))
+
+    def domain(users, items, prefix):
+        rows = []
+        for u in users:
+            for i in rng.choice(len(items), size=per_user, replace=False):
+                r = float(np.clip(np.rint(3 + taste[u] @ items[i] + 0.3 * rng.standard_normal()), 1, 5))
+                rows.append((f"u{u}", f"{prefix}{i}" if prefix else int(i) * 10, r))
+        df = pd.DataFrame(rows, columns=["user", "item", "rating"])
+        return cr.Interactions.from_pandas(df, "user", "item", "rating" if explicit else None)
+
+    return cr.CrossDomain(domain(range(40), src_items, "s"), domain(range(10, n_users), tgt_items, None))
+
+
+COLD_USERS = ["u0", "u3", "u9"]  # source data only
+WARM_USERS = ["u10", "u25", "u39", "u45"]  # target data (u45: target only)
+
+
+class TransferContract:
+    """The contract every transfer model keeps. Subclass once per model and define
+    ``make_model(n_threads)``; uses the class-scoped fixtures ``pair`` and ``fitted_transfer``."""
+
+    rating_model = False
+    explicit_data = True
+    needs_pair = True  # False: fit also takes the target Interactions alone
+
+    def make_model(self, n_threads=0):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def test_is_a_recommender(self):
+        m = self.make_model()
+        assert isinstance(m, cr.transfer.TransferRecommender) and isinstance(m, cr.Recommender)
+
+    def test_fit_returns_self_and_is_fitted(self, pair):
+        m = self.make_model()
+        assert not m.is_fitted
+        with pytest.raises(cr.NotFittedError):
+            m.recommend(["u10"], n=3)
+        assert m.fit(pair) is m and m.is_fitted
+        assert isinstance(m, cr.models.protocol.Scorer)
+
+    def test_recommend_cold_and_warm_users(self, fitted_transfer, pair):
+        target = pair.target
+        ids, scores = fitted_transfer.recommend(COLD_USERS + WARM_USERS, n=5)
+        assert ids.shape == scores.shape == (len(COLD_USERS) + len(WARM_USERS), 5)
+        assert set(ids.ravel()) <= set(target.item_ids)
+        assert np.all(np.isfinite(scores))
+        assert np.all(np.diff(scores, axis=1) <= 1e-6)
+        for r, u in enumerate(COLD_USERS + WARM_USERS):
+            seen = set(target.item_ids[target.matrix[target.user_index(u)[0]].indices])
+            assert not (set(ids[r]) & seen)
+        # cold users are scored from their source data: not all the same list
+        assert len({tuple(row) for row in ids[: len(COLD_USERS)]}) > 1 or not self.personal_cold
+
+    personal_cold = True  # False for a model that gives every cold user the same list (no transfer)
+
+    def test_predict_cold_and_warm_users(self, fitted_transfer, pair):
+        users = COLD_USERS + WARM_USERS
+        items = list(pair.target.item_ids[: len(users)])
+        try:
+            p = fitted_transfer.predict(users, items)
+        except NotImplementedError:
+            assert not self.rating_model  # a ranking-only model may refuse to predict ratings
+            return
+        assert p.shape == (len(users),) and np.all(np.isfinite(p))  # ratings, or preference scores
+        if self.rating_model:
+            assert np.all((p > -5) & (p < 11))  # on the rating scale, give or take
+
+    def test_index_protocol_matches_id_api(self, fitted_transfer, pair):
+        u = fitted_transfer.user_map_.lookup(COLD_USERS + WARM_USERS)
+        ids, scores = fitted_transfer.recommend(COLD_USERS + WARM_USERS, n=4)
+        idx, s = fitted_transfer.recommend_indices(u, n=4)
+        np.testing.assert_array_equal(fitted_transfer.item_ids_[idx], ids)
+        dense = fitted_transfer.score_indices(u)
+        assert dense.shape == (len(u), pair.target.n_items)
+        np.testing.assert_allclose(np.take_along_axis(dense, idx, axis=1), s, rtol=1e-4, atol=1e-4)
+
+    def test_similar_items(self, fitted_transfer, pair):
+        item = pair.target.item_ids[0]
+        try:
+            ids, _ = fitted_transfer.similar_items([item], n=3)
+        except NotImplementedError:
+            return  # the model has no item representation
+        assert ids.shape == (1, 3) and item not in set(ids.ravel())
+
+    def test_save_load_round_trip(self, fitted_transfer, tmp_path):
+        path = tmp_path / "model.crossrec"
+        fitted_transfer.save(path)
+        loaded = cr.load(path)
+        assert type(loaded) is type(fitted_transfer)
+        users = COLD_USERS + WARM_USERS
+        a, b = fitted_transfer.recommend(users, n=5), loaded.recommend(users, n=5)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-6)
+        if self.rating_model:
+            items = list(fitted_transfer.item_ids_[: len(users)])
+            np.testing.assert_allclose(fitted_transfer.predict(users, items), loaded.predict(users, items), rtol=1e-6)
+
+    def test_same_result_on_1_and_2_threads(self, pair):
+        one = self.make_model(n_threads=1).fit(pair)
+        two = self.make_model(n_threads=2).fit(pair)
+        users = COLD_USERS + WARM_USERS
+        a, b = one.recommend(users, n=5), two.recommend(users, n=5)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-5, atol=1e-6)
+
+    def test_bad_input(self, fitted_transfer, pair):
+        if self.needs_pair:
+            with pytest.raises(ValueError, match="CrossDomain"):
+                self.make_model().fit(pair.target)
+        with pytest.raises(ValueError):
+            self.make_model().fit("not data")
+        with pytest.raises(cr.UnknownIdError):
+            fitted_transfer.recommend(["nobody"], n=3)
+        with pytest.raises(ValueError, match="n must be"):
+            fitted_transfer.recommend(["u10"], n=0)
+        with pytest.raises(ValueError, match="user_idx"):
+            fitted_transfer.score_indices([fitted_transfer.n_users_])
+        with pytest.raises(ValueError, match="user_idx"):
+            fitted_transfer.recommend_indices(np.array([-1]), n=3)
+        with pytest.raises(ValueError, match="differ in length"):
+            fitted_transfer.predict(["u10", "u11"], [pair.target.item_ids[0]])

@@ -102,7 +102,7 @@ def test_score_history_folds_in_unseen_users():
     data = small_data()
     m = cr.DenoisingAutoencoder(hidden=8, epochs=3).fit(data)
     rows = data.matrix[[2, 3]]
-    np.testing.assert_allclose(m.score_history(rows), m._score_block(np.array([2, 3])), rtol=1e-6)
+    np.testing.assert_allclose(m.score_history(rows), m.score_indices(np.array([2, 3])), rtol=1e-6)
     new_user = np.zeros((1, m.n_items_))
     new_user[0, [1, 4, 9]] = 1
     s = m.score_history(new_user)

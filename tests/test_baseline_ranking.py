@@ -13,7 +13,7 @@ def test_factor_ranking_equals_dense_ranking(make):
     model = make().fit(data)
     users = np.arange(data.n_users, dtype=np.int32)
     fast_items, fast_scores = model.recommend_indices(users, n=8)
-    dense = model._score_block(users)
+    dense = model.score_indices(users)
     ref_items, ref_scores = cr.topn_from_scores(
         np.ascontiguousarray(dense, np.float32), 8, exclude=model.seen_, exclude_rows=users
     )
@@ -21,4 +21,4 @@ def test_factor_ranking_equals_dense_ranking(make):
     # identical lists, except where two scores are equal to float32 rounding
     differ = fast_items != ref_items
     assert np.all(np.isclose(fast_scores[differ], ref_scores[differ], atol=1e-6))
-    assert model._factors(users[:3])[0].dtype == np.float32
+    assert model.scoring_factors(users[:3])[0].dtype == np.float32

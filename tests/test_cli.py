@@ -56,3 +56,10 @@ def test_info_and_module_entry_point():
     r = subprocess.run([sys.executable, "-m", "crossrec", "info"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert f"crossrec {cr.__version__}" in r.stdout and "OpenMP" in r.stdout
+
+
+def test_demo_and_transfer_use_the_same_cold_start_split():
+    source, target, _ = cli.demo_data(seed=0, quick=True)
+    train, test = cli.demo_split(source, target, seed=4)
+    split = cr.CrossDomain(source, target).cold_start_split(0.5, 0.2, seed=4)  # crossrec transfer's defaults
+    assert set(cr.split.test_users(test)) == set(split.cold_user_ids)

@@ -48,7 +48,7 @@ def test_scores_match_plain_computation(idf, center):
     expected, ids = plain_scores(data, F, idf, center)
     np.testing.assert_array_equal(m.item_ids_, ids)
     users = np.arange(data.n_users)
-    np.testing.assert_allclose(m._score_block(users), expected, atol=1e-5)
+    np.testing.assert_allclose(m.score_indices(users), expected, atol=1e-5)
     # the fused top-N path ranks by the same scores
     idx, s = m.recommend_indices(users[:5], n=4)
     for r in range(5):
@@ -62,7 +62,7 @@ def test_scores_property(seed):
     F = features_for(data.item_ids, seed=seed, n_features=4)
     m = cr.ContentBased().fit(data, item_features=F)
     expected, _ = plain_scores(data, F)
-    s = m._score_block(np.arange(data.n_users))
+    s = m.score_indices(np.arange(data.n_users))
     np.testing.assert_allclose(s, expected, atol=1e-5)
     assert np.all(s <= 1 + 1e-5) and np.all(s >= -1 - 1e-5)  # cosines
 
@@ -83,7 +83,7 @@ def test_items_without_features_score_zero():
     data = small_data()
     F = features_for(data.item_ids[:30])
     m = cr.ContentBased().fit(data, item_features=F)
-    assert np.all(m._score_block(np.arange(4))[:, 30:] == 0)
+    assert np.all(m.score_indices(np.arange(4))[:, 30:] == 0)
 
 
 def test_constant_ratings_user_keeps_a_profile():
@@ -127,10 +127,10 @@ def test_high_dimensional_features_use_the_sparse_path():
     F = sp.random(data.n_items, 700, density=0.02, random_state=1, format="csr")
     F.data = rng.random(F.nnz) + 0.1
     m = cr.ContentBased().fit(data, item_features=F)
-    assert m._factors(np.array([0])) is None
+    assert m.scoring_factors(np.array([0])) is None
     dense = pd.DataFrame(F.toarray(), index=data.item_ids)
     expected, _ = plain_scores(data, dense)
-    np.testing.assert_allclose(m._score_block(np.arange(5)), expected[:5], atol=1e-5)
+    np.testing.assert_allclose(m.score_indices(np.arange(5)), expected[:5], atol=1e-5)
     ids, _ = m.recommend(["u0"], n=5)
     assert ids.shape == (1, 5)
 

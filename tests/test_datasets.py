@@ -284,3 +284,35 @@ def test_candidates_without_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     cands = D._candidates()
     assert tmp_path.parent / "shared" / "data" in cands
+
+
+def test_title_keys_fold_articles_alternates_and_accents():
+    from crossrec.datasets import _title_keys
+
+    y1, k1 = _title_keys("Double vie de Véronique, La (Double Life of Veronique, The) (1991)")
+    y2, k2 = _title_keys("Double Life of Veronique, The (Double Vie de Véronique, La) (1991)")
+    assert y1 == y2 == 1991 and "the double life of veronique" in k1 & k2
+    assert _title_keys("Seven (a.k.a. Se7en) (1995)") == (1995, {"seven", "se7en"})
+    assert "willy wonka and the chocolate factory" in _title_keys("Willy Wonka & the Chocolate Factory (1971)")[1]
+    assert _title_keys("No year here")[0] is None
+
+
+def test_movielens_item_pair_both_directions():
+    m = cr.datasets.movielens_title_matches()
+    counts = m["rule"].value_counts()
+    assert (counts["exact"], counts["alternate"], counts["year+-1"]) == (1205, 92, 38)
+    # every matched pair has the same year within one and a shared name key
+    from crossrec.datasets import _title_keys
+
+    for a, b in zip(m["title_100k"], m["title_latest"]):
+        (ya, ka), (yb, kb) = _title_keys(a), _title_keys(b)
+        assert abs(ya - yb) <= 1 and ka & kb, (a, b)
+    src, tgt = cr.datasets.movielens_item_pair("100k")
+    assert (src.n_users, tgt.n_users) == (943, 610) and src.explicit and tgt.explicit
+    pair = cr.CrossDomain(src, tgt, shared="items")
+    assert len(pair.overlap) == 1319
+    back = cr.datasets.movielens_item_pair("latest")
+    assert back[0].nnz == tgt.nnz and back[1].nnz == src.nnz
+    assert src.nnz == 100_000 - 304  # duplicates of twice-listed films merged
+    with pytest.raises(ValueError, match="source"):
+        cr.datasets.movielens_item_pair("1m")

@@ -97,7 +97,7 @@ def test_unknown_users_and_items_score_zero():
 def test_non_factor_teacher_gives_none_and_auto_falls_back():
     _, train, _, _ = generated_pair(seed=2, n_users=120)
     pop = cr.ItemKNN().fit(train)
-    assert pop._factors(np.arange(2)) is None
+    assert pop.scoring_factors(np.arange(2)) is None
     assert teacher_svd(pop, train.user_ids, train.item_ids, 4) is None
     assert Distill(pop, StudentSpec(3), epochs=1, n_threads=1).fit(train).init_ == "random"
     with pytest.raises(ValueError, match="init"):

@@ -51,8 +51,8 @@ def test_scores_are_history_times_weights():
     X = data.matrix.toarray()
     B = ridge_reference(X, 20.0)
     users = np.array([0, 5, 9])
-    np.testing.assert_allclose(m._score_block(users), X[users] @ B, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(m.score_history(X[users]), m._score_block(users), rtol=1e-6)
+    np.testing.assert_allclose(m.score_indices(users), X[users] @ B, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m.score_history(X[users]), m.score_indices(users), rtol=1e-6)
 
 
 def test_explicit_ratings_are_binarised():

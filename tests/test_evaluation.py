@@ -174,7 +174,7 @@ def test_unknown_users_and_unfitted_and_rating_less_models():
     assert set(rep.per_user["user"]) <= set(small.user_ids)
     with pytest.raises(cr.NotFittedError, match="'raw' is not fitted"):
         cr.evaluate({"raw": cr.MostPopular()}, train, test)
-    rnd = cr.Random(seed=0).fit(train)
+    rnd = cr.EASE().fit(train)  # ranking only (cr.Random predicts ratings, like Surprise's NormalPredictor)
     with pytest.warns(UserWarning, match="does not predict ratings"):
         rep = cr.evaluate({"rand": rnd}, train, test, metrics=["rmse", "ndcg@5"])
     assert math.isnan(rep.table().loc[("rand", "all"), "rmse"])
@@ -291,3 +291,15 @@ def test_cold_start_users_evaluate_end_to_end():
     t = rep.table()
     assert t.loc[("pop", "cold"), "users"] == len(cr.split.test_users(test))
     assert np.isfinite(t.to_numpy(dtype=float)).all()
+
+
+def test_segments_of_internal_indices_are_refused():
+    # The README's cross-domain example once passed indices where ids belong; with integer ids
+    # that silently evaluated the wrong users. Split results now say which is which.
+    data, _, _ = make_split(7)
+    s = cr.split.cold_start(data, 0.3, 0.2, seed=0)
+    model = cr.MostPopular().fit(s.train)
+    with pytest.raises(ValueError, match="internal user indices.*split.segments"):
+        cr.evaluate({"pop": model}, s.train, s.test, metrics=["ndcg@10"], segments={"cold": s.cold_users})
+    rep = cr.evaluate({"pop": model}, s.train, s.test, metrics=["ndcg@10"], segments=s.segments)
+    assert rep.table().loc[("pop", "cold"), "users"] == len(s.cold_users)

@@ -35,8 +35,8 @@ def test_blend_is_weighted_sum_of_zscores():
     a, b = cr.EASE(l2=10).fit(data), cr.MostPopular().fit(data)
     h = cr.Hybrid([(a, 0.7), (b, 0.3)]).fit(data)
     users = np.arange(6)
-    expected = 0.7 * zscore(a._score_block(users)) + 0.3 * zscore(b._score_block(users))
-    np.testing.assert_allclose(h._score_block(users), expected, rtol=1e-5, atol=1e-5)
+    expected = 0.7 * zscore(a.score_indices(users)) + 0.3 * zscore(b.score_indices(users))
+    np.testing.assert_allclose(h.score_indices(users), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_minmax_blend():
@@ -45,8 +45,8 @@ def test_minmax_blend():
     h = cr.Hybrid([(a, 1.0), (b, 2.0)], normalization="minmax").fit(data)
     users = np.arange(3)
     ref = lambda s: (s - s.min(1, keepdims=True)) / np.ptp(s, axis=1, keepdims=True)  # noqa: E731
-    expected = ref(a._score_block(users).astype(float)) + 2 * ref(np.asarray(b._score_block(users), float))
-    np.testing.assert_allclose(h._score_block(users), expected, rtol=1e-5, atol=1e-5)
+    expected = ref(a.score_indices(users).astype(float)) + 2 * ref(np.asarray(b.score_indices(users), float))
+    np.testing.assert_allclose(h.score_indices(users), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_single_model_keeps_its_ranking():
@@ -65,8 +65,8 @@ def test_unfitted_components_are_fitted_with_their_fit_params():
     cold = h.item_map_.lookup(["cold"])[0]
     users = np.arange(4)
     cb = h.components_[1]
-    expected = zscore(cb._score_block(users))[:, cb.item_map_.lookup(["cold"])[0]]
-    np.testing.assert_allclose(h._score_block(users)[:, cold], expected, rtol=1e-5, atol=1e-6)
+    expected = zscore(cb.score_indices(users))[:, cb.item_map_.lookup(["cold"])[0]]
+    np.testing.assert_allclose(h.score_indices(users)[:, cold], expected, rtol=1e-5, atol=1e-6)
 
 
 def test_tune_picks_the_best_weights_on_validation():

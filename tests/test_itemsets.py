@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import crossrec as cr
 from crossrec import _core
-from crossrec.rules import min_support_count
+from crossrec.itemsets import min_support_count
 from conftest import data_path
 
 ALGORITHMS = ["fpgrowth", "apriori"]

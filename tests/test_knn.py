@@ -51,7 +51,7 @@ def test_rated_rule_matches_reference(user_based, similarity, centering, shrink,
         warnings.simplefilter("ignore", UserWarning)
         model = Model(similarity=similarity, k=k, min_k=min_k, centering=centering, shrink=shrink, clip=False).fit(data)
     u, i = all_pairs(data)
-    got = model._predict_indices(u, i)
+    got = model.predict_indices(u, i)
     m = data.matrix
     mu, bu, bi = fit_biases(m, 15.0, 10.0, 10)
     X, bx, by = (m, bu, bi) if user_based else (m.T.tocsr(), bi, bu)
@@ -108,7 +108,7 @@ def test_fixed_rule_matches_reference(user_based, centering):
         warnings.simplefilter("ignore", UserWarning)
         model = Model(similarity="pearson", k=4, centering=centering, neighborhood="fixed", clip=False).fit(data)
     u, i = all_pairs(data)
-    got = model._predict_indices(u, i)
+    got = model.predict_indices(u, i)
     m = data.matrix
     mu, bu, bi = fit_biases(m, 15.0, 10.0, 10)
     X, bx, by = (m, bu, bi) if user_based else (m.T.tocsr(), bi, bu)
@@ -125,7 +125,7 @@ def test_fixed_rule_matches_reference(user_based, centering):
 def test_predictions_clipped_to_training_range():
     data = explicit_data(4)
     model = cr.ItemKNN(similarity="pearson", k=10, centering="baseline").fit(data)
-    p = model._predict_indices(*all_pairs(data))
+    p = model.predict_indices(*all_pairs(data))
     assert p.min() >= 1.0 and p.max() <= 5.0
 
 
@@ -154,7 +154,7 @@ def test_one_and_two_threads_identical(Model, neighborhood):
             neighborhood=neighborhood,
             n_threads=t,
         ).fit(data)
-        out.append((m._predict_indices(u, i), m.recommend_indices(np.arange(80), n=7)))
+        out.append((m.predict_indices(u, i), m.recommend_indices(np.arange(80), n=7)))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1][0], out[1][1][0])
     np.testing.assert_array_equal(out[0][1][1], out[1][1][1])

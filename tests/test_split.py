@@ -194,3 +194,57 @@ def test_property_every_split_partitions(seed, frac, kind):
     train, test = split()
     kt, ke = keys(train), keys(test)
     assert not (kt & ke) and (kt | ke) == keys(data)
+
+
+# ---- the one cold-start protocol --------------------------------------------------------------
+def test_cold_start_holds_out_cold_users_and_a_warm_fraction():
+    data = make_data(nnz=800)
+    s = cr.split.cold_start(data, fraction=0.3, test_size=0.25, seed=4)
+    assert_partition(data, s.train, s.test)
+    counts = data.user_counts()
+    active = np.flatnonzero(counts > 0)
+    assert len(s.cold_users) == round(0.3 * len(active))
+    assert not set(s.cold_users.tolist()) & set(np.unique(s.train.users).tolist())
+    assert set(s.warm_users.tolist()) == set(np.unique(s.train.users).tolist())
+    test_counts = s.test.user_counts()
+    for u in s.warm_users:  # each warm user gives floor(0.25 n_u) to test, keeps >= 1
+        assert test_counts[u] == min(int(np.floor(0.25 * counts[u])), counts[u] - 1)
+    np.testing.assert_array_equal(test_counts[s.cold_users], counts[s.cold_users])
+    # indices are tagged as such; segments and *_ids are external ids
+    assert isinstance(s.cold_users, cr.data.Indices) and s.cold_users.kind == "user"
+    assert not isinstance(s.cold_user_ids, cr.data.Indices)
+    np.testing.assert_array_equal(s.segments["cold"], data.user_ids[np.asarray(s.cold_users)])
+    np.testing.assert_array_equal(s.segments["warm"], data.user_ids[np.asarray(s.warm_users)])
+
+
+def test_cold_start_users_is_cold_start_without_warm_holdout():
+    data = make_data()
+    train, test = cr.split.cold_start_users(data, fraction=0.4, seed=9)
+    s = cr.split.cold_start(data, fraction=0.4, test_size=0.0, seed=9)
+    assert keys(test) == keys(s.test) and keys(train) == keys(s.train)
+    assert set(cr.split.test_users(test)) == set(s.cold_user_ids)
+
+
+def test_cross_domain_split_is_the_same_protocol():
+    # CrossDomain.cold_start_split = cold_start on the target with the overlap as candidates
+    rng = np.random.default_rng(0)
+    rows = [(f"u{u}", f"s{i}") for u in range(40) for i in rng.choice(30, 5, replace=False)]
+    source = cr.Interactions.from_pandas(pd.DataFrame(rows, columns=["u", "i"]), "u", "i")
+    rows = [
+        (f"u{u}", f"t{i}", float(rng.integers(1, 6))) for u in range(20, 60) for i in rng.choice(30, 6, replace=False)
+    ]
+    target = cr.Interactions.from_pandas(pd.DataFrame(rows, columns=["u", "i", "r"]), "u", "i", "r")
+    pair = cr.CrossDomain(source, target)
+    a = pair.cold_start_split(0.5, 0.2, seed=3)
+    b = cr.split.cold_start(pair.target, 0.5, 0.2, seed=3, users=pair.overlap_ids)
+    np.testing.assert_array_equal(a.cold_users, b.cold_users)
+    np.testing.assert_array_equal(a.warm_users, b.warm_users)
+    assert keys(a.test) == keys(b.test)
+    assert set(a.cold_user_ids) <= {f"u{u}" for u in range(20, 40)}  # only users of both domains go cold
+
+
+@pytest.mark.parametrize("n_candidates", [0, 1])
+def test_cold_start_needs_a_cold_and_a_warm_candidate(n_candidates):
+    data = make_data()
+    with pytest.raises(ValueError, match="at least 2"):
+        cr.split.cold_start(data, 0.5, users=list(data.user_ids[:n_candidates]))

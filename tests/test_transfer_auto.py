@@ -27,7 +27,7 @@ def test_linear_cka_reference(rng):
 def test_diagnostics_partial_overlap_bias_correlation():
     s, t = cr.datasets.synthetic_pair(relatedness=1.0, overlap=0.6, **SIZE)
     pair = cr.CrossDomain(s, t)
-    d = pair.diagnose(**SMALL, gain=False)
+    d = cr.transfer.diagnose(pair, **SMALL, gain=False)
     ov = pair.overlap
     level = lambda dom: np.array([dom.values[dom.users == u].mean() for u in ov]) - dom.values.mean()
     assert d["bias_correlation"] == pytest.approx(np.corrcoef(level(pair.source), level(pair.target))[0, 1], abs=1e-6)
@@ -35,7 +35,7 @@ def test_diagnostics_partial_overlap_bias_correlation():
 
 
 def test_diagnostics_rank_pairs_by_shared_structure():
-    d = {r: pair_of(r).diagnose(**SMALL) for r in (1.0, 0.5, 0.0)}
+    d = {r: cr.transfer.diagnose(pair_of(r), **SMALL) for r in (1.0, 0.5, 0.0)}
     for key in ("bias_correlation", "factor_cka", "validation_gain"):
         assert d[1.0][key] > d[0.5][key] > d[0.0][key], key
     assert d[1.0]["n_overlap"] == 600
@@ -51,7 +51,7 @@ def related_and_control():
 def _cold_rmse(model, split):
     te = split.test
     cold = np.isin(te.users, split.cold_users)
-    return cr.metrics.rmse(te.values[cold], model._predict_indices(te.users[cold], te.items[cold]))
+    return cr.metrics.rmse(te.values[cold], model.predict_indices(te.users[cold], te.items[cold]))
 
 
 def test_auto_picks_transfer_when_it_helps(related_and_control):

@@ -40,7 +40,7 @@ def implicit_split():
 def cold_rmse(model, split):
     te = split.test
     cold = np.isin(te.users, split.cold_users)
-    return cr.metrics.rmse(te.values[cold], model._predict_indices(te.users[cold], te.items[cold]))
+    return cr.metrics.rmse(te.values[cold], model.predict_indices(te.users[cold], te.items[cold]))
 
 
 def cold_ndcg(model, split):
@@ -103,7 +103,7 @@ def test_target_als_is_a_sane_rating_model(explicit_split):
     warm = ~np.isin(te.users, explicit_split.cold_users)
     als = TransferALS(**SMALL).fit(explicit_split.train.target)
     base = cr.Baseline().fit(explicit_split.train.target)
-    err = lambda m: cr.metrics.rmse(te.values[warm], m._predict_indices(te.users[warm], te.items[warm]))
+    err = lambda m: cr.metrics.rmse(te.values[warm], m.predict_indices(te.users[warm], te.items[warm]))
     assert err(als) < err(base)
 
 

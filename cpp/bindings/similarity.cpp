@@ -10,7 +10,8 @@ CROSSREC_BINDINGS(similarity) {
   m.def(
       "topk_similarity",
       [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_cols, int k,
-         const std::string& kind, double shrink, int min_support, const py::object& rows_obj, int n_threads) {
+         const std::string& kind, double shrink, int min_support, const py::object& rows_obj, int n_threads,
+         const py::object& allowed_obj) {
         CsrArg X = csr_arg(indptr, indices, data, n_cols, "matrix");
         require(k >= 1, "k: must be >= 1, got " + std::to_string(k));
         SimOptions opt = sim_options(kind, shrink, min_support);
@@ -18,6 +19,12 @@ CROSSREC_BINDINGS(similarity) {
         const int64_t n_rows = X.view.n_rows;
         std::optional<In<int32_t>> rows;
         if (!rows_obj.is_none()) rows = index_array(rows_obj, "rows");
+        std::optional<In<uint8_t>> allowed;
+        if (!allowed_obj.is_none()) {
+          allowed = In<uint8_t>::ensure(allowed_obj);
+          require(allowed->ndim() == 1 && allowed->shape(0) == n_rows,
+                  "allowed: must be a 1-D uint8 array with one flag per row (" + std::to_string(n_rows) + ")");
+        }
         const int64_t n_query = rows ? rows->shape(0) : n_rows;
         std::vector<int32_t> idx, count;
         std::vector<float> val;
@@ -36,7 +43,8 @@ CROSSREC_BINDINGS(similarity) {
           val.resize(static_cast<size_t>(n_query) * k);
           count.resize(static_cast<size_t>(n_query));
           topk_similarity(X.view, cols, norms.empty() ? nullptr : norms.data(), opt, rows ? rows->data() : nullptr,
-                          n_query, k, idx.data(), val.data(), count.data(), n_threads);
+                          n_query, k, allowed ? allowed->data() : nullptr, idx.data(), val.data(), count.data(),
+                          n_threads);
           for (int64_t q = 0; q < n_query; ++q) out_indptr[q + 1] = out_indptr[q] + count[q];
         }
         const int64_t nnz = out_indptr[n_query];
@@ -57,9 +65,10 @@ CROSSREC_BINDINGS(similarity) {
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_cols"), py::arg("k"),
       py::arg("kind") = "cosine", py::arg("shrink") = 0.0, py::arg("min_support") = 1, py::arg("rows") = py::none(),
-      py::arg("n_threads") = 0,
+      py::arg("n_threads") = 0, py::arg("allowed") = py::none(),
       "Top-k neighbours of each row (or of `rows`) of a CSR matrix: (indptr, indices, data) of a\n"
-      "(n_query x n_rows) CSR, neighbours sorted by index, zero similarities and the row itself left out.");
+      "(n_query x n_rows) CSR, neighbours sorted by index, zero similarities and the row itself left out;\n"
+      "`allowed` (uint8 per row, optional): rows flagged 0 are never neighbours.");
 }
 
 }  // namespace crossrec::bind

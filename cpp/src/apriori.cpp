@@ -6,6 +6,7 @@
 #include <mutex>
 #include <vector>
 
+#include "crossrec/bits.hpp"
 #include "crossrec/dense.hpp"  // CROSSREC_TARGET_CLONES
 #include "crossrec/parallel.hpp"
 
@@ -186,7 +187,7 @@ void and_into(uint64_t* acc, const uint64_t* other, int64_t words) {
 CROSSREC_TARGET_CLONES
 int64_t and_popcount(const uint64_t* a, const uint64_t* b, int64_t words) {
   int64_t n = 0;
-  for (int64_t w = 0; w < words; ++w) n += __builtin_popcountll(a[w] & b[w]);
+  for (int64_t w = 0; w < words; ++w) n += popcount64(a[w] & b[w]);
   return n;
 }
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "crossrec/bits.hpp"
 #include "crossrec/parallel.hpp"
 
 namespace crossrec {
@@ -117,7 +118,7 @@ struct RuleWriter {
   void consequents(const int32_t* items, int k, int64_t s, int from, int room, uint64_t mask, RuleResult& out) {
     for (int m = from; m < k; ++m) {
       const uint64_t next = mask | (uint64_t{1} << m);
-      if (__builtin_popcountll(next) < k) consider(items, k, s, next, out);
+      if (popcount64(next) < k) consider(items, k, s, next, out);
       if (room > 1) consequents(items, k, s, m + 1, room - 1, next, out);
     }
   }

@@ -156,8 +156,8 @@ namespace {
 
 template <class T>
 void topk_impl(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt,
-               const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim, int32_t* out_count,
-               int n_threads) {
+               const int32_t* query_rows, int64_t n_query, int k, const uint8_t* allowed, int32_t* out_idx,
+               float* out_sim, int32_t* out_count, int n_threads) {
   struct Scratch {
     SimilarityRow<T> sim;
     std::vector<std::pair<float, int32_t>> cand;
@@ -176,6 +176,7 @@ void topk_impl(const CsrView& rows, const CsrView& cols, const double* norms, co
         const size_t cap = static_cast<size_t>(k) * 4 + 64;
         std::pair<float, int32_t> kth{-std::numeric_limits<float>::infinity(), -1};
         s.sim.for_each(i, [&](int32_t j, double v) {
+          if (allowed && !allowed[j]) return;
           const std::pair<float, int32_t> c{static_cast<float>(v), j};
           if (!better(c, kth)) return;
           s.cand.push_back(c);
@@ -205,10 +206,11 @@ void topk_impl(const CsrView& rows, const CsrView& cols, const double* norms, co
 }  // namespace
 
 void topk_similarity(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt,
-                     const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim,
-                     int32_t* out_count, int n_threads) {
+                     const int32_t* query_rows, int64_t n_query, int k, const uint8_t* allowed, int32_t* out_idx,
+                     float* out_sim, int32_t* out_count, int n_threads) {
   with_accumulator(opt, [&](auto zero) {
-    topk_impl<decltype(zero)>(rows, cols, norms, opt, query_rows, n_query, k, out_idx, out_sim, out_count, n_threads);
+    topk_impl<decltype(zero)>(rows, cols, norms, opt, query_rows, n_query, k, allowed, out_idx, out_sim, out_count,
+                              n_threads);
   });
 }
 

@@ -3,13 +3,14 @@
 Only public names live here; see the modules for the implementations.
 """
 
-from . import datasets, factorization, metrics, robustness, similarity, split, transfer
+from . import datasets, factorization, io, itemsets, metrics, robustness, similarity, split, transfer
 from .data import IdMap, Interactions
 from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .evaluation import Gain, Report, evaluate
 from .factorization import fold_in
 from .models.autoencoder import DenoisingAutoencoder
-from .models.base import Recommender, load
+from .io import load
+from .models.base import Recommender
 from .models.baseline import Baseline, MostPopular, Random
 from .models.coclustering import CoClustering
 from .models.content import ContentBased
@@ -21,7 +22,7 @@ from .models.nmf import NMF
 from .models.rules import AssociationRules
 from .models.slope_one import SlopeOne
 from .models.svdpp import SVDpp
-from .rules import FrequentItemsets, association_rules, frequent_itemsets
+from .itemsets import FrequentItemsets, association_rules, frequent_itemsets
 from .topn import topn_from_factors, topn_from_scores
 from .transfer.domains import CrossDomain
 
@@ -63,6 +64,8 @@ __all__ = [
     "factorization",
     "fold_in",
     "frequent_itemsets",
+    "io",
+    "itemsets",
     "load",
     "metrics",
     "robustness",

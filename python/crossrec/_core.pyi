@@ -309,10 +309,12 @@ def topk_similarity(
     min_support: typing.SupportsInt | typing.SupportsIndex = 1,
     rows: typing.Any = None,
     n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    allowed: typing.Any = None,
 ) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float32]]:
     """
     Top-k neighbours of each row (or of `rows`) of a CSR matrix: (indptr, indices, data) of a
-    (n_query x n_rows) CSR, neighbours sorted by index, zero similarities and the row itself left out.
+    (n_query x n_rows) CSR, neighbours sorted by index, zero similarities and the row itself left out;
+    `allowed` (uint8 per row, optional): rows flagged 0 are never neighbours.
     """
 
 def topn_from_factors(

@@ -24,6 +24,7 @@ from . import datasets, split
 from .data import Interactions
 from .evaluation import Report, evaluate
 from .models.baseline import Baseline, MostPopular, Random
+from .transfer import presets
 from .transfer.domains import CrossDomain
 
 METRICS = ["ndcg@10", "recall@10", "hit@10", "rmse"]
@@ -60,12 +61,15 @@ def demo_data(
 
 
 def demo_split(
-    source: Interactions, target: Interactions, seed: int = 0, fraction: float = 0.2
+    source: Interactions, target: Interactions, seed: int = 0, fraction: float = 0.5
 ) -> tuple[Interactions, Interactions]:
-    """Cold-start protocol: all target interactions of ``fraction`` of the users present in both
-    domains go to test; the model sees the source domain and the remaining target users."""
-    shared = np.intersect1d(source.user_ids, target.user_ids)
-    return split.cold_start_users(target, fraction=fraction, seed=seed, users=shared)
+    """The cold-start protocol of ``crossrec transfer`` (:meth:`CrossDomain.cold_start_split`,
+    documented in :mod:`crossrec.split`) with the same default fraction: all target interactions
+    of ``fraction`` of the users present in both domains go to test; the models see the source
+    domain and the remaining target users. The demo reports the cold users only, so it holds out
+    no warm interactions (``test_size=0``); returns (train target, test)."""
+    cold = CrossDomain(source, target).cold_start_split(fraction, test_size=0.0, seed=seed)
+    return cold.train.target, cold.test
 
 
 def _optional_models(seed: int) -> dict[str, Callable[[], object]]:
@@ -85,18 +89,18 @@ def _optional_models(seed: int) -> dict[str, Callable[[], object]]:
 def _transfer_models(source: Interactions, train: Interactions, seed: int) -> tuple[dict, CrossDomain]:
     """Transfer methods with the first settings of their validation grids (crossrec.transfer.run
     tunes them on a validation split; the demo keeps to defaults to stay fast)."""
-    from .transfer import CMF, EMCDR, FineTune, TransferALS
-    from .transfer.run import als_defaults
-
-    als = als_defaults(train.explicit)
     pair = CrossDomain(source, train)
-    source_model = TransferALS(**als, seed=seed).fit(pair.source)
-    target_model = TransferALS(**als, seed=seed).fit(pair.target)
+    source_model = presets.factor_model(train.explicit, seed=seed).fit(pair.source)
+    target_model = presets.factor_model(train.explicit, seed=seed).fit(pair.target)
+    build = presets.builders(train.explicit, seed=seed)
     return {
-        "fine-tune (transfer)": lambda: FineTune(TransferALS(**als, seed=seed), source_model=source_model, pull=1.0),
-        "CMF (transfer)": lambda: CMF(**als, weights=(0.5, 1.0), seed=seed),
-        "EMCDR (transfer)": lambda: EMCDR(source_model, target_model, l2=10.0, user_stats=True),
+        f"{name} (transfer)": _bind(build[name], source_model, target_model, params)
+        for name, params in presets.DEMO_PARAMS.items()
     }, pair
+
+
+def _bind(build: Callable[..., object], source_model, target_model, params: dict) -> Callable[[], object]:
+    return lambda: build(source_model, target_model, **params)
 
 
 def demo_models(source: Interactions, train: Interactions, seed: int = 0, progress: bool = True) -> dict[str, object]:

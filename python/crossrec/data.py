@@ -59,6 +59,23 @@ class IdMap:
         return isinstance(other, IdMap) and len(self) == len(other) and bool(np.all(self._index == other._index))
 
 
+class Indices(np.ndarray):
+    """Internal indices (positions in an :class:`IdMap`, e.g. ``ColdStartSplit.cold_users``), as
+    opposed to external ids. An int32 array like any other, tagged so that functions taking
+    external ids (``crossrec.evaluate``'s ``segments``) can refuse it with a clear error instead
+    of silently reading positions as ids. ``kind`` says of what: "user" or "item"."""
+
+    kind: str
+
+    def __new__(cls, values: Any, kind: str) -> Indices:
+        obj = np.asarray(values, dtype=INDEX_DTYPE).view(cls)
+        obj.kind = kind
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.kind = getattr(obj, "kind", "index")
+
+
 def _factorize(values: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(codes, unique ids), ids sorted when they are mutually comparable."""
     if pd.isna(values).any():

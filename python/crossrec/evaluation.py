@@ -27,8 +27,9 @@ import scipy.sparse as sp
 
 from . import metrics as M
 from ._validation import check_float, check_positive_int, check_seed
-from .data import IdMap, Interactions
+from .data import IdMap, Indices, Interactions
 from .errors import NotFittedError
+from .models.protocol import check_is_fitted
 
 __all__ = ["evaluate", "Report", "Gain"]
 
@@ -291,7 +292,9 @@ def evaluate(
         ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k``, ``mrr@k``, ``hit@k``,
         ``coverage@k``, ``rmse``, ``mae`` (see :mod:`crossrec.metrics` for definitions).
     segments : dict of name -> external user ids, optional
-        Subsets of users reported separately (e.g. ``{"cold": cold_users}``); ``"all"`` is added.
+        Subsets of users reported separately (e.g. ``split.segments`` of a cold-start split:
+        ``{"cold": ids, "warm": ids}``); ``"all"`` is added. Internal indices (an
+        :class:`~crossrec.data.Indices` array such as ``split.cold_users``) raise ValueError.
     n_bootstrap, seed, ci :
         Defaults for :meth:`Report.gain`.
     relevance_threshold : float, optional
@@ -313,7 +316,7 @@ def evaluate(
         if not hasattr(model, "recommend_indices"):
             raise ValueError(f"model {name!r} is not a crossrec Recommender (got {type(model).__name__})")
         try:
-            model._check_fitted()
+            check_is_fitted(model)
         except NotFittedError:
             raise NotFittedError(f"model {name!r} is not fitted; call fit(train) before evaluate") from None
     for what, d in (("train", train), ("test", test)):
@@ -408,6 +411,12 @@ def _segments(segments, test: Interactions) -> dict[str, np.ndarray]:
     for seg, ids in segments.items():
         if seg == _ALL:
             raise ValueError("segment name 'all' is reserved (every test user)")
+        if isinstance(ids, Indices):
+            raise ValueError(
+                f"segments[{seg!r}] holds internal {ids.kind} indices (such as ColdStartSplit.cold_users), "
+                "and evaluate takes external user ids: pass split.segments, or split.cold_user_ids / "
+                "split.warm_user_ids"
+            )
         segs[str(seg)] = np.asarray(list(ids), dtype=object)  # object: never truncates string ids
         if not np.isin(segs[str(seg)], segs[_ALL]).any():
             warnings.warn(
@@ -488,7 +497,7 @@ def _rating_errors(name: str, model, test: Interactions, test_rows: np.ndarray, 
         )
     try:
         pred = np.asarray(
-            model._predict_indices(users_model.astype(np.int32), items_model.astype(np.int32)), dtype=np.float64
+            model.predict_indices(users_model.astype(np.int32), items_model.astype(np.int32)), dtype=np.float64
         )
     except NotImplementedError:
         raise _NoRatings(

@@ -243,10 +243,9 @@ def fold_in(model, rows, side: str = "users", return_bias: bool = False):
     (n, f) float32 factors, or (factors, bias) when return_bias.
     """
     check_choice(side, "side", ("users", "items"))
-    if not hasattr(model, "_fold_in"):
+    if not hasattr(model, "fold_in_rows"):
         raise ValueError(f"fold_in does not support {type(model).__name__}")
-    model._check_fitted()
-    factors, bias = model._fold_in(kernel_csr(rows, "rows"), side)
+    factors, bias = model.fold_in_rows(rows, side)
     return (factors, bias) if return_bias else factors
 
 

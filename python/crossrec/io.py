@@ -2,6 +2,18 @@
 
 Files are written atomically (temporary file in the same folder, then rename), read with
 ``allow_pickle=False``, and checked: a corrupt, truncated or foreign file raises ModelFileError.
+
+A model is stored as its class's full name (``"crossrec.models.mf:ALS"``: module and qualified
+name), its hyper-parameters (``get_params()``) and its fitted state (public attributes ending in
+``_``), nested models, id maps, arrays, sparse matrices and JSON values included. Loading looks
+the class up in a registry of model classes (every subclass of crossrec's model bases registers
+itself when it is defined), never imports a module named by a file, and raises ModelFileError for
+a class that is unknown or not a crossrec model. Files written before classes were named fully
+(bare ``"ALS"``) still load when the bare name is unique among crossrec's own classes.
+
+Per-model checks of a loaded state go in the model's ``validate_state()`` (see
+:class:`crossrec.models.base.Recommender`): :func:`load` calls it after restoring every
+attribute and turns a ValueError it raises into ModelFileError naming the file.
 """
 
 from __future__ import annotations
@@ -12,7 +24,10 @@ import tempfile
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 
+from .data import IdMap
 from .errors import ModelFileError
 
 FORMAT = "crossrec-model"
@@ -96,3 +111,155 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     return value
+
+
+# ---- the registry of model classes ------------------------------------------------------------
+_REGISTRY: dict[str, type] = {}
+_PACKAGE = "crossrec."
+
+
+def class_key(cls: type) -> str:
+    """The name a model file stores for ``cls``: ``"module:qualname"``."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def register_model_class(cls: type) -> type:
+    """Make ``cls`` loadable (model bases call this for every subclass). The key is the module and
+    qualified name, so a user's own class named like a crossrec one does not replace it."""
+    _REGISTRY[class_key(cls)] = cls
+    return cls
+
+
+def is_registered(value: Any) -> bool:
+    """True when ``value`` is an instance of a registered model class (saved as a nested model)."""
+    return _REGISTRY.get(class_key(type(value))) is type(value)
+
+
+def _resolve(name: Any) -> type:
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(f"model file names no model class (got {name!r})")
+    cls = _REGISTRY.get(name)
+    if cls is not None:
+        return cls
+    module, _, qualname = name.rpartition(":")
+    if not module:
+        qualname = name  # a file from before full names: the bare class name
+    if not module or module.startswith(_PACKAGE):
+        # crossrec's own class under an older module path (or a bare name): unique by qualname.
+        own = [c for k, c in _REGISTRY.items() if k.startswith(_PACKAGE) and c.__qualname__ == qualname]
+        if len(own) == 1:
+            return own[0]
+    raise ModelFileError(
+        f"unknown model class {name!r} in model file: not a crossrec model, or a class whose module "
+        "was not imported before load (import it first)"
+    )
+
+
+# ---- save and load ---------------------------------------------------------------------------
+def save(model: Any, path: str | os.PathLike) -> None:
+    """Write a registered model to ``path`` (npz + JSON header, no pickle, atomic)."""
+    if not is_registered(model):
+        raise ModelFileError(f"cannot save {type(model).__name__}: not a crossrec model class")
+    meta, arrays = _dump(model, "")
+    write_model_file(path, {"model": meta}, arrays)
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Load a model saved with ``model.save``; raises ModelFileError for corrupt or foreign files
+    and for a state its class's ``validate_state`` rejects."""
+    header, arrays = read_model_file(path)
+    try:
+        return _restore(header["model"], arrays)
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ModelFileError(f"{os.fspath(path)!r}: model file is inconsistent: {exc!r}") from exc
+
+
+def _encode(value: Any, key: str, arrays: dict) -> Any:
+    if is_registered(value):
+        meta, sub = _dump(value, key + "/")
+        arrays.update(sub)
+        return {"__model__": meta}
+    if isinstance(value, IdMap):
+        arrays[key] = ids_to_array(value.ids, value.kind)
+        return {"__ids__": key, "kind": value.kind}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            arrays[key] = ids_to_array(value, key)
+        else:
+            arrays[key] = value
+        return {"__array__": key}
+    if isinstance(value, pd.DataFrame):  # numeric feature tables (e.g. CrossDomainContent's)
+        if not all(pd.api.types.is_numeric_dtype(value[c]) for c in value.columns):
+            raise ModelFileError(f"cannot save {key!r}: only numeric DataFrames are saved without pickle")
+        arrays[key + ".values"] = value.to_numpy(dtype=np.float64)
+        arrays[key + ".index"] = ids_to_array(value.index.to_numpy(), key)
+        arrays[key + ".columns"] = ids_to_array(np.asarray(value.columns), key)
+        return {"__frame__": key}
+    if sp.issparse(value):
+        m = sp.csr_matrix(value)
+        arrays[key + ".indptr"], arrays[key + ".indices"], arrays[key + ".data"] = m.indptr, m.indices, m.data
+        return {"__csr__": key, "shape": list(m.shape)}
+    if isinstance(value, (list, tuple)):
+        return {
+            "__list__": [_encode(v, f"{key}.{j}", arrays) for j, v in enumerate(value)],
+            "tuple": isinstance(value, tuple),
+        }
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise ModelFileError(f"cannot save {key}: dict keys must be strings")
+        return {"__dict__": {k: _encode(v, f"{key}.{k}", arrays) for k, v in value.items()}}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ModelFileError(f"cannot save {key!r} of type {type(value).__name__} without pickle")
+
+
+def _decode(meta: Any, arrays: dict) -> Any:
+    if isinstance(meta, dict):
+        if "__model__" in meta:
+            return _restore(meta["__model__"], arrays)
+        if "__ids__" in meta:
+            return IdMap(arrays[meta["__ids__"]], meta["kind"])
+        if "__array__" in meta:
+            return arrays[meta["__array__"]]
+        if "__frame__" in meta:
+            k = meta["__frame__"]
+            return pd.DataFrame(arrays[k + ".values"], index=arrays[k + ".index"], columns=arrays[k + ".columns"])
+        if "__csr__" in meta:
+            k = meta["__csr__"]
+            return sp.csr_matrix(
+                (arrays[k + ".data"], arrays[k + ".indices"], arrays[k + ".indptr"]), shape=tuple(meta["shape"])
+            )
+        if "__list__" in meta:
+            items = [_decode(v, arrays) for v in meta["__list__"]]
+            return tuple(items) if meta.get("tuple") else items
+        if "__dict__" in meta:
+            return {k: _decode(v, arrays) for k, v in meta["__dict__"].items()}
+        raise ModelFileError(f"unknown entry in model header: {sorted(meta)}")
+    return meta
+
+
+def _dump(model: Any, prefix: str) -> tuple[dict, dict]:
+    arrays: dict[str, np.ndarray] = {}
+    # Callables (training callbacks) are run-time hooks, not model state: saved as None.
+    params = {
+        k: None if callable(v) and not is_registered(v) else _encode(v, f"{prefix}param.{k}", arrays)
+        for k, v in model.get_params().items()
+    }
+    state = {}
+    for k, v in vars(model).items():
+        if k.endswith("_") and not k.startswith("_") and not callable(v):
+            state[k] = _encode(v, f"{prefix}state.{k}", arrays)
+    return {"class": class_key(type(model)), "params": params, "state": state}, arrays
+
+
+def _restore(meta: dict, arrays: dict) -> Any:
+    cls = _resolve(meta.get("class"))
+    model = cls(**{k: _decode(v, arrays) for k, v in meta["params"].items()})
+    for k, v in meta["state"].items():
+        setattr(model, k, _decode(v, arrays))
+    model.validate_state()
+    return model

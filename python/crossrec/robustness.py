@@ -233,7 +233,7 @@ def evaluate_attack(
         idx, _ = model.recommend_indices(uidx, n=n)
         hit = float(np.mean((idx == tgt).any(axis=1))) if len(users) else float("nan")
         try:
-            pred = np.asarray(model._predict_indices(uidx, np.full(len(uidx), tgt, np.int32)), np.float64)
+            pred = np.asarray(model.predict_indices(uidx, np.full(len(uidx), tgt, np.int32)), np.float64)
         except NotImplementedError:
             pred = None
         return hit, pred

@@ -90,6 +90,7 @@ def topk_similarity(
     rows=None,
     baseline=None,
     n_threads: int = 0,
+    allowed=None,
 ) -> sp.csr_matrix:
     """The k most similar rows of every row of ``matrix``, as a sparse matrix.
 
@@ -111,6 +112,10 @@ def topk_similarity(
         For pearson_baseline; default ``fit_biases(matrix)`` (rows regularised as users).
     n_threads : int
         0 = all cores.
+    allowed : array of bool (n_rows,), optional
+        Rows that may be neighbours (default all). Rows flagged False are still compared when
+        queried but are never anybody's neighbour, so the k slots go to rows that can contribute
+        (e.g. users with data in the domain to predict, for cross-domain neighbourhoods).
 
     Returns
     -------
@@ -128,8 +133,17 @@ def topk_similarity(
     indptr, indices, data = csr_parts(m)
     if values is not None:
         data = values
+    mask = None
+    if allowed is not None:
+        mask = np.asarray(allowed)
+        if mask.shape != (m.shape[0],) or mask.dtype.kind not in "bui":
+            raise ValueError(
+                f"allowed must be a boolean array with one flag per row ({m.shape[0]}), got "
+                f"shape {mask.shape} of dtype {mask.dtype}"
+            )
+        mask = np.ascontiguousarray(mask != 0, dtype=np.uint8)
     out = _core.topk_similarity(
-        indptr, indices, data, m.shape[1], k, kernel_kind, shrink, min_support, query, check_n_threads(n_threads)
+        indptr, indices, data, m.shape[1], k, kernel_kind, shrink, min_support, query, check_n_threads(n_threads), mask
     )
     n_query = m.shape[0] if query is None else len(query)
     s = sp.csr_matrix((out[2], out[1], out[0]), shape=(n_query, m.shape[0]))

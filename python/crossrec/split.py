@@ -9,20 +9,37 @@ item in both. Splits are seeded: the same ``seed`` gives the same split.
   ones when timestamps exist, random ones otherwise. Keeps >= 1 training interaction per user.
 * :func:`temporal` - a global time cut: every test interaction is at least as late as every
   training interaction.
-* :func:`cold_start_users` - all interactions of a random fraction of users go to test; those
-  users have no training data (the cold-start protocol of cross-domain evaluation).
+* :func:`cold_start` - the cold-start protocol (below); :func:`cold_start_users` is its
+  two-way form without a warm holdout.
+
+The cold-start protocol
+-----------------------
+One protocol, used by ``crossrec.split``, :meth:`crossrec.CrossDomain.cold_start_split` (whose
+candidates are the users active in both domains), ``crossrec transfer``, ``crossrec demo``,
+:func:`crossrec.transfer.run` and :class:`crossrec.transfer.Auto`:
+
+1. candidates: the given users with at least one interaction (default: every such user);
+2. cold users: ``round(fraction * n_candidates)`` of them, at least one, and at least one
+   candidate stays warm; drawn uniformly with the seed. Every interaction of a cold user goes to
+   test, so a model fitted on train knows their id but nothing else (in a cross-domain pair: only
+   their source history);
+3. warm holdout: of every other user, a random ``floor(test_size * n_u)`` of their ``n_u``
+   interactions go to test, never their last ``min_train`` ones (``test_size=0``: none);
+4. the same seed gives the same split; evaluate the segments ``cold`` and ``warm`` separately
+   (``ColdStart.segments`` / ``ColdStartSplit.segments`` give them as external ids).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from ._validation import check_float, check_positive_int, check_seed
-from .data import Interactions
+from ._validation import check_choice, check_float, check_positive_int, check_seed
+from .data import Indices, Interactions
 
-__all__ = ["random", "user_holdout", "temporal", "cold_start_users", "test_users"]
+__all__ = ["random", "user_holdout", "temporal", "cold_start", "ColdStart", "cold_start_users", "test_users"]
 
 
 def _check_data(data: Any) -> Interactions:
@@ -177,43 +194,135 @@ def temporal(
     return _split(data, mask)
 
 
-def cold_start_users(
-    data: Interactions, fraction: float = 0.2, seed: Optional[int] = 0, users: Optional[Iterable] = None
-) -> tuple[Interactions, Interactions]:
-    """Cold-start split: every interaction of a random fraction of users goes to test.
+@dataclass
+class ColdStart:
+    """Result of :func:`cold_start`.
+
+    Attributes
+    ----------
+    train, test : Interactions sharing the data's id maps.
+    cold_users : Indices
+        Indices of the cold users (all their interactions in test; with ``axis="items"``, items).
+    warm_users : Indices
+        Indices of the users with training data, never cold.
+    """
+
+    train: Interactions
+    test: Interactions
+    cold_users: Indices
+    warm_users: Indices
+
+    @property
+    def cold_user_ids(self) -> np.ndarray:
+        return _ids(self.train, self.cold_users)
+
+    @property
+    def warm_user_ids(self) -> np.ndarray:
+        return _ids(self.train, self.warm_users)
+
+    @property
+    def segments(self) -> dict[str, np.ndarray]:
+        """``{"cold": external ids, "warm": external ids}``, for ``crossrec.evaluate(segments=...)``."""
+        return {"cold": self.cold_user_ids, "warm": self.warm_user_ids}
+
+
+def _ids(data: Interactions, idx: Indices) -> np.ndarray:
+    return (data.item_ids if idx.kind == "item" else data.user_ids)[np.asarray(idx)]
+
+
+def cold_start(
+    data: Interactions,
+    fraction: float = 0.5,
+    test_size: float = 0.2,
+    seed: Optional[int] = 0,
+    users: Optional[Iterable] = None,
+    min_train: int = 1,
+    axis: str = "users",
+) -> ColdStart:
+    """The cold-start split (see the protocol in the module docstring).
 
     Parameters
     ----------
     data : Interactions
     fraction : float in (0, 1)
-        Fraction of the candidate users held out: ``round(fraction * n_candidates)`` users, at
-        least one.
+        Fraction of the candidate users made cold.
+    test_size : float in [0, 1)
+        Fraction of each warm user's interactions held out (rounded down).
     seed : int or None
-    users : iterable of external user ids, optional
-        Candidates to draw from (e.g. the users a source domain shares with this target domain).
-        Default: every user with at least one interaction. Ids unknown to ``data`` raise
-        UnknownIdError; candidates without interactions are never chosen.
+        Seed of both draws.
+    users : iterable of external user ids, or :class:`~crossrec.data.Indices`, optional
+        Candidates to draw the cold users from (e.g. the users a source domain shares with this
+        target). Default: every user with at least one interaction. Ids unknown to ``data``
+        raise UnknownIdError; candidates without interactions are never chosen.
+    min_train : int
+        Interactions every warm user keeps in train.
+    axis : {"users", "items"}
+        Which side is made cold ("items": cold items, for pairs that share items).
 
     Returns
     -------
-    (train, test) : the chosen users have no interactions in train, so a model fitted on train
-        knows their ids but nothing about them. ``test_users(test)`` lists them.
+    ColdStart
     """
     data = _check_data(data)
-    frac = _fraction(fraction, "fraction")
-    counts = data.user_counts()
+    check_choice(axis, "axis", ("users", "items"))
+    fraction = check_float(fraction, "fraction", 0.0, 1.0, strict_min=True)
+    if fraction >= 1.0:
+        raise ValueError(f"fraction must be < 1 (some candidate {axis} must stay warm), got {fraction}")
+    test_size = check_float(test_size, "test_size", 0.0, 1.0)
+    if test_size >= 1.0:
+        raise ValueError(f"test_size must be < 1, got {test_size}")
+    min_train = check_positive_int(min_train, "min_train", minimum=0)
+    owner = data.users if axis == "users" else data.items
+    n_owners = data.n_users if axis == "users" else data.n_items
+    counts = np.bincount(owner, minlength=n_owners)
     if users is None:
         pool = np.flatnonzero(counts > 0)
-    else:
-        pool = np.unique(data.user_index(list(users)))
+    elif isinstance(users, Indices):
+        pool = np.unique(np.asarray(users))
         pool = pool[counts[pool] > 0]
-    if len(pool) == 0:
-        raise ValueError("no candidate users with interactions to hold out")
-    n_cold = max(1, int(round(frac * len(pool))))
+    else:
+        lookup = data.user_index if axis == "users" else data.item_index
+        pool = np.unique(lookup(list(users)))
+        pool = pool[counts[pool] > 0]
+    if len(pool) < 2:
+        raise ValueError(
+            f"a cold-start split needs at least 2 candidate {axis} with interactions (one cold, one warm); "
+            f"got {len(pool)}"
+        )
     rng = np.random.default_rng(check_seed(seed))
-    cold = np.zeros(data.n_users, dtype=bool)
-    cold[rng.choice(pool, size=n_cold, replace=False)] = True
-    return _split(data, cold[data.users])
+    n_cold = min(max(int(round(fraction * len(pool))), 1), len(pool) - 1)
+    cold = np.sort(rng.choice(pool, size=n_cold, replace=False)).astype(np.int32)
+    is_cold = np.zeros(n_owners, bool)
+    is_cold[cold] = True
+    test_mask = is_cold[owner]
+    # Warm holdout: per owner, a random floor(test_size * count) of its interactions, leaving at
+    # least min_train in training. Random keys sorted within each owner.
+    keys = rng.random(data.nnz)
+    order = np.lexsort((keys, owner))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(data.nnz, np.int64)
+    rank[order] = np.arange(data.nnz) - np.repeat(starts, counts)
+    n_hold = np.minimum(np.floor(test_size * counts).astype(np.int64), np.maximum(counts - min_train, 0))
+    test_mask |= ~test_mask & (rank < n_hold[owner])
+    train, test = _split(data, test_mask)
+    active_train = np.bincount(owner[~test_mask], minlength=n_owners) > 0
+    kind = axis[:-1]
+    warm = Indices(np.flatnonzero(active_train & ~is_cold), kind)
+    return ColdStart(train, test, Indices(cold, kind), warm)
+
+
+def cold_start_users(
+    data: Interactions, fraction: float = 0.2, seed: Optional[int] = 0, users: Optional[Iterable] = None
+) -> tuple[Interactions, Interactions]:
+    """Cold-start split without a warm holdout: ``cold_start(..., test_size=0)`` as (train, test).
+
+    Every interaction of ``round(fraction * n_candidates)`` candidate users goes to test (see the
+    protocol in the module docstring); ``test_users(test)`` lists them. Candidates: ``users``
+    (external ids, e.g. the users a source domain shares with this target), default every user
+    with an interaction.
+    """
+    split = cold_start(data, fraction, test_size=0.0, seed=seed, users=users)
+    return split.train, split.test
 
 
 def test_users(test: Interactions) -> np.ndarray:

@@ -182,9 +182,11 @@ decltype(auto) with_accumulator(const SimOptions& opt, F&& f) {
 // query_rows: the rows to compute (nullptr = all rows, n_query = n_rows). Outputs are padded
 // n_query x k buffers: out_idx[q*k + j] / out_sim[q*k + j] for j < out_count[q], sorted by
 // neighbour index. Only non-zero similarities are kept; a row is never its own neighbour.
+// allowed: nullptr, or one flag per row; rows flagged 0 are never neighbours (e.g. users with no
+// data in the domain to predict), so the k slots go to rows that can contribute.
 void topk_similarity(const CsrView& rows, const CsrView& cols, const double* norms, const SimOptions& opt,
-                     const int32_t* query_rows, int64_t n_query, int k, int32_t* out_idx, float* out_sim,
-                     int32_t* out_count, int n_threads);
+                     const int32_t* query_rows, int64_t n_query, int k, const uint8_t* allowed, int32_t* out_idx,
+                     float* out_sim, int32_t* out_count, int n_threads);
 
 // L2 norm of every row (double), for SimKind::cosine.
 std::vector<double> row_norms(const CsrView& rows);

@@ -1,4 +1,10 @@
-"""The Recommender base class: id handling, recommend/predict plumbing and persistence.
+"""The model bases: id handling and the recommend / predict / similar-items plumbing, once.
+
+:class:`Recommender` holds everything a fitted model offers (see the scoring protocol in
+:mod:`crossrec.models.protocol`); single-domain models add ``fit(data: Interactions)``,
+:class:`crossrec.transfer.TransferRecommender` adds ``fit(pair: CrossDomain)`` for transfer
+models. Hyper-parameters live in :mod:`crossrec.models.params`, persistence in
+:mod:`crossrec.io`.
 
 A model implements ``fit`` plus one scoring hook:
 
@@ -6,13 +12,12 @@ A model implements ``fit`` plus one scoring hook:
   then rank with the fused C++ kernel (no users x items matrix), or
 * ``_score_block(user_idx)`` -> dense (len(user_idx), n_items) float32 scores,
 
-and, if it predicts ratings, ``_predict_indices(user_idx, item_idx)``. Everything else (external
-ids, exclusion of seen items, candidate subsets, batching, save/load) lives here once.
+and, if it predicts ratings, ``_predict_indices(user_idx, item_idx)``. The hooks receive checked
+int32 indices; code outside the class calls the public names of the protocol instead.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 from typing import Any, Optional
 
@@ -20,55 +25,34 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import io
-from .._validation import as_csr, check_n_threads, check_positive_int
+from .._validation import as_csr, as_index_array, check_n_threads, check_positive_int
 from ..data import IdMap, Interactions
-from ..errors import ModelFileError, NotFittedError
 from ..topn import topn_from_factors, topn_from_scores
+from .params import Params
+from .protocol import FactorView, check_is_fitted
 
 _SCORE_BLOCK_BYTES = 1 << 28  # cap on one dense score block (256 MiB)
 
 
-class Recommender:
-    """Base class of crossrec models (scikit-learn conventions: hyper-parameters in __init__,
-    fitted state in attributes ending with ``_``, ``fit`` returns self)."""
+class Recommender(Params):
+    """Base class of crossrec models: everything a fitted model offers (scikit-learn conventions:
+    hyper-parameters in __init__, fitted state in attributes ending with ``_``, ``fit`` returns
+    self).
 
-    _registry: dict[str, type] = {}
+    The base declares no ``fit``, because its argument depends on the kind of model: a
+    single-domain model defines ``fit(data: Interactions)``, a transfer model derives from
+    :class:`crossrec.transfer.TransferRecommender` (``fit(pair: CrossDomain)``). Subclasses
+    register themselves for :func:`crossrec.load` (by module and qualified name)."""
 
-    def __init_subclass__(cls, **kwargs):
+    user_map_: IdMap
+    item_map_: IdMap
+    seen_: sp.csr_matrix
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Recommender._registry[cls.__name__] = cls
-
-    # ---- hyper-parameters -------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [
-            p.name
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> "Recommender":
-        valid = set(self._param_names())
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(
-            f"{k}={v!r}" for k, v in self.get_params().items() if not isinstance(v, (np.ndarray, sp.spmatrix))
-        )
-        return f"{type(self).__name__}({args})"
+        io.register_model_class(cls)
 
     # ---- fitting helpers --------------------------------------------------------------
-    def fit(self, data: Interactions) -> "Recommender":  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def _start_fit(self, data: Interactions) -> sp.csr_matrix:
         """Checks the training data and records the id space; returns data.matrix."""
         if not isinstance(data, Interactions):
@@ -81,9 +65,27 @@ class Recommender:
         self.seen_ = sp.csr_matrix((np.ones(m.nnz, np.float32), m.indices, m.indptr), shape=m.shape)
         return m
 
+    @property
+    def is_fitted(self) -> bool:
+        """True once the model has its fitted state (from ``fit`` or ``load``)."""
+        return hasattr(self, "item_map_")
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "item_map_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first")
+        check_is_fitted(self)
+
+    def validate_state(self) -> None:
+        """Check a fitted state restored by :func:`crossrec.load` (called after every attribute is
+        set); raise ValueError when it is inconsistent (load reports a ModelFileError).
+
+        The base checks the id space; a model class extends this (calling super) with its own
+        arrays' shapes, dtypes and ranges."""
+        if not self.is_fitted:
+            return
+        if not isinstance(self.user_map_, IdMap) or not isinstance(self.item_map_, IdMap):
+            raise ValueError("user_map_ and item_map_ must be id maps")
+        seen = getattr(self, "seen_", None)
+        if seen is not None and tuple(seen.shape) != (self.n_users_, self.n_items_):
+            raise ValueError(f"seen_ has shape {seen.shape}, the id maps say {(self.n_users_, self.n_items_)}")
 
     @property
     def user_ids_(self) -> np.ndarray:
@@ -106,8 +108,8 @@ class Recommender:
     def _threads(self) -> int:
         return check_n_threads(getattr(self, "n_threads", 0))
 
-    # ---- scoring hooks ----------------------------------------------------------------
-    def _factors(self, user_idx: np.ndarray):
+    # ---- scoring hooks (override in a model class) ---------------------------------------
+    def _factors(self, user_idx: np.ndarray) -> Optional[FactorView]:
         return None
 
     def _score_block(self, user_idx: np.ndarray) -> np.ndarray:
@@ -120,6 +122,37 @@ class Recommender:
 
     def _predict_indices(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} ranks items but does not predict ratings")
+
+    def _item_vectors(self) -> Optional[np.ndarray]:
+        """Dense item representations for similar_items (None: the model has none)."""
+        return None
+
+    # ---- the scoring protocol (crossrec.models.protocol): checked, then the hooks ----------
+    def _user_indices(self, user_idx: Any) -> np.ndarray:
+        self._check_fitted()
+        return as_index_array(user_idx, "user_idx", self.n_users_)
+
+    def scoring_factors(self, user_idx: Any) -> Optional[FactorView]:
+        """``(U, V, item_bias or None)`` with scores ``U @ V.T + item_bias`` for the given user
+        indices, or None when the model has no factors."""
+        return self._factors(self._user_indices(user_idx))
+
+    def score_indices(self, user_idx: Any) -> np.ndarray:
+        """Dense (len(user_idx), n_items) scores of the given user indices."""
+        return self._score_block(self._user_indices(user_idx))
+
+    def predict_indices(self, user_idx: Any, item_idx: Any) -> np.ndarray:
+        """Predicted ratings of the index pairs ``(user_idx[k], item_idx[k])``."""
+        u = self._user_indices(user_idx)
+        i = as_index_array(item_idx, "item_idx", self.n_items_)
+        if len(u) != len(i):
+            raise ValueError(f"user_idx and item_idx differ in length ({len(u)} vs {len(i)})")
+        return self._predict_indices(u, i)
+
+    def item_vectors(self) -> Optional[np.ndarray]:
+        """Dense (n_items, d) item representations (None: the model has none)."""
+        self._check_fitted()
+        return self._item_vectors()
 
     # ---- public API -------------------------------------------------------------------
     def score(self, users, items=None) -> np.ndarray:
@@ -144,9 +177,7 @@ class Recommender:
         """
         self._check_fitted()
         n = check_positive_int(n, "n")
-        user_idx = np.ascontiguousarray(user_idx, dtype=np.int32)
-        if user_idx.size and (user_idx.min() < 0 or user_idx.max() >= self.n_users_):
-            raise ValueError(f"user index out of range [0, {self.n_users_})")
+        user_idx = as_index_array(user_idx, "user_idx", self.n_users_)
         if exclude is None and exclude_seen:
             exclude = self.seen_
         threads = self._threads()
@@ -224,10 +255,6 @@ class Recommender:
             h.data = (h.data != 0).astype(h.data.dtype)
         return h
 
-    def _item_vectors(self) -> Optional[np.ndarray]:
-        """Dense item representations for similar_items (None: the model has none)."""
-        return None
-
     def similar_items_indices(self, item_idx: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         vec = self._item_vectors()
         if vec is None:
@@ -249,100 +276,5 @@ class Recommender:
 
     # ---- persistence ------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the model to ``path`` (npz + JSON header, no pickle, atomic)."""
-        meta, arrays = _dump(self, "")
-        io.write_model_file(path, {"model": meta}, arrays)
-
-
-def load(path: str | os.PathLike) -> Recommender:
-    """Load a model saved with ``model.save``; raises ModelFileError for corrupt or foreign files."""
-    header, arrays = io.read_model_file(path)
-    try:
-        return _restore(header["model"], arrays)
-    except ModelFileError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ModelFileError(f"{os.fspath(path)!r}: model file is inconsistent: {exc!r}") from exc
-
-
-# ---- generic state (de)serialisation ----------------------------------------------------
-def _encode(value: Any, key: str, arrays: dict) -> Any:
-    if isinstance(value, Recommender):
-        meta, sub = _dump(value, key + "/")
-        arrays.update(sub)
-        return {"__model__": meta}
-    if isinstance(value, IdMap):
-        arrays[key] = io.ids_to_array(value.ids, value.kind)
-        return {"__ids__": key, "kind": value.kind}
-    if isinstance(value, np.ndarray):
-        if value.dtype == object:
-            arrays[key] = io.ids_to_array(value, key)
-        else:
-            arrays[key] = value
-        return {"__array__": key}
-    if sp.issparse(value):
-        m = sp.csr_matrix(value)
-        arrays[key + ".indptr"], arrays[key + ".indices"], arrays[key + ".data"] = m.indptr, m.indices, m.data
-        return {"__csr__": key, "shape": list(m.shape)}
-    if isinstance(value, (list, tuple)):
-        return {
-            "__list__": [_encode(v, f"{key}.{j}", arrays) for j, v in enumerate(value)],
-            "tuple": isinstance(value, tuple),
-        }
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise ModelFileError(f"cannot save {key}: dict keys must be strings")
-        return {"__dict__": {k: _encode(v, f"{key}.{k}", arrays) for k, v in value.items()}}
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise ModelFileError(f"cannot save {key!r} of type {type(value).__name__} without pickle")
-
-
-def _decode(meta: Any, arrays: dict) -> Any:
-    if isinstance(meta, dict):
-        if "__model__" in meta:
-            return _restore(meta["__model__"], arrays)
-        if "__ids__" in meta:
-            return IdMap(arrays[meta["__ids__"]], meta["kind"])
-        if "__array__" in meta:
-            return arrays[meta["__array__"]]
-        if "__csr__" in meta:
-            k = meta["__csr__"]
-            return sp.csr_matrix(
-                (arrays[k + ".data"], arrays[k + ".indices"], arrays[k + ".indptr"]), shape=tuple(meta["shape"])
-            )
-        if "__list__" in meta:
-            items = [_decode(v, arrays) for v in meta["__list__"]]
-            return tuple(items) if meta.get("tuple") else items
-        if "__dict__" in meta:
-            return {k: _decode(v, arrays) for k, v in meta["__dict__"].items()}
-        raise ModelFileError(f"unknown entry in model header: {sorted(meta)}")
-    return meta
-
-
-def _dump(model: Recommender, prefix: str) -> tuple[dict, dict]:
-    arrays: dict[str, np.ndarray] = {}
-    # Callables (training callbacks) are run-time hooks, not model state: saved as None.
-    params = {
-        k: None if callable(v) and not isinstance(v, Recommender) else _encode(v, f"{prefix}param.{k}", arrays)
-        for k, v in model.get_params().items()
-    }
-    state = {}
-    for k, v in vars(model).items():
-        if k.endswith("_") and not k.startswith("_") and not callable(v):
-            state[k] = _encode(v, f"{prefix}state.{k}", arrays)
-    return {"class": type(model).__name__, "params": params, "state": state}, arrays
-
-
-def _restore(meta: dict, arrays: dict) -> Recommender:
-    cls = Recommender._registry.get(meta.get("class"))
-    if cls is None:
-        raise ModelFileError(f"unknown model class {meta.get('class')!r} in model file")
-    model = cls(**{k: _decode(v, arrays) for k, v in meta["params"].items()})
-    for k, v in meta["state"].items():
-        setattr(model, k, _decode(v, arrays))
-    if hasattr(model, "_after_load"):
-        model._after_load()
-    return model
+        """Write the model to ``path`` (npz + JSON header, no pickle, atomic); see :mod:`crossrec.io`."""
+        io.save(self, path)

@@ -72,6 +72,23 @@ class CoClustering(RatingModel):
         self.user_cluster_mean_, self.item_cluster_mean_, self.cocluster_mean_ = au, ai, aco
         return self
 
+    def validate_state(self) -> None:
+        super().validate_state()
+        if not self.is_fitted:
+            return
+        co = np.asarray(self.cocluster_mean_)
+        for name, n, k in (
+            ("user_clusters_", self.n_users_, co.shape[0]),
+            ("item_clusters_", self.n_items_, co.shape[1] if co.ndim == 2 else 0),
+        ):
+            c = np.asarray(getattr(self, name))
+            if c.shape != (n,) or c.dtype.kind not in "iu" or (n and (c.min() < 0 or c.max() >= k)):
+                raise ValueError(f"{name} must hold {n} clusters in [0, {k})")
+        if self.user_cluster_mean_.shape != (co.shape[0],) or self.item_cluster_mean_.shape != (co.shape[1],):
+            raise ValueError("cluster means do not match cocluster_mean_")
+        if self.user_mean_.shape != (self.n_users_,) or self.item_mean_.shape != (self.n_items_,):
+            raise ValueError("user_mean_ / item_mean_ do not match the id maps")
+
     def _estimate(self, user_idx, item_idx) -> np.ndarray:
         cu, ci = self.user_clusters_[user_idx], self.item_clusters_[item_idx]
         return (

@@ -130,7 +130,7 @@ class Hybrid(Recommender):
             cu = uidx[user_idx]
             known = cu >= 0
             if known.any():
-                s = normalize_scores(model._score_block(cu[known]), self.normalization)
+                s = normalize_scores(model.score_indices(cu[known]), self.normalization)
                 have = iidx >= 0
                 block[np.ix_(np.flatnonzero(known), np.flatnonzero(have))] = s[:, iidx[have]]
             out.append(block)

@@ -262,7 +262,11 @@ class ALS(_FactorModel):
         """Factors of new users from their (n, n_items) interaction rows (see :func:`fold_in`)."""
         return fz.fold_in(self, rows)
 
-    def _fold_in(self, rows: sp.csr_matrix, side: str):
+    def fold_in_rows(self, rows: Any, side: str = "users") -> tuple[np.ndarray, np.ndarray]:
+        """(factors, biases) of new users (or items) from their interaction rows; see
+        :func:`crossrec.fold_in`."""
+        self._check_fitted()
+        rows = fz.kernel_csr(rows, "rows")
         fixed = self.item_factors_ if side == "users" else self.user_factors_
         if rows.shape[1] != fixed.shape[0]:
             raise ValueError(
@@ -429,9 +433,13 @@ class MF(_FactorModel):
         """Factors of new users from their rating rows (see :func:`crossrec.fold_in`)."""
         return fz.fold_in(self, rows)
 
-    def _fold_in(self, rows: sp.csr_matrix, side: str):
-        """Exact minimiser of the epoch objective for the new rows with the other side fixed: SGD's
-        per-sample ridge sums to reg * (row count) * ||x||^2, i.e. the ALS-WR half-step."""
+    def fold_in_rows(self, rows: Any, side: str = "users") -> tuple[np.ndarray, np.ndarray]:
+        """(factors, biases) of new users (or items) from their interaction rows (see
+        :func:`crossrec.fold_in`): the exact minimiser of the epoch objective for the new rows with
+        the other side fixed: SGD's per-sample ridge sums to reg * (row count) * ||x||^2, i.e. the
+        ALS-WR half-step."""
+        self._check_fitted()
+        rows = fz.kernel_csr(rows, "rows")
         fixed = self.item_factors_ if side == "users" else self.user_factors_
         if rows.shape[1] != fixed.shape[0]:
             raise ValueError(f"rows must have {fixed.shape[0]} columns, got {rows.shape[1]}")

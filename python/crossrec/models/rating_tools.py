@@ -121,6 +121,18 @@ class RatingModel(Recommender):
         self.item_known_ = np.bincount(m.indices, minlength=m.shape[1]) > 0
         return m
 
+    def validate_state(self) -> None:
+        super().validate_state()
+        if not self.is_fitted:
+            return
+        for name, n in (("user_known_", self.n_users_), ("item_known_", self.n_items_)):
+            a = np.asarray(getattr(self, name))
+            if a.shape != (n,) or a.dtype != bool:
+                raise ValueError(f"{name} must be a bool array of length {n}, got {a.dtype} {a.shape}")
+        lo, hi = np.asarray(self.rating_range_, dtype=np.float64)
+        if not (np.isfinite(self.global_mean_) and np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            raise ValueError("global_mean_ and rating_range_ must be finite with lo <= hi")
+
     def _clipped(self, values: np.ndarray) -> np.ndarray:
         if self.clip:
             lo, hi = self.rating_range_
@@ -151,6 +163,20 @@ class FactorRatingModel(RatingModel):
         if self.item_bias_.size:
             est += self.global_mean_ + self.user_bias_[user_idx] + self.item_bias_[item_idx]
         return self._clipped(est)
+
+    def validate_state(self) -> None:
+        super().validate_state()
+        if not self.is_fitted:
+            return
+        U, V = np.asarray(self.user_factors_), np.asarray(self.item_factors_)
+        if U.ndim != 2 or V.ndim != 2 or U.shape[0] != self.n_users_ or V.shape != (self.n_items_, U.shape[1]):
+            raise ValueError(
+                f"factor shapes {U.shape} / {V.shape} do not fit {self.n_users_} users, {self.n_items_} items"
+            )
+        for name, n in (("user_bias_", self.n_users_), ("item_bias_", self.n_items_)):
+            b = np.asarray(getattr(self, name))
+            if b.shape not in ((n,), (0,)):
+                raise ValueError(f"{name} must have length {n} (or 0 without biases), got {b.shape}")
 
     def _zero_unknown_rows(self) -> None:
         self.user_factors_[~self.user_known_] = 0.0

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _core
 from .._validation import check_choice, check_float, check_positive_int
 from ..data import Interactions
-from ..rules import _frozensets, frequent_itemsets, rule_arrays
+from ..itemsets import itemset_frozensets, frequent_itemsets, rule_arrays
 from .base import Recommender
 
 _SCORE_METRICS = ("confidence", "lift", "conviction", "support")
@@ -120,7 +120,7 @@ class AssociationRules(Recommender):
         cons = self.consequents_
         return pd.DataFrame(
             {
-                "antecedents": _frozensets(ids, self.antecedents_.indices, self.antecedents_.indptr),
+                "antecedents": itemset_frozensets(ids, self.antecedents_.indices, self.antecedents_.indptr),
                 "consequent": ids[cons.indices[cons.indptr[:-1]]],
                 "confidence": self.rule_confidence_,
                 "score": self.rule_scores_,

@@ -4,20 +4,28 @@
 """
 
 from ._als import TransferALS
+from . import presets
 from .auto import Auto
+from .base import TransferRecommender
 from .baselines import NoTransfer
 from .cmf import CMF
 from .diagnostics import Diagnosis, diagnose, linear_cka
 from .distill import Distill
 from .domains import ColdStartSplit, CrossDomain
 from .finetune import FineTune
+from .content import CrossDomainContent
+from .knn import CrossDomainKNN
 from .mapping import EMCDR
+from .rules import CrossDomainRules
 from .run import Method, TransferResult, default_methods, run
 
 __all__ = [
     "Auto",
     "CMF",
     "ColdStartSplit",
+    "CrossDomainContent",
+    "CrossDomainKNN",
+    "CrossDomainRules",
     "CrossDomain",
     "Diagnosis",
     "Distill",
@@ -26,9 +34,11 @@ __all__ = [
     "Method",
     "NoTransfer",
     "TransferALS",
+    "TransferRecommender",
     "TransferResult",
     "default_methods",
     "diagnose",
     "linear_cka",
+    "presets",
     "run",
 ]

@@ -66,7 +66,55 @@ def _gaussian(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     return (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
 
 
-class TransferALS(Recommender):
+class BiasColumnScoring:
+    """Hyper-parameter checks and scoring of ALS models whose rows carry the explicit bias as their
+    last column (``[x_u, b_u]`` / ``[y_i, b_i]``): TransferALS and CMF share them."""
+
+    factors: int
+    iterations: int
+    regularization: float
+    implicit: Optional[bool]
+    alpha: float
+    n_threads: int
+    implicit_: bool
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+    global_mean_: float
+
+    def _check(self, explicit_data: bool) -> tuple[int, int, float, float, bool, int]:
+        k = check_positive_int(self.factors, "factors")
+        iters = check_positive_int(self.iterations, "iterations")
+        reg = check_float(self.regularization, "regularization", 0.0, strict_min=True)
+        alpha = check_float(self.alpha, "alpha", 0.0, strict_min=True)
+        implicit = (not explicit_data) if self.implicit is None else bool(self.implicit)
+        return k, iters, reg, alpha, implicit, check_n_threads(self.n_threads)
+
+    # ---- scoring: explicit r = mu + b_u + b_i + x.y ; implicit x.y ----------------------------
+    def _k(self) -> int:
+        return self.item_factors_.shape[1] - (0 if self.implicit_ else 1)
+
+    def _factors(self, user_idx):
+        k = self._k()
+        bias = None if self.implicit_ else self.item_factors_[:, k].copy()
+        return (
+            np.ascontiguousarray(self.user_factors_[user_idx, :k]),
+            np.ascontiguousarray(self.item_factors_[:, :k]),
+            bias,
+        )
+
+    def _predict_indices(self, user_idx, item_idx):
+        k = self._k()
+        x, y = self.user_factors_[user_idx], self.item_factors_[item_idx]
+        p = np.einsum("ij,ij->i", x[:, :k], y[:, :k])
+        if not self.implicit_:
+            p = p + self.global_mean_ + x[:, k] + y[:, k]
+        return p
+
+    def _item_vectors(self):
+        return self.item_factors_[:, : self._k()]
+
+
+class TransferALS(BiasColumnScoring, Recommender):
     """Matrix factorisation by ALS on the C++ half-steps, with a ridge prior on whole user rows.
 
     Explicit data: r_ui ~ mu + b_u + b_i + x_u . y_i. The biases ride along as an extra column
@@ -114,14 +162,6 @@ class TransferALS(Recommender):
         self.seed = seed
         self.n_threads = n_threads
 
-    def _check(self, explicit_data: bool) -> tuple[int, int, float, float, bool, int]:
-        k = check_positive_int(self.factors, "factors")
-        iters = check_positive_int(self.iterations, "iterations")
-        reg = check_float(self.regularization, "regularization", 0.0, strict_min=True)
-        alpha = check_float(self.alpha, "alpha", 0.0, strict_min=True)
-        implicit = (not explicit_data) if self.implicit is None else bool(self.implicit)
-        return k, iters, reg, alpha, implicit, check_n_threads(self.n_threads)
-
     def user_width(self, explicit_data: bool) -> int:
         """Columns of a user row (factors, plus the bias column for explicit data)."""
         k, _, _, _, implicit, _ = self._check(explicit_data)
@@ -164,30 +204,6 @@ class TransferALS(Recommender):
                 X, Y = explicit_sweeps(m, mt, X, Y, mu, reg, iters, threads, prior, pw)
         self.user_factors_, self.item_factors_ = X, Y
         return self
-
-    # ---- scoring: explicit r = mu + b_u + b_i + x.y ; implicit x.y ----------------------------
-    def _k(self) -> int:
-        return self.item_factors_.shape[1] - (0 if self.implicit_ else 1)
-
-    def _factors(self, user_idx):
-        k = self._k()
-        bias = None if self.implicit_ else self.item_factors_[:, k].copy()
-        return (
-            np.ascontiguousarray(self.user_factors_[user_idx, :k]),
-            np.ascontiguousarray(self.item_factors_[:, :k]),
-            bias,
-        )
-
-    def _predict_indices(self, user_idx, item_idx):
-        k = self._k()
-        x, y = self.user_factors_[user_idx], self.item_factors_[item_idx]
-        p = np.einsum("ij,ij->i", x[:, :k], y[:, :k])
-        if not self.implicit_:
-            p = p + self.global_mean_ + x[:, k] + y[:, k]
-        return p
-
-    def _item_vectors(self):
-        return self.item_factors_[:, : self._k()]
 
 
 def _with(pattern: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:

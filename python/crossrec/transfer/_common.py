@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from ..models.base import Recommender
+from .base import TransferRecommender
 from .domains import CrossDomain
 
 
@@ -27,7 +28,7 @@ def clone(model: Recommender) -> Recommender:
 
 
 def is_fitted(model: Optional[Recommender]) -> bool:
-    return model is not None and hasattr(model, "item_map_")
+    return model is not None and model.is_fitted
 
 
 def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
@@ -49,17 +50,19 @@ def user_vectors(model: Recommender) -> np.ndarray:
     return np.asarray(model.user_factors_, np.float32)
 
 
-class Delegating(Recommender):
+class Delegating(TransferRecommender):
     """A transfer model that scores through its fitted target model ``model_``."""
 
+    model_: Recommender
+
     def _factors(self, user_idx):
-        return self.model_._factors(user_idx)
+        return self.model_.scoring_factors(user_idx)
 
     def _score_block(self, user_idx):
-        return self.model_._score_block(user_idx)
+        return self.model_.score_indices(user_idx)
 
     def _predict_indices(self, user_idx, item_idx):
-        return self.model_._predict_indices(user_idx, item_idx)
+        return self.model_.predict_indices(user_idx, item_idx)
 
     def _item_vectors(self):
-        return self.model_._item_vectors()
+        return self.model_.item_vectors()

@@ -18,54 +18,48 @@ from typing import Optional
 
 import numpy as np
 
-from .._validation import check_float, check_seed
+from .._validation import check_float, check_n_threads, check_seed
 from ..evaluation import evaluate
 from ..models.base import Recommender
-from ._als import TransferALS
 from ._common import check_pair
-from .baselines import NoTransfer
-from .cmf import CMF
+from .base import TransferRecommender
 from .domains import CrossDomain
-from .finetune import FineTune
-from .mapping import EMCDR
-from .run import als_defaults
+from .presets import NO_TRANSFER, auto_candidates, factor_model
 
-NO_TRANSFER = "no transfer"
 GATES = (0, 2, 5, 10, 20)
 
 
-class Routed(Recommender):
+class Routed(TransferRecommender):
     """Scores each user with one of two fitted models: ``transfer_`` where ``route_`` is True,
-    ``base_`` elsewhere (the per-user gate)."""
+    ``base_`` elsewhere (the per-user gate). Both models score the same target id space."""
+
+    transfer_: Recommender
+    base_: Recommender
+    route_: np.ndarray
+
+    @classmethod
+    def of(cls, transfer: Recommender, base: Recommender, route: np.ndarray) -> Routed:
+        """A fitted router over two fitted models of the same target id space."""
+        routed = cls()
+        routed.user_map_, routed.item_map_, routed.seen_ = base.user_map_, base.item_map_, base.seen_
+        routed.transfer_, routed.base_, routed.route_ = transfer, base, np.asarray(route, bool)
+        return routed
 
     def _score_block(self, user_idx):
         user_idx = np.asarray(user_idx)
         r = self.route_[user_idx]
-        out = np.array(self.base_._score_block(user_idx), np.float32, copy=True)
+        out = np.array(self.base_.score_indices(user_idx), np.float32, copy=True)
         if r.any():
-            out[r] = self.transfer_._score_block(user_idx[r])
+            out[r] = self.transfer_.score_indices(user_idx[r])
         return out
 
     def _predict_indices(self, user_idx, item_idx):
         user_idx = np.asarray(user_idx)
         r = self.route_[user_idx]
-        out = np.asarray(self.base_._predict_indices(user_idx, item_idx), np.float64).copy()
+        out = np.asarray(self.base_.predict_indices(user_idx, item_idx), np.float64).copy()
         if r.any():
-            out[r] = self.transfer_._predict_indices(user_idx[r], np.asarray(item_idx)[r])
+            out[r] = self.transfer_.predict_indices(user_idx[r], np.asarray(item_idx)[r])
         return out
-
-
-def default_candidates(explicit: bool, factors: int = 32, iterations: int = 10) -> dict:
-    """name -> builder(source_model) of an unfitted candidate (fit takes the pair)."""
-    als = als_defaults(explicit, factors, iterations)
-    return {
-        NO_TRANSFER: lambda src: NoTransfer(TransferALS(**als)),
-        "EMCDR": lambda src: EMCDR(src, TransferALS(**als), l2=10.0),
-        "fine-tune pull=0.1": lambda src: FineTune(TransferALS(**als), source_model=src, pull=0.1),
-        "fine-tune pull=1": lambda src: FineTune(TransferALS(**als), source_model=src, pull=1.0),
-        "fine-tune pull=10": lambda src: FineTune(TransferALS(**als), source_model=src, pull=10.0),
-        "CMF": lambda src: CMF(**als, weights=(1.0, 1.0)),
-    }
 
 
 class Auto(Routed):
@@ -74,7 +68,7 @@ class Auto(Routed):
     Parameters
     ----------
     candidates : sequence of str or None
-        Names from :func:`default_candidates` (``"no transfer"`` is always tried first).
+        Names from :func:`crossrec.transfer.presets.auto_candidates` (``"no transfer"`` is always tried first).
     time_budget : float
         Seconds for trying candidates on validation; candidates not started within it are skipped
         (recorded as such). The final refit of the choice comes on top.
@@ -86,6 +80,8 @@ class Auto(Routed):
     confidence : float
         Level of the bootstrap interval a transfer gain must clear (the negative-transfer guard).
     factors, iterations, seed : model size, sweeps and the validation split's seed.
+    n_threads : threads of the factor models and of recommend (0 = all usable cores); results do
+        not depend on it.
 
     Attributes
     ----------
@@ -106,6 +102,7 @@ class Auto(Routed):
         factors: int = 32,
         iterations: int = 10,
         seed: int = 0,
+        n_threads: int = 0,
     ):
         self.candidates = candidates
         self.time_budget = time_budget
@@ -115,6 +112,7 @@ class Auto(Routed):
         self.factors = factors
         self.iterations = iterations
         self.seed = seed
+        self.n_threads = n_threads
 
     def fit(self, pair: CrossDomain) -> Auto:
         pair = check_pair(pair, "Auto")
@@ -122,7 +120,8 @@ class Auto(Routed):
         seed = check_seed(self.seed)
         t_start = time.perf_counter()
         explicit = pair.target.explicit
-        builders = default_candidates(explicit, self.factors, self.iterations)
+        threads = check_n_threads(self.n_threads)
+        builders = auto_candidates(explicit, self.factors, self.iterations, threads)
         names = [NO_TRANSFER] + [n for n in (self.candidates or list(builders)) if n != NO_TRANSFER]
         for n in names:
             if n not in builders:
@@ -131,8 +130,7 @@ class Auto(Routed):
         metric = "rmse" if explicit else "ndcg@10"
         lower = explicit
         val = pair.cold_start_split(self.fraction, 0.2, seed=seed + 1)
-        ids = val.train.shared_map.ids
-        src = TransferALS(**als_defaults(explicit, self.factors, self.iterations)).fit(pair.source)
+        src = factor_model(explicit, self.factors, self.iterations, n_threads=threads).fit(pair.source)
         fitted, trials = {}, []
         for n in names:
             if n != NO_TRANSFER and time.perf_counter() - t_start > budget:
@@ -141,13 +139,12 @@ class Auto(Routed):
             t0 = time.perf_counter()
             fitted[n] = builders[n](src).fit(val.train)
             trials.append({"candidate": n, "status": "fitted", "fit_seconds": time.perf_counter() - t0})
-        segs = {"cold": ids[val.cold_users], "warm": ids[val.warm_users]}
         rep = evaluate(
             fitted,
             val.train.target,
             val.test,
             metrics=[metric],
-            segments=segs,
+            segments=val.segments,
             n_bootstrap=500,
             seed=seed,
             ci=self.confidence,
@@ -210,19 +207,15 @@ class Auto(Routed):
 def _choose_gate(transfer: Recommender, base: Recommender, val, metric: str, lower: bool) -> int:
     """The source-activity threshold that scores best on the validation cold users."""
     n_src = val.train.source.user_counts()
-    ids = val.train.shared_map.ids
     best_t, best_s = 0, None
     for t in GATES:
-        routed = Routed()
-        routed._start_fit(val.train.target)
-        routed.transfer_, routed.base_ = transfer, base
-        routed.route_ = n_src >= max(t, 1)
+        routed = Routed.of(transfer, base, n_src >= max(t, 1))
         rep = evaluate(
             {"g": routed},
             val.train.target,
             val.test,
             metrics=[metric],
-            segments={"cold": ids[val.cold_users]},
+            segments={"cold": val.cold_user_ids},
             n_bootstrap=1,
         )
         s = float(rep.table().loc[("g", "cold"), metric])

@@ -6,14 +6,16 @@ from typing import Optional
 
 import numpy as np
 
+from ..data import Interactions
 from ..models.base import Recommender
 from ..models.baseline import MostPopular
 from ._als import TransferALS
 from ._common import clone
+from .base import TransferRecommender
 from .domains import CrossDomain
 
 
-class NoTransfer(Recommender):
+class NoTransfer(TransferRecommender):
     """Target-only model: a factor model for users with target data, and for users without any
     (cold) the best one can do without the source:
 
@@ -34,12 +36,14 @@ class NoTransfer(Recommender):
     def __init__(self, model: Optional[Recommender] = None):
         self.model = model
 
-    def fit(self, data) -> NoTransfer:
+    def fit(self, pair: CrossDomain | Interactions) -> NoTransfer:
         """``data``: the target Interactions, or a CrossDomain (its target is used)."""
-        data = data.target if isinstance(data, CrossDomain) else data
+        data = pair.target if isinstance(pair, CrossDomain) else pair
+        if not isinstance(data, Interactions):
+            raise ValueError(f"NoTransfer.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}")
         self._start_fit(data)
         base = self.model if self.model is not None else TransferALS()
-        if hasattr(base, "item_map_"):
+        if base.is_fitted:
             if not base.user_map_ == data.user_map:
                 raise ValueError("NoTransfer: the fitted model was trained in another user id space")
             fitted = base
@@ -62,14 +66,14 @@ class NoTransfer(Recommender):
         return self
 
     def _score_block(self, user_idx):
-        s = np.array(self.model_._score_block(user_idx), np.float32, copy=True)
+        s = np.array(self.model_.score_indices(user_idx), np.float32, copy=True)
         cold = ~self.has_data_[user_idx]
         if cold.any() and not _explicit(self.model_):  # implicit: a zero row ranks nothing
-            s[cold] = self.popular_._score_block(np.asarray(user_idx)[cold])
+            s[cold] = self.popular_.score_indices(np.asarray(user_idx)[cold])
         return s
 
     def _predict_indices(self, user_idx, item_idx):
-        return self.model_._predict_indices(user_idx, item_idx)
+        return self.model_.predict_indices(user_idx, item_idx)
 
 
 def _explicit(model) -> bool:

@@ -10,12 +10,13 @@ from threadpoolctl import threadpool_limits
 
 from .. import factorization as fz
 from .._validation import check_float, check_seed
-from ._als import TransferALS, _gaussian, _ones_column, _with, _with32, solve_rows
+from ._als import BiasColumnScoring, _gaussian, _ones_column, _with, _with32, solve_rows
 from ._common import check_pair
+from .base import TransferRecommender
 from .domains import CrossDomain
 
 
-class CMF(TransferALS):
+class CMF(BiasColumnScoring, TransferRecommender):
     """Collective matrix factorisation (Singh & Gordon 2008) on the ALS half-steps.
 
     Minimises ``w_s * L(source) + w_t * L(target) + ridge`` where both losses share the user rows
@@ -54,10 +55,16 @@ class CMF(TransferALS):
         seed: int = 0,
         n_threads: int = 0,
     ):
-        super().__init__(factors, iterations, regularization, implicit, alpha, seed, n_threads)
+        self.factors = factors
+        self.iterations = iterations
+        self.regularization = regularization
+        self.implicit = implicit
+        self.alpha = alpha
+        self.seed = seed
+        self.n_threads = n_threads
         self.weights = weights
 
-    def fit(self, pair: CrossDomain) -> CMF:  # type: ignore[override]
+    def fit(self, pair: CrossDomain) -> CMF:
         pair = check_pair(pair, "CMF")
         if np.ndim(self.weights) != 1 or len(self.weights) != 2:
             raise ValueError(f"weights must be a pair (w_source, w_target), got {self.weights!r}")

@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import evaluate
-from ._als import TransferALS
 from .domains import CrossDomain
-from .mapping import EMCDR, fit_linear_map
-from .run import als_defaults
+from .mapping import fit_linear_map
+from .presets import NO_TRANSFER, builders, factor_model
 
 
 def linear_cka(A: np.ndarray, B: np.ndarray) -> float:
@@ -82,8 +81,8 @@ def diagnose(
     ov = pair.overlap
     a, b = _user_level(pair.source, ov), _user_level(pair.target, ov)
     out["bias_correlation"] = float(np.corrcoef(a, b)[0, 1]) if len(ov) > 2 and a.std() > 0 and b.std() > 0 else 0.0
-    src = TransferALS(**als_defaults(pair.source.explicit, factors, iterations)).fit(pair.source)
-    tgt = TransferALS(**als_defaults(pair.target.explicit, factors, iterations)).fit(pair.target)
+    src = factor_model(pair.source.explicit, factors, iterations).fit(pair.source)
+    tgt = factor_model(pair.target.explicit, factors, iterations).fit(pair.target)
     S, T = src.user_factors_[ov].astype(np.float64), tgt.user_factors_[ov].astype(np.float64)
     out["factor_cka"] = linear_cka(S, T)
     # Held-out R^2 of the ridge map (half the overlapping users fit it, the other half score it).
@@ -103,24 +102,21 @@ def diagnose(
 
 def _validation_gain(pair: CrossDomain, factors: int, iterations: int, fraction: float, seed: int) -> float:
     """Relative improvement of EMCDR over no transfer on cold users of a split of the pair (positive = helps)."""
-    from .auto import NoTransfer
-
     explicit = pair.target.explicit
     split = pair.cold_start_split(fraction, 0.2, seed=seed + 1)
-    als = als_defaults(explicit, factors, iterations)
-    src = TransferALS(**als).fit(split.train.source)
+    build = builders(explicit, factors, iterations)
+    src = factor_model(explicit, factors, iterations).fit(split.train.source)
     models = {
-        "none": NoTransfer(TransferALS(**als)).fit(split.train),
-        "emcdr": EMCDR(src, TransferALS(**als), l2=10.0).fit(split.train),
+        "none": build[NO_TRANSFER](src, None).fit(split.train),
+        "emcdr": build["EMCDR"](src, None, l2=10.0).fit(split.train),
     }
     metric = "rmse" if explicit else "ndcg@10"
-    ids = split.train.shared_map.ids
     t = evaluate(
         models,
         split.train.target,
         split.test,
         metrics=[metric],
-        segments={"cold": ids[split.cold_users]},
+        segments={"cold": split.cold_user_ids},
         n_bootstrap=1,
     ).table()
     none, emcdr = t.loc[("none", "cold"), metric], t.loc[("emcdr", "cold"), metric]

@@ -45,6 +45,9 @@ from .._validation import (
 from ..data import Interactions
 from ..errors import FitError, NotFittedError
 from ..models.base import Recommender
+from ..models.protocol import check_is_fitted
+from .base import TransferRecommender
+from .domains import CrossDomain
 
 LOSSES = ("pointwise", "ranking", "listwise")
 INITS = ("auto", "teacher_svd", "random")
@@ -79,7 +82,7 @@ def teacher_knowledge(
     teacher's high scores for them agree with the ground truth, and excluding them would make the
     distillation targets contradict the ground-truth loss on exactly those items.
     """
-    teacher._check_fitted()
+    check_is_fitted(teacher)
     top_k = check_positive_int(top_k, "top_k")
     n_users = len(user_ids)
     t_users = teacher.user_map_.lookup(user_ids, missing="ignore")
@@ -119,7 +122,7 @@ def _teacher_moments(
     Other teachers: their dense score blocks, a block of users at a time.
     """
     n = len(cand)
-    f = teacher._factors(t_users)
+    f = teacher.scoring_factors(t_users)
     if f is not None:
         U, V, b = f
         U = np.asarray(U, np.float64)
@@ -132,7 +135,7 @@ def _teacher_moments(
         second = np.empty(len(t_users))
         step = max(1, _MOMENT_BLOCK_BYTES // (8 * max(1, teacher.n_items_)))
         for s in range(0, len(t_users), step):
-            block = np.asarray(teacher._score_block(t_users[s : s + step]), np.float64)[:, cand]
+            block = np.asarray(teacher.score_indices(t_users[s : s + step]), np.float64)[:, cand]
             mean[s : s + step] = block.mean(axis=1)
             second[s : s + step] = (block * block).mean(axis=1)
     var = np.maximum(second - mean * mean, 0.0)
@@ -162,7 +165,7 @@ def teacher_svd(
     makes the factors match the distillation targets (``scale = 1 / temperature``).
     Returns None when the teacher has no factors (``_factors`` is None).
     """
-    teacher._check_fitted()
+    check_is_fitted(teacher)
     factors = check_positive_int(factors, "factors")
     n_users, n_items = len(user_ids), len(item_ids)
     t_users = teacher.user_map_.lookup(user_ids, missing="ignore")
@@ -170,7 +173,7 @@ def teacher_svd(
     known_u, known_i = np.flatnonzero(t_users >= 0), np.flatnonzero(t_items >= 0)
     tu = np.ascontiguousarray(t_users[known_u], np.int32)
     ti = np.ascontiguousarray(t_items[known_i], np.int32)
-    fac = teacher._factors(tu)
+    fac = teacher.scoring_factors(tu)
     if fac is None:
         return None
     U, V, b = (np.asarray(x, np.float64) if x is not None else None for x in fac)
@@ -294,7 +297,7 @@ def _kernel_threads(n_threads) -> int:
 
 
 # ---- the estimator ---------------------------------------------------------------------------
-class Distill(Recommender):
+class Distill(TransferRecommender):
     """A small factor model distilled from a (cross-domain) teacher.
 
     Parameters
@@ -386,7 +389,7 @@ class Distill(Recommender):
                 f"teacher must be a fitted crossrec Recommender, got {type(self.teacher).__name__}"
             )
         try:
-            self.teacher._check_fitted()
+            check_is_fitted(self.teacher)
         except NotFittedError:
             raise ValueError("teacher is not fitted; fit it (e.g. on the cross-domain pair) first") from None
         factors = _student_param(self.student, "factors")
@@ -422,7 +425,7 @@ class Distill(Recommender):
             return min(lr, {"listwise": 0.005, "pointwise": 0.01}.get(self.loss, 0.02))
         return min(lr, 0.02) if self.loss == "listwise" else lr
 
-    def fit(self, pair) -> Distill:
+    def fit(self, pair: CrossDomain | Interactions) -> Distill:
         """Train the student on a cross-domain pair (its ``target`` domain) or on target Interactions.
 
         Every user of the target id space is taught, including users without target interactions

@@ -11,10 +11,11 @@ the target model's row ``u``.
 Ids are compared exactly as given (``5`` and ``"5"`` are different ids); when the two domains'
 ids are of different types and nothing overlaps, the error says so.
 
-Cold-start protocol (:meth:`CrossDomain.cold_start_split`): pick a seeded fraction of the
-*overlapping* users (those with interactions in both domains) and hold out *all* of their target
-interactions; hold out a ``test_size`` fraction of every other target user's interactions (the
-warm users). Training keeps the whole source domain plus the remaining target interactions.
+Cold-start protocol (:meth:`CrossDomain.cold_start_split`, documented once in
+:mod:`crossrec.split`): pick a seeded fraction of the *overlapping* users (those with
+interactions in both domains) and hold out *all* of their target interactions; hold out a
+``test_size`` fraction of every other target user's interactions (the warm users). Training keeps
+the whole source domain plus the remaining target interactions.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .._validation import check_float, check_seed
-from ..data import IdMap, Interactions
+from .._validation import check_seed
+from ..data import IdMap, Indices, Interactions
+from ..split import cold_start
 
 SHARED = ("users", "items")
 
@@ -81,7 +83,7 @@ class CrossDomain:
     shared_map : IdMap
         The shared id space; ``pair.source.user_map is pair.target.user_map is pair.shared_map``
         when ``shared="users"``.
-    overlap : ndarray of int32
+    overlap : Indices (int32, tagged as indices)
         Shared indices with at least one interaction in *both* domains.
     overlap_ids : ndarray
         Their external ids.
@@ -125,7 +127,7 @@ class CrossDomain:
             self.target = _reindex(target, shared, self.shared_map)
         in_src = self._active(self.source) > 0
         in_tgt = self._active(self.target) > 0
-        self.overlap = np.flatnonzero(in_src & in_tgt).astype(np.int32)
+        self.overlap = Indices(np.flatnonzero(in_src & in_tgt), shared[:-1])
         if len(self.overlap) == 0:
             hint = ""
             ts, tt = _type_names(np.asarray(src_ids)), _type_names(np.asarray(tgt_ids))
@@ -223,18 +225,12 @@ class CrossDomain:
             )
         return self.with_source(d)
 
-    def diagnose(self, factors: int = 16, iterations: int = 8, fraction: float = 0.5, seed: int = 0, gain: bool = True):
-        """Relatedness diagnostics: overlap, bias correlation, factor alignment (linear CKA, ridge
-        map R^2) and the validation gain of the source; see :mod:`crossrec.transfer.diagnostics`."""
-        from .diagnostics import diagnose
-
-        return diagnose(self, factors, iterations, fraction, seed, gain)
-
     # ---- splits --------------------------------------------------------------------------
     def cold_start_split(
         self, fraction: float = 0.5, test_size: float = 0.2, seed: int = 0, min_train: int = 1
     ) -> ColdStartSplit:
-        """Seeded cold-start split of the target domain.
+        """Seeded cold-start split of the target domain: :func:`crossrec.split.cold_start` with the
+        overlapping entities as candidates (the protocol is documented there, once).
 
         Parameters
         ----------
@@ -255,47 +251,16 @@ class CrossDomain:
             (shared indices; ``cold_user_ids`` / ``warm_user_ids`` for external ids) and
             ``validation(...)`` to carve a validation split out of ``train`` only.
         """
-        fraction = check_float(fraction, "fraction", 0.0, 1.0, strict_min=True)
-        if fraction >= 1.0:
-            raise ValueError(f"fraction must be < 1 (some overlapping {self.shared} must stay warm), got {fraction}")
-        test_size = check_float(test_size, "test_size", 0.0, 1.0)
-        if test_size >= 1.0:
-            raise ValueError(f"test_size must be < 1, got {test_size}")
-        rng = np.random.default_rng(check_seed(seed))
-        n_cold = int(round(fraction * len(self.overlap)))
-        n_cold = min(max(n_cold, 1), len(self.overlap) - 1) if len(self.overlap) > 1 else 0
-        if n_cold == 0:
-            raise ValueError("a cold-start split needs at least 2 overlapping entities")
-        cold = np.sort(rng.choice(self.overlap, size=n_cold, replace=False)).astype(np.int32)
-        t = self.target
-        owner = t.users if self.shared == "users" else t.items
-        is_cold = np.zeros(self.n_shared, bool)
-        is_cold[cold] = True
-        test_mask = is_cold[owner]
-        # Warm holdout: per entity, a random floor(test_size * count) of its interactions,
-        # leaving at least min_train in training. Random keys sorted within each owner.
-        warm = ~test_mask
-        keys = rng.random(t.nnz)
-        order = np.lexsort((keys, owner))
-        counts = np.bincount(owner, minlength=self.n_shared)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rank = np.empty(t.nnz, np.int64)
-        rank[order] = np.arange(t.nnz) - np.repeat(starts, counts)
-        n_hold = np.minimum(np.floor(test_size * counts).astype(np.int64), np.maximum(counts - min_train, 0))
-        test_mask |= warm & (rank < n_hold[owner])
-        train_t = t.subset(~test_mask)
-        test_t = t.subset(test_mask)
-        active_train = (
-            np.bincount(train_t.users if self.shared == "users" else train_t.items, minlength=self.n_shared) > 0
+        split = cold_start(
+            self.target, fraction, test_size, seed, users=self.overlap, min_train=min_train, axis=self.shared
         )
-        warm_ids = np.flatnonzero(active_train & ~is_cold).astype(np.int32)
         return ColdStartSplit(
-            train=CrossDomain(self.source, train_t, self.shared),
-            test=test_t,
-            cold_users=cold,
-            warm_users=warm_ids,
-            fraction=fraction,
-            test_size=test_size,
+            train=CrossDomain(self.source, split.train, self.shared),
+            test=split.test,
+            cold_users=split.cold_users,
+            warm_users=split.warm_users,
+            fraction=float(fraction),
+            test_size=float(test_size),
             seed=seed,
         )
 
@@ -312,9 +277,10 @@ class ColdStartSplit:
     test : Interactions
         Target test interactions (same index space as ``train.target``): every target interaction
         of the cold entities plus the warm holdout.
-    cold_users, warm_users : ndarray of int32
+    cold_users, warm_users : Indices (int32 arrays tagged as indices)
         Shared indices of the cold entities and of the warm ones (target entities with training
         data). With ``shared="items"`` these are item indices (the names stay for one API).
+        ``cold_user_ids`` / ``warm_user_ids`` / ``segments`` give external ids.
     """
 
     train: CrossDomain
@@ -335,8 +301,8 @@ class ColdStartSplit:
 
     @property
     def segments(self) -> dict[str, np.ndarray]:
-        """{'cold': cold indices, 'warm': warm indices}, for per-segment evaluation."""
-        return {"cold": self.cold_users, "warm": self.warm_users}
+        """``{"cold": external ids, "warm": external ids}``, for ``crossrec.evaluate(segments=...)``."""
+        return {"cold": self.cold_user_ids, "warm": self.warm_user_ids}
 
     def validation(
         self, fraction: Optional[float] = None, test_size: Optional[float] = None, seed: int = 1

@@ -14,12 +14,8 @@ import pandas as pd
 
 from ..evaluation import Report, evaluate
 from ..models.baseline import Baseline, MostPopular
-from ._als import TransferALS
-from .baselines import NoTransfer
-from .cmf import CMF
 from .domains import ColdStartSplit, CrossDomain
-from .finetune import FineTune
-from .mapping import EMCDR
+from .presets import GRIDS, NO_TRANSFER, builders, factor_model
 
 RATING_METRICS = ("rmse", "mae")
 RANKING_METRICS = ("ndcg@10", "recall@10", "hit@10")
@@ -39,54 +35,32 @@ class Method:
     transfer: bool = True
 
 
-def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dict:
-    """TransferALS settings per data kind (explicit: ALS-WR ridge per rating; implicit: per row)."""
-    if explicit:
-        return dict(factors=factors, iterations=iterations, regularization=0.1)
-    return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0)
-
-
 def default_methods(explicit: bool, factors: int = 32, iterations: int = 10) -> list[Method]:
     """Baselines (bias model for ratings, popularity, target-only ALS with zero rows for cold users,
     and ``target-only``: the same ALS with the average user / popularity for cold users) and the
-    transfer methods with their validation grids."""
-    als = als_defaults(explicit, factors, iterations)
+    transfer methods with their validation grids (both from :mod:`crossrec.transfer.presets`)."""
+    build = builders(explicit, factors, iterations)
     out = [
         Method("popular", lambda p, s: MostPopular(), transfer=False),
-        Method("target ALS", lambda p, s: TransferALS(**als), transfer=False),
+        Method("target ALS", lambda p, s: factor_model(explicit, factors, iterations), transfer=False),
         # the same target model; cold users get the average user (explicit) / popularity (implicit)
-        Method("target-only", lambda p, s: NoTransfer(s["target"]), transfer=False),
+        Method("target-only", lambda p, s: build[NO_TRANSFER](s["source"], s["target"]), transfer=False),
     ]
     if explicit:
         out.insert(0, Method("bias", lambda p, s: Baseline(), transfer=False))
-    out += [
-        Method(
-            "fine-tune",
-            lambda p, s: FineTune(TransferALS(**als), source_model=s["source"], **p),
-            [dict(pull=1.0), dict(pull=0.1), dict(pull=5.0)],
-        ),
-        # Implicit CMF with unequal weights needs the exact numpy user step (about 10x slower than the
-        # C++ one), so its implicit grid keeps the equal weights only.
-        Method(
-            "CMF",
-            lambda p, s: CMF(**als, **p),
-            [dict(weights=(0.5, 1.0)), dict(weights=(1.0, 1.0)), dict(weights=(0.25, 1.0))]
-            if explicit
-            else [dict(weights=(1.0, 1.0))],
-        ),
-        Method(
-            "EMCDR",
-            lambda p, s: EMCDR(s["source"], s["target"], **p),
-            [dict(l2=10.0), dict(l2=1.0), dict(l2=10.0, user_stats=True), dict(l2=1.0, user_stats=True)],
-        ),
-    ]
+    for name, grid in GRIDS.items():
+        out.append(Method(name, _method_builder(build[name]), grid(explicit)))
     return out
+
+
+def _method_builder(build: Callable[..., Any]) -> Callable[[dict, dict], Any]:
+    return lambda p, s: build(s["source"], s["target"], **p)
 
 
 def _shared(pair: CrossDomain, explicit: bool, factors: int, iterations: int) -> dict:
     # The source domain is the same in every training set (only the target is split), so the
     # source factor model is fitted once and reused for validation and final fits.
-    return {"source": TransferALS(**als_defaults(explicit, factors, iterations)).fit(pair.source)}
+    return {"source": factor_model(explicit, factors, iterations).fit(pair.source)}
 
 
 @dataclass
@@ -131,7 +105,7 @@ def _val_score(model, val: ColdStartSplit, metric: str) -> float:
         val.train.target,
         val.test,
         metrics=[metric],
-        segments={"cold": val.train.shared_map.ids[val.cold_users]},
+        segments={"cold": val.cold_user_ids},
         n_bootstrap=1,
     )
     return float(rep.table().loc[("m", "cold"), metric])
@@ -176,10 +150,9 @@ def run(
     shared = _shared(split.train, explicit, factors, iterations)
     rows, chosen = [], {}
     bar = _bar(progress, sum(len(m.grid) if tune and len(m.grid) > 1 else 0 for m in methods) + len(methods))
-    als = als_defaults(explicit, factors, iterations)
     if tune:
         val = split.validation(seed=seed + 1)
-        shared["target"] = TransferALS(**als).fit(val.train.target)
+        shared["target"] = factor_model(explicit, factors, iterations).fit(val.train.target)
         for m in methods:
             if len(m.grid) <= 1:
                 continue
@@ -193,7 +166,7 @@ def run(
             best = int(np.nanargmin(scores) if lower_better else np.nanargmax(scores))
             chosen[m.name] = dict(m.grid[best])
     models, times = {}, {}
-    shared["target"] = TransferALS(**als).fit(split.train.target)
+    shared["target"] = factor_model(explicit, factors, iterations).fit(split.train.target)
     for m in methods:
         p = chosen.setdefault(m.name, dict(m.grid[0]))
         t0 = time.perf_counter()
@@ -201,13 +174,12 @@ def run(
         times[m.name] = time.perf_counter() - t0
         bar.update(1)
     bar.close()
-    ids = split.train.shared_map.ids
     report = evaluate(
         models,
         split.train.target,
         split.test,
         metrics=metrics,
-        segments={"cold": ids[split.cold_users], "warm": ids[split.warm_users]},
+        segments=split.segments,
         n_bootstrap=n_bootstrap,
         seed=seed,
     )

@@ -101,14 +101,14 @@ class FrequentItemsets:
 
     def to_dict(self) -> dict:
         """{frozenset of ids: support count}."""
-        return dict(zip(_frozensets(self.item_ids, self.items, self.offsets), self.counts.tolist()))
+        return dict(zip(itemset_frozensets(self.item_ids, self.items, self.offsets), self.counts.tolist()))
 
     def to_pandas(self) -> pd.DataFrame:
         """mlxtend's layout: columns ``support`` (fraction) and ``itemsets`` (frozensets of ids)."""
         return pd.DataFrame(
             {
                 "support": self.support,
-                "itemsets": pd.Series(_frozensets(self.item_ids, self.items, self.offsets), dtype=object),
+                "itemsets": pd.Series(itemset_frozensets(self.item_ids, self.items, self.offsets), dtype=object),
             }
         )
 
@@ -219,8 +219,12 @@ def association_rules(
     ids = r["item_ids"]
     return pd.DataFrame(
         {
-            "antecedents": pd.Series(_frozensets(ids, r["antecedents"].indices, r["antecedents"].indptr), dtype=object),
-            "consequents": pd.Series(_frozensets(ids, r["consequents"].indices, r["consequents"].indptr), dtype=object),
+            "antecedents": pd.Series(
+                itemset_frozensets(ids, r["antecedents"].indices, r["antecedents"].indptr), dtype=object
+            ),
+            "consequents": pd.Series(
+                itemset_frozensets(ids, r["consequents"].indices, r["consequents"].indptr), dtype=object
+            ),
             "antecedent support": r["antecedent_support"],
             "consequent support": r["consequent_support"],
             "support": r["support"],
@@ -364,7 +368,7 @@ def _rows_to_csr(rows: np.ndarray, cols: np.ndarray, shape) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(cols), np.float32), cols.astype(np.int32), indptr), shape=shape)
 
 
-def _frozensets(ids: np.ndarray, items: np.ndarray, offsets: np.ndarray) -> list:
+def itemset_frozensets(ids: np.ndarray, items: np.ndarray, offsets: np.ndarray) -> list:
     """One frozenset of ids per CSR row (object construction only; no per-row arithmetic)."""
     flat = np.asarray(ids, dtype=object)[items].tolist()
     bounds = np.asarray(offsets).tolist()
