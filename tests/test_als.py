@@ -502,3 +502,26 @@ def test_progress_bar_and_callback_run_together(capsys):
         small()
     )
     assert [it for it, _ in seen] == [0, 1] and all(np.isfinite(v) for _, v in seen)
+
+
+def test_kernel_csr_does_not_trust_a_stale_canonical_flag():
+    # indices edited in place after scipy marked the matrix canonical: duplicates and disorder
+    # that scipy's own sum_duplicates would skip (its flag says there is nothing to do)
+    m = sp.csr_matrix(np.array([[1.0, 2.0, 0.0], [0.0, 3.0, 4.0]], np.float32))
+    assert m.has_canonical_format
+    m.indices[:] = np.array([1, 1, 2, 1], np.int32)  # row 0: column 1 twice
+    m.has_canonical_format = True
+    fixed = fz.kernel_csr(m)
+    expected = np.array([[0.0, 3.0, 0.0], [0.0, 4.0, 3.0]], np.float32)
+    np.testing.assert_array_equal(fixed.toarray(), expected)
+    assert np.all(np.diff(fixed.indices[fixed.indptr[0] : fixed.indptr[1]]) > 0)
+    assert np.all(np.diff(fixed.indices[fixed.indptr[1] : fixed.indptr[2]]) > 0)
+    assert fixed is not m
+    # a canonical float32 matrix passes through without a copy
+    assert fz.kernel_csr(fixed) is fixed
+    # and the ALS step sees the summed matrix, not the stale one
+    Y = np.ones((3, 2), np.float32)
+    a, b = np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32)
+    fz.als_explicit_step(m, Y, a, 0.1)
+    fz.als_explicit_step(sp.csr_matrix(expected), Y, b, 0.1)
+    np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -63,3 +63,16 @@ def test_demo_and_transfer_use_the_same_cold_start_split():
     train, test = cli.demo_split(source, target, seed=4)
     split = cr.CrossDomain(source, target).cold_start_split(0.5, 0.2, seed=4)  # crossrec transfer's defaults
     assert set(cr.split.test_users(test)) == set(split.cold_user_ids)
+
+
+def test_info_prints_the_threads_models_use():
+    from io import StringIO
+
+    from crossrec import _core
+    from crossrec._validation import check_n_threads
+
+    out = StringIO()
+    cli.info(out)
+    n = check_n_threads(0)
+    assert f"threads for n_threads=0: {n} (usable cores)" in out.getvalue()
+    assert _core.max_threads() == n  # the C++ side resolves 0 the same way

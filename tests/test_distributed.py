@@ -26,7 +26,7 @@ TOL = 2e-4  # float32 factors of magnitude ~1; the Gram sum is reduced in anothe
 @pytest.fixture(scope="module")
 def client():
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="1GiB"
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
     )
     c = Client(cluster)
     yield c
@@ -170,7 +170,7 @@ def test_evaluate_reduces_segments_like_local_metrics(client):
     data = cr.Interactions.from_pandas(long_tail(seed=8), rating="rating", implicit=True, duplicates="sum")
     train, test = cr.split.random(data, test_size=0.3, seed=0)
     model = cr.ALS(factors=4, iterations=3).fit(train)
-    seg = np.arange(0, data.n_users, 2)
+    seg = data.user_ids[::2]  # external ids, as crossrec.evaluate takes them
     report = crd.evaluate(model, test, k=5, metrics=("ndcg", "recall"), segments={"even": seg}, n_blocks=3)
     users = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
     idx, _ = model.recommend_indices(users, n=5)
@@ -181,6 +181,8 @@ def test_evaluate_reduces_segments_like_local_metrics(client):
     assert report.loc["even", "users"] == even.sum()
     with pytest.raises(ValueError, match="unknown metric"):
         crd.evaluate(model, test, metrics=("nope",))
+    with pytest.raises(ValueError, match="internal user indices"):
+        crd.evaluate(model, test, segments={"cold": cr.data.Indices([0, 1], "user")})
 
 
 def test_table_too_large_for_a_worker_fails_before_work(client):
@@ -214,3 +216,41 @@ def test_worker_killed_mid_fit_gives_the_undisturbed_result(client, tmp_path):
     assert np.array_equal(got.user_factors_, ref.user_factors_)
     assert np.array_equal(got.item_factors_, ref.item_factors_)
     client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_finetune_equals_single_machine(client, tmp_path, explicit):
+    s, t = cr.datasets.synthetic_pair(200, 120, 100, explicit=explicit, density=0.06, overlap=0.8, seed=1)
+    pair = cr.CrossDomain(source=s, target=t, shared="users")
+    # implicit: Cholesky rows (CG rows agree to CG truncation only where a block picks the exact
+    # short-row path differently from the whole matrix; see test_als_long_tail_with_priors_and_short_rows)
+    kw = dict(factors=6, iterations=3, implicit=not explicit, regularization=0.1, seed=2, solver="cholesky")
+    ref = cr.transfer.FineTune(cr.ALS(**kw), pull=0.5).fit(pair)
+    got = crd.FineTune(cr.ALS(**kw), pull=0.5, n_blocks=3).fit(pair)
+    assert type(got.model_) is cr.ALS and np.array_equal(got.cold_users_, ref.cold_users_)
+    assert close(got.model_.user_factors_, ref.model_.user_factors_)
+    assert close(got.model_.item_factors_, ref.model_.item_factors_)
+    got.save(tmp_path / "ft")
+    back = cr.load(tmp_path / "ft")
+    assert type(back) is cr.transfer.FineTune
+    users = pair.target.user_ids[:4]
+    assert np.array_equal(back.recommend(users, n=5)[0], ref.recommend(users, n=5)[0])
+    with pytest.raises(ValueError, match="crossrec.ALS"):
+        crd.FineTune(cr.MF(factors=4)).fit(pair)
+
+
+@pytest.mark.parametrize("explicit, weights", [(True, (0.5, 1.0)), (False, (1.0, 1.0)), (False, (0.5, 1.0))])
+def test_cmf_equals_single_machine(client, tmp_path, explicit, weights):
+    s, t = cr.datasets.synthetic_pair(200, 120, 100, explicit=explicit, density=0.06, overlap=0.8, seed=1)
+    pair = cr.CrossDomain(source=s, target=t, shared="users")
+    kw = dict(factors=6, iterations=3, regularization=0.1, seed=2, weights=weights)
+    ref = cr.transfer.CMF(**kw).fit(pair)
+    got = crd.CMF(**kw, n_blocks=3, exchange="links").fit(pair)
+    for name in ("user_factors_", "item_factors_", "source_item_factors_"):
+        assert close(getattr(got, name), getattr(ref, name)), name
+    assert np.abs(ref.user_factors_).max() > 0.1
+    got.save(tmp_path / "cmf")
+    back = cr.load(tmp_path / "cmf")
+    assert type(back) is cr.transfer.CMF
+    users = pair.target.user_ids[:4]
+    assert np.array_equal(back.recommend(users, n=5)[0], ref.recommend(users, n=5)[0])

@@ -272,8 +272,12 @@ def test_plot_returns_axes():
     data, train, test = make_split()
     rep = cr.evaluate({"pop": cr.MostPopular().fit(train), "bias": cr.Baseline().fit(train)}, train, test)
     ax = rep.plot("ndcg@10")
-    assert ax.get_ylabel() == "ndcg@10"
+    assert ax.get_ylabel().startswith("ndcg@10")
     assert "ndcg@10" in repr(rep)
+    # one point with whiskers per model and segment, at the table's values
+    value, low, high = rep.interval("pop", "ndcg@10", "all")
+    assert low <= value <= high
+    assert value == pytest.approx(rep.table().loc[("pop", "all"), "ndcg@10"])
 
 
 def test_cold_start_users_evaluate_end_to_end():

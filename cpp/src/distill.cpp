@@ -404,17 +404,17 @@ void distill_epoch(const CsrView& train, const TeacherView& teacher, const Stude
   ScratchPool pool(student.n_items, std::max<int64_t>(teacher.k, 1), student.n_factors, n_cand);
   std::vector<ItemRows> bufs(static_cast<size_t>(std::min(n_blocks, kDistillRoundBlocks)));
   const int64_t f = student.n_factors;
-  // n_threads = 0 (auto): threads only pay off when a round holds enough work. Each round ends in
-  // two barriers, and on a busy machine a descheduled thread stalls the others there (10x slower
-  // epochs measured on Douban with 2 threads under load). Same rule as the SGD kernels: ~4 MFLOP
-  // per thread. An explicit count is honoured (results never depend on it).
+  // Threads only pay off when a round holds enough work. Each round ends in two barriers, and on a
+  // busy machine a descheduled thread stalls the others there (10x slower epochs measured on Douban
+  // with 2 threads under load). Same rule as the ALS and SGD kernels: at most one thread per
+  // ~4 MFLOP, whatever the count asked for (results never depend on it).
   const double gt_draws = o.ground_truth == GroundTruth::none
                               ? 0.0
                               : static_cast<double>(train.nnz()) * (o.ground_truth == GroundTruth::bpr ? 2 : 1);
   const double distill_rows =
       static_cast<double>(n_users) * (std::min<int64_t>(teacher.k, o.n_samples) + o.n_negatives);
   const double round_flops = (gt_draws + distill_rows) * f * 6.0 * kDistillRoundBlocks / n_blocks;
-  if (n_threads == 0) n_threads = std::min(resolve_threads(0), static_cast<int>(std::max(1.0, round_flops / 4e6)));
+  n_threads = std::min(resolve_threads(n_threads), static_cast<int>(std::max(1.0, round_flops / 4e6)));
   const int64_t parts = n_threads;
 
   for (int64_t r0 = 0; r0 < n_blocks; r0 += kDistillRoundBlocks) {

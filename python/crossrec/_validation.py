@@ -58,30 +58,66 @@ def check_choice(value: Any, name: str, choices) -> str:
     return value
 
 
-def as_csr(matrix: Any, name: str = "matrix", allow_negative: bool = True) -> sp.csr_matrix:
-    """Canonical CSR: float32 data, int32 indices, sorted, duplicates summed, finite values."""
+def as_csr(
+    matrix: Any, name: str = "matrix", allow_negative: bool = True, copy: bool = True, dense: bool = True
+) -> sp.csr_matrix:
+    """The one function that makes the canonical CSR every kernel takes: float32 data, int32
+    indices sorted within each row, duplicates summed, finite values.
+
+    copy : False returns ``matrix`` itself when it already is canonical. Canonical is checked from
+        the arrays (one O(nnz) pass), never read from scipy's ``has_canonical_format`` flag, which
+        goes stale when someone edits ``indices`` in place (and then scipy's own sum_duplicates
+        does nothing).
+    dense : also accept a dense 2-D array (False: only scipy.sparse matrices).
+    """
     if not sp.issparse(matrix):
+        if not dense:
+            raise ValueError(f"{name} must be a scipy.sparse matrix, got {type(matrix).__name__}")
         arr = np.asarray(matrix)
         if arr.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
         matrix = sp.csr_matrix(arr)
-    m = sp.csr_matrix(matrix, copy=True)
-    if m.dtype.kind not in "fiub":
-        raise ValueError(f"{name} must hold numbers, got dtype {m.dtype}")
-    m.sum_duplicates()
-    m.sort_indices()
+    if matrix.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must hold numbers, got dtype {matrix.dtype}")
+    if (
+        not copy
+        and matrix.format == "csr"
+        and matrix.data.dtype == VALUE_DTYPE
+        and matrix.indices.dtype == INDEX_DTYPE
+        and is_canonical_csr(matrix)
+    ):
+        m = matrix
+    else:
+        m = sp.csr_matrix(matrix, copy=True)
+        # scipy skips sum_duplicates / sort_indices when its flags say they are done: reset them
+        m.has_sorted_indices = False
+        m.has_canonical_format = False
+        m.sum_duplicates()
+        m.data = m.data.astype(VALUE_DTYPE, copy=False)
+        m.indices = m.indices.astype(INDEX_DTYPE, copy=False)
     if m.nnz and not np.all(np.isfinite(m.data)):
         raise ValueError(f"{name} holds NaN or infinite values")
     if not allow_negative and m.nnz and m.data.min() < 0:
         raise ValueError(f"{name} holds negative values, which are not allowed here")
     if max(m.shape) >= np.iinfo(INDEX_DTYPE).max:
         raise ValueError(f"{name} has a dimension too large for int32 indices: {m.shape}")
-    m.data = m.data.astype(VALUE_DTYPE, copy=False)
-    m.indices = m.indices.astype(INDEX_DTYPE, copy=False)
     return m
 
 
-def csr_parts(m: sp.csr_matrix):
+def is_canonical_csr(m: sp.csr_matrix) -> bool:
+    """True when every row's column indices are strictly increasing (sorted, no duplicates),
+    checked from the arrays themselves."""
+    indices, indptr = m.indices, m.indptr
+    if len(indices) < 2:
+        return True
+    increasing = np.diff(indices.astype(np.int64)) > 0
+    starts = np.asarray(indptr[1:-1], dtype=np.int64)
+    starts = starts[(starts > 0) & (starts < len(indices))]
+    increasing[starts - 1] = True  # a row may start below where the previous one ended
+    return bool(increasing.all())
+
+
+def csr_parts(m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr int64, indices int32, data float32) views for the kernels."""
     return (
         np.ascontiguousarray(m.indptr, dtype=np.int64),

@@ -16,12 +16,13 @@ import platform
 import sys
 import time
 import warnings
-from typing import Callable, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 import numpy as np
 
 from . import datasets, split
 from .data import Interactions
+from ._validation import check_n_threads
 from .evaluation import Report, evaluate
 from .models.baseline import Baseline, MostPopular, Random
 from .transfer import presets
@@ -72,11 +73,11 @@ def demo_split(
     return cold.train.target, cold.test
 
 
-def _optional_models(seed: int) -> dict[str, Callable[[], object]]:
+def _optional_models(seed: int) -> dict[str, Callable[[], Any]]:
     """Target-only models from other parts of crossrec, when this build has them."""
     import crossrec as cr
 
-    makers = {}
+    makers: dict[str, Callable[[], Any]] = {}
     if hasattr(cr, "ItemKNN"):
         makers["item kNN (target only)"] = lambda: cr.ItemKNN(k=50)
     if hasattr(cr, "MF"):
@@ -99,7 +100,7 @@ def _transfer_models(source: Interactions, train: Interactions, seed: int) -> tu
     }, pair
 
 
-def _bind(build: Callable[..., object], source_model, target_model, params: dict) -> Callable[[], object]:
+def _bind(build: Callable[..., Any], source_model, target_model, params: dict) -> Callable[[], Any]:
     return lambda: build(source_model, target_model, **params)
 
 
@@ -107,14 +108,14 @@ def demo_models(source: Interactions, train: Interactions, seed: int = 0, progre
     """The fitted models the demo compares (name -> fitted model): target-only baselines fitted on
     ``train`` (the target minus the cold users) and transfer methods fitted on the pair
     (``source``, ``train``)."""
-    makers: dict[str, Callable[[], object]] = {
+    makers: dict[str, Callable[[], Any]] = {
         "random": lambda: Random(seed=seed),
         "most popular": MostPopular,
         "bias (target only)": Baseline,
         **_optional_models(seed),
     }
     transfer_makers, pair = _transfer_models(source, train, seed)
-    jobs = [(name, make, train) for name, make in makers.items()]
+    jobs: list[tuple[str, Callable[[], Any], Any]] = [(name, make, train) for name, make in makers.items()]
     jobs += [(name, make, pair) for name, make in transfer_makers.items()]
     if progress:
         from tqdm.auto import tqdm
@@ -181,8 +182,10 @@ def info(out: Optional[TextIO] = None) -> None:
 
     print(f"crossrec {__version__}  (python {platform.python_version()}, {platform.machine()})", file=out)
     print(f"native core: {_core.__file__}", file=out)
+    # What models use for n_threads=0: Python resolves it (usable cores) and passes the number on.
     print(
-        f"OpenMP: {'yes' if _core.openmp else 'no (serial build)'}; threads for n_threads=0: {_core.max_threads()}",
+        f"OpenMP: {'yes' if _core.openmp else 'no (serial build)'}; threads for n_threads=0: "
+        f"{check_n_threads(0)} (usable cores)",
         file=out,
     )
     print(f"numpy {np.__version__}, scipy {scipy.__version__}", file=out)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterable, Optional
+from typing import Any, Hashable, Iterable, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -169,8 +169,8 @@ class Interactions:
         timestamp: Optional[str] = None,
         duplicates: str = "error",
         implicit: Optional[bool] = None,
-        user_ids: Optional[Iterable] = None,
-        item_ids: Optional[Iterable] = None,
+        user_ids: Optional[Union[Iterable, IdMap]] = None,
+        item_ids: Optional[Union[Iterable, IdMap]] = None,
     ) -> "Interactions":
         """Build from a DataFrame.
 
@@ -346,6 +346,20 @@ class Interactions:
 
     def item_counts(self) -> np.ndarray:
         return np.bincount(self.items, minlength=self.n_items)
+
+    def transposed(self) -> "Interactions":
+        """The same interactions with the roles of users and items swapped (items x users): the
+        item map becomes the user map and back. A domain pair that shares items is a pair that
+        shares users once both domains are transposed."""
+        return Interactions(
+            self.items,
+            self.users,
+            self.values,
+            self.item_map,
+            self.user_map,
+            timestamps=self.timestamps,
+            explicit=self.explicit,
+        )
 
     def subset(self, mask: np.ndarray) -> "Interactions":
         """The interactions where mask is True, in the same id space."""

@@ -20,7 +20,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -156,10 +156,11 @@ def movielens_100k_fold(k: Union[int, str], data_dir: Optional[PathLike] = None)
     test = _ml100k_frame(_file(data_dir, "movielens-100k", f"u{k}.test"))
     users = IdMap(np.union1d(base["user"], test["user"]), "user")
     items = IdMap(np.union1d(base["item"], test["item"]), "item")
-    return tuple(
+    train, held_out = (
         Interactions.from_pandas(df, "user", "item", "rating", "timestamp", user_ids=users, item_ids=items)
         for df in (base, test)
     )
+    return train, held_out
 
 
 def movielens_100k_items(data_dir: Optional[PathLike] = None) -> pd.DataFrame:
@@ -277,7 +278,7 @@ def movielens_title_matches(data_dir: Optional[PathLike] = None) -> pd.DataFrame
     """
     a = movielens_100k_items(data_dir)["title"]
     b = pd.read_csv(_file(data_dir, "movielens-latest-small", "movies.csv"), index_col="movieId")["title"]
-    plain = {}
+    plain: dict[str, Any] = {}
     for mid, t in b.items():
         plain.setdefault(" ".join(str(t).lower().split()), mid)
     by_key: dict = {}
@@ -526,7 +527,9 @@ def _sample_domain(
     exp(score_ui) (Gumbel top-k), so what users consume depends on their taste (not at random);
     explicit ratings are the standardised score mapped to 1..5 plus Gaussian noise."""
     n_users = P.shape[0]
-    users, items, values = [], [], []
+    user_parts: list[np.ndarray] = []
+    item_parts: list[np.ndarray] = []
+    values: list[np.ndarray] = []
     for s in range(0, n_users, chunk):
         score = P[s : s + chunk] @ Q.T + item_bias
         keyed = score + rng.gumbel(size=score.shape)
@@ -538,11 +541,11 @@ def _sample_domain(
         mask = np.arange(kmax)[None, :] < take[:, None]
         rows = np.broadcast_to(np.arange(len(take))[:, None], top.shape)[mask]
         cols = top[mask]
-        users.append(rows + s)
-        items.append(cols)
+        user_parts.append(rows + s)
+        item_parts.append(cols)
         values.append(score[rows, cols])
     cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.empty(0, dt)
-    users, items, score = cat(users, np.int64), cat(items, np.int64), cat(values, np.float64)
+    users, items, score = cat(user_parts, np.int64), cat(item_parts, np.int64), cat(values, np.float64)
     if not explicit:
         return users, items, np.ones(len(items))
     # Ratings: the observed scores standardised, centred at 3.6 (real 5-star sets lean positive).

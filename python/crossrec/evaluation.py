@@ -217,12 +217,69 @@ class Report:
         low, high = np.quantile(samples, [alpha, 1.0 - alpha])
         return Gain(model, over, metric, segment, estimate, float(low), float(high), level, n, B)
 
-    def plot(self, metric: Optional[str] = None, ax=None):
-        """Bar chart of ``table()`` for one metric (default the first), models x segments.
+    def interval(
+        self,
+        model: str,
+        metric: Optional[str] = None,
+        segment: str = _ALL,
+        n_bootstrap: Optional[int] = None,
+        seed: Optional[int] = None,
+        ci: Optional[float] = None,
+    ) -> tuple[float, float, float]:
+        """(value, low, high): one model's metric on a segment with a percentile bootstrap
+        interval over its users (rmse/mae recomputed from the resampled error sums)."""
+        metric = (metric or [m for m in self.metrics if M.parse_metric(m)[0] != "coverage"][0]).strip().lower()
+        if metric not in self.metrics:
+            raise ValueError(f"metric {metric!r} was not evaluated; the report holds {self.metrics}")
+        name, _ = M.parse_metric(metric)
+        if name == "coverage":
+            raise ValueError("coverage is a catalogue-level number without per-user values: no interval")
+        B = check_positive_int(self.n_bootstrap if n_bootstrap is None else n_bootstrap, "n_bootstrap")
+        level = check_float(self.ci if ci is None else ci, "ci", 0.0, 1.0)
+        rng = np.random.default_rng(check_seed(self.seed if seed is None else seed))
+        rows = self._rows(model, segment)
+        if name in M.RATING_METRICS:
+            e = rows["sq_err" if name == "rmse" else "abs_err"].to_numpy(np.float64)
+            n = rows["n_ratings"].to_numpy(np.float64)
+            keep = n > 0
+            e, n = e[keep], n[keep]
+            if not keep.any():
+                return np.nan, np.nan, np.nan
+            root = np.sqrt if name == "rmse" else (lambda x: x)
+            value = float(root(e.sum() / n.sum()))
 
-        Needs matplotlib (``pip install crossrec[plot]``). Returns the matplotlib Axes.
+            def stat(w):
+                return root((w @ e) / (w @ n))
+
+            size = len(e)
+        else:
+            v = rows[metric].to_numpy(np.float64)
+            v = v[np.isfinite(v)]
+            if len(v) == 0:
+                return np.nan, np.nan, np.nan
+            value = float(v.mean())
+
+            def stat(w):
+                return (w @ v) / len(v)
+
+            size = len(v)
+        samples = _bootstrap(stat, size, B, rng)
+        alpha = (1.0 - level) / 2.0
+        low, high = np.quantile(samples, [alpha, 1.0 - alpha])
+        return value, float(low), float(high)
+
+    def plot(self, metric: Optional[str] = None, ax=None, path=None):
+        """Each model's metric per segment with its bootstrap interval as whiskers; the y-axis
+        spans the values (it does not start at 0, so small differences stay visible).
+
+        Needs matplotlib (``pip install crossrec[plot]``). ``path``: also save the figure there
+        (PNG by the extension). Returns the matplotlib Axes.
         """
         try:
+            import matplotlib
+
+            if ax is None and path is not None:
+                matplotlib.use("Agg", force=False)
             import matplotlib.pyplot as plt
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError(
@@ -231,13 +288,27 @@ class Report:
         metric = (metric or self.metrics[0]).strip().lower()
         if metric not in self.metrics:
             raise ValueError(f"metric {metric!r} was not evaluated; the report holds {self.metrics}")
-        wide = self.table()[metric].unstack("segment").reindex(index=self.models, columns=list(self.segments))
+        segments = list(self.segments)
+        models = self.models
         if ax is None:
-            _, ax = plt.subplots(figsize=(1.5 + 1.2 * len(wide) * len(wide.columns) ** 0.5, 3.5))
-        wide.plot.bar(ax=ax, rot=0)
-        ax.set_ylabel(metric)
-        ax.set_xlabel("")
-        ax.set_title(f"{metric} by model and segment")
+            _, ax = plt.subplots(figsize=(2.5 + 0.9 * len(models), 3.8))
+        width = 0.8 / max(len(segments), 1)
+        for k, seg in enumerate(segments):
+            vals = [self.interval(m, metric, seg) for m in models]
+            x = np.arange(len(models)) + (k - (len(segments) - 1) / 2) * width
+            v = np.array([t[0] for t in vals])
+            err = np.array([[t[0] - t[1] for t in vals], [t[2] - t[0] for t in vals]])
+            ax.errorbar(x, v, yerr=np.abs(err), fmt="o", capsize=3, label=seg)
+        ax.set_xticks(np.arange(len(models)))
+        ax.set_xticklabels(models, rotation=20, ha="right")
+        better = "lower is better" if M.parse_metric(metric)[0] in M.RATING_METRICS else "higher is better"
+        ax.set_ylabel(f"{metric} ({better})")
+        ax.set_title(f"{metric} by model and segment ({int(round(self.ci * 100))} % bootstrap intervals)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(title="segment")
+        if path is not None:
+            ax.figure.tight_layout()
+            ax.figure.savefig(path, dpi=120)
         return ax
 
     def __repr__(self) -> str:
@@ -354,7 +425,7 @@ def evaluate(
     cov = [(m, k) for m, (name, k) in zip(metric_names, parsed) if name == "coverage"]
     if cov and any(k is None for _, k in cov):
         raise ValueError("give coverage with a cut-off, e.g. 'coverage@10'")
-    n_rank = max([k for _, _, k in ranking] + [k for _, k in cov] + [0])
+    n_rank = max([int(k) for _, _, k in ranking if k is not None] + [int(k) for _, k in cov if k is not None] + [0])
 
     frames = []
     coverage: dict[tuple[str, str, str], float] = {}

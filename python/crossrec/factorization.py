@@ -22,30 +22,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._validation import INDEX_DTYPE, VALUE_DTYPE, check_choice, check_float, check_n_threads, check_positive_int
+from ._validation import VALUE_DTYPE, as_csr, check_choice, check_float, check_n_threads, check_positive_int
 from .errors import FitError
 
 SOLVERS = ("cg", "cholesky")
 
 
 def kernel_csr(matrix: Any, name: str = "matrix") -> sp.csr_matrix:
-    """The CSR the kernels take (float32 data, int32 sorted indices, no duplicates), without a copy
-    when ``matrix`` already is one."""
-    if (
-        sp.issparse(matrix)
-        and matrix.format == "csr"
-        and matrix.data.dtype == VALUE_DTYPE
-        and matrix.indices.dtype == INDEX_DTYPE
-        and matrix.has_canonical_format
-    ):
-        return matrix
-    if not sp.issparse(matrix):
-        raise ValueError(f"{name} must be a scipy.sparse matrix, got {type(matrix).__name__}")
-    m = sp.csr_matrix(matrix, dtype=VALUE_DTYPE, copy=True)
-    m.sum_duplicates()
-    m.sort_indices()
-    m.indices = m.indices.astype(INDEX_DTYPE, copy=False)
-    return m
+    """The CSR the kernels take (:func:`crossrec._validation.as_csr`: float32 data, int32 sorted
+    indices, no duplicates, finite values), without a copy when ``matrix`` already is one."""
+    return as_csr(matrix, name, copy=False, dense=False)
 
 
 def check_inplace(X: Any, name: str = "X") -> np.ndarray:

@@ -60,7 +60,7 @@ def write_model_file(path: str | os.PathLike, meta: dict, arrays: dict[str, np.n
     fd, tmp = tempfile.mkstemp(prefix=".crossrec-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **payload)
+            np.savez(fh, **payload)  # type: ignore[arg-type]  # numpy's stubs read a key as allow_pickle
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -92,7 +92,7 @@ def recall_at_k(recommended, relevant, k: int) -> np.ndarray:
 def hit_rate_at_k(recommended, relevant, k: int) -> np.ndarray:
     """Hit rate@k: 1 if any relevant item is in the top k, else 0."""
     h = hit_matrix(recommended, relevant, k)
-    return _per_user(h.any(1).astype(np.float64), _n_relevant(relevant))
+    return _per_user(np.asarray(h.any(1), dtype=np.float64), _n_relevant(relevant))
 
 
 def ndcg_at_k(recommended, relevant, k: int) -> np.ndarray:

@@ -47,7 +47,8 @@ def _fake_ids(existing: np.ndarray, n: int) -> np.ndarray:
         start = int(existing.max()) + 1 if len(existing) else 0
         return np.arange(start, start + n, dtype=existing.dtype)
     taken = set(map(str, existing))
-    ids, k = [], 0
+    ids: list[str] = []
+    k = 0
     while len(ids) < n:
         name = f"attack-{k}"
         if name not in taken:

@@ -90,6 +90,7 @@ def _rank_within_user(data: Interactions, rng: np.random.Generator, by_time: boo
     latest first when by_time (ties broken at random), else a random permutation per user."""
     noise = rng.random(data.nnz)
     if by_time:
+        assert data.timestamps is not None  # by_time is only asked of data with timestamps
         order = np.lexsort((noise, -data.timestamps, data.users))
     else:
         order = np.lexsort((noise, data.users))
@@ -330,4 +331,4 @@ def test_users(test: Interactions) -> np.ndarray:
     return test.user_ids[np.unique(test.users)]
 
 
-test_users.__test__ = False  # not a pytest test, despite its name
+test_users.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite its name

@@ -7,19 +7,30 @@
 #if defined(CROSSREC_HAVE_OPENMP)
 #include <omp.h>
 #endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 namespace crossrec {
 
-// 0 means every core the process may use.
-inline int resolve_threads(int n_threads) {
-  if (n_threads > 0) return n_threads;
-#if defined(CROSSREC_HAVE_OPENMP)
-  return omp_get_max_threads();
-#else
-  unsigned hw = std::thread::hardware_concurrency();
-  return hw ? static_cast<int>(hw) : 1;
+// The cores this process may run on: its CPU affinity mask on Linux (what Python's
+// os.sched_getaffinity counts, so n_threads=0 means the same in Python and C++), else the
+// hardware concurrency.
+inline int usable_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
 #endif
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw ? static_cast<int>(hw) : 1;
 }
+
+// 0 means every core the process may use (usable_cores).
+inline int resolve_threads(int n_threads) { return n_threads > 0 ? n_threads : usable_cores(); }
 
 // An exception must not leave an OpenMP region (std::terminate): keep the first, rethrow after.
 class ExceptionCapture {

@@ -20,12 +20,16 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from ._cluster import WorkerMemoryError
 from .als import DistributedALS as ALS
 from .batch import evaluate, item_similarity, recommend_all
-from .blocks import Block, Blocks, as_blocks, from_dask_dataframe, from_interactions, read_csv, read_parquet
+from .transfer import DistributedCMF as CMF
+from .transfer import DistributedFineTune as FineTune
+from .blocks import Block, Blocks, as_blocks, from_dask_dataframe, from_interactions, from_scipy, read_csv, read_parquet
 
 __all__ = [
     "ALS",
     "Block",
     "Blocks",
+    "CMF",
+    "FineTune",
     "WorkerMemoryError",
     "as_blocks",
     "evaluate",
@@ -33,6 +37,7 @@ __all__ = [
     "recommend_all",
     "from_dask_dataframe",
     "from_interactions",
+    "from_scipy",
     "read_csv",
     "read_parquet",
 ]

@@ -37,10 +37,16 @@ def get_client(client: Any = None):
         ) from exc
 
 
-def workers(client) -> dict:
+def workers(client, timeout: float = 30.0) -> dict:
+    """The scheduler's worker table; waits up to ``timeout`` s for a first worker (one may be
+    restarting after a loss)."""
     info = client.scheduler_info(n_workers=-1)["workers"]
     if not info:
-        raise ValueError("the Dask cluster has no workers; start some (or wait for them) before fitting")
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except Exception as exc:  # distributed raises its own TimeoutError
+            raise ValueError("the Dask cluster has no workers; start some before fitting") from exc
+        info = client.scheduler_info(n_workers=-1)["workers"]
     return info
 
 

@@ -22,6 +22,8 @@ from . import engine
 from ._cluster import Keys, get_client, put
 from .blocks import Blocks, as_blocks, gather_rows
 
+__all__ = ["DistributedALS", "FactorFit", "gather_rows"]
+
 
 class FactorFit:
     """One distributed factorisation in progress: factor blocks (futures) of users and items, the
@@ -30,7 +32,7 @@ class FactorFit:
     def __init__(self, client, data: Blocks, width: int, exchange: str, keys: Keys):
         self.client, self.data, self.width, self.keys = client, data, width, keys
         users, items = data.by_user, data.by_item
-        nnz_u, nnz_i = self._block_sizes(users), self._block_sizes(items)
+        nnz_u, nnz_i = data.user_block_nnz, data.item_block_nnz
         plans = {}
         for name, rows, edges, n_opp, sizes in (
             ("users", users, data.item_bounds, data.n_items, nnz_u),
@@ -45,11 +47,6 @@ class FactorFit:
         self.plans = plans
         self.mode = {k: v.mode for k, v in plans.items()}
 
-    def _block_sizes(self, rows) -> list[int]:
-        from .blocks import block_stats
-
-        return [s[0] for s in self.client.gather([self.client.submit(block_stats, b, pure=False) for b in rows])]
-
     def put_rows(self, table: np.ndarray, edges: np.ndarray, what: str) -> list:
         """Row blocks of a client-side table as recomputable futures (see ``_cluster.put``)."""
         return put(
@@ -63,9 +60,10 @@ class FactorFit:
         w = self.put_rows(weight, edges, "prior-weight")
         return list(zip(p, w))
 
-    def step(self, side: str, X: list, Y: list, spec: engine.StepSpec, step: int, priors=None, gram=None) -> list:
+    def step(self, side: str, X: list, Y: list, spec, step: int, priors=None, gram=None) -> list:
         rows = self.data.by_user if side == "users" else self.data.by_item
-        if spec.implicit and gram is None:
+        first = spec[0] if isinstance(spec, (list, tuple)) else spec
+        if first.implicit and gram is None:
             gram = engine.gram(self.client, Y, self.keys, step, side)
         return engine.half_step(
             self.client, rows, X, Y, self.plans[side], spec, self.keys, step, side, gram_future=gram, priors=priors
@@ -271,18 +269,46 @@ class DistributedALS(LocalALS):
             self.item_bias_ = np.zeros(0, np.float32)
 
     def to_local(self) -> LocalALS:
-        """The fitted single-machine :class:`crossrec.ALS` (same parameters and state)."""
+        """The fitted single-machine :class:`crossrec.ALS` (same parameters and fitted state)."""
         check_is_fitted(self)
-        names = LocalALS().get_params()
-        local = LocalALS(**{k: v for k, v in self.get_params().items() if k in names})
-        for k in ("user_map_", "item_map_", "seen_", "global_mean_", "user_factors_", "item_factors_"):
-            setattr(local, k, getattr(self, k))
-        local.user_bias_, local.item_bias_ = self.user_bias_, self.item_bias_
-        return local
+        return local_twin_of(self, LocalALS)
 
     def save(self, path) -> None:
         """Saves the single-machine model (:meth:`to_local`): the file loads without Dask."""
         self.to_local().save(path)
+
+
+def fitted_state(model) -> dict:
+    """A model's fitted attributes (public names ending in ``_``), nested distributed models
+    replaced by their single-machine twins."""
+    out = {}
+    for k, v in vars(model).items():
+        if k.endswith("_") and not k.startswith("_"):
+            out[k] = v.to_local() if callable(getattr(v, "to_local", None)) else v
+    return out
+
+
+def local_twin_of(model, local_cls):
+    """An instance of ``local_cls`` with the model's parameters (those local_cls has; nested
+    distributed models as their twins) and its fitted state."""
+    names = local_cls().get_params()
+    params = {
+        k: (v.to_local() if callable(getattr(v, "to_local", None)) and hasattr(v, "item_map_") else _plain(v))
+        for k, v in model.get_params().items()
+        if k in names
+    }
+    local = local_cls(**params)
+    for k, v in fitted_state(model).items():
+        setattr(local, k, v)
+    return local
+
+
+def _plain(value):
+    """An unfitted distributed model parameter as its single-machine class (same parameters)."""
+    if isinstance(value, DistributedALS):
+        names = LocalALS().get_params()
+        return LocalALS(**{k: v for k, v in value.get_params().items() if k in names})
+    return value
 
 
 def _augment(prior, n_rows):

@@ -18,8 +18,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import metrics as _metrics
-from .._validation import as_index_array, check_positive_int
-from ..data import Interactions
+from .._validation import check_positive_int
+from ..data import Indices, Interactions
 from ..models.base import Recommender
 from ..models.protocol import check_is_fitted
 from ..similarity import KINDS, topk_similarity
@@ -204,8 +204,9 @@ def evaluate(
     cluster and reduced per segment (sums and counts, then means on the client).
 
     test : Interactions in the model's id space (e.g. a split of the training data or a
-        ``CrossDomain.cold_start_split().test``). segments : name -> user indices (e.g.
-        ``{"cold": split.cold_users}``); "all" is always reported.
+        ``CrossDomain.cold_start_split().test``). segments : name -> external user ids, as in
+        :func:`crossrec.evaluate` (e.g. ``split.segments`` or ``{"cold": split.cold_user_ids}``);
+        "all" is always reported.
 
     Returns a DataFrame indexed by segment with one column per metric ("ndcg@10", ...) and
     ``users`` (test users with relevant items in the segment).
@@ -226,8 +227,16 @@ def evaluate(
         raise ValueError("test has no interactions")
     seg_members = {"all": np.ones(model.n_users_, bool)}
     for name, members in (segments or {}).items():
+        if name == "all":
+            raise ValueError("segment name 'all' is reserved (every test user)")
+        if isinstance(members, Indices):
+            raise ValueError(
+                f"segments[{name!r}] holds internal {members.kind} indices; evaluate takes external user ids "
+                "(pass split.segments, or split.cold_user_ids / split.warm_user_ids)"
+            )
+        idx = model.user_map_.lookup(np.asarray(list(members), dtype=object), missing="ignore")
         mask = np.zeros(model.n_users_, bool)
-        mask[as_index_array(members, f"segments[{name!r}]", model.n_users_)] = True
+        mask[idx[idx >= 0]] = True
         seg_members[str(name)] = mask
     keys = Keys("evaluate")
     remote = put(client, [model], keys, "model")[0]

@@ -96,6 +96,7 @@ class Blocks:
     user_bounds, item_bounds : block boundaries (int64, length n_blocks + 1).
     by_user, by_item : lists of futures of :class:`Block` (rows = users / rows = items).
     nnz : number of stored interactions; value_sum : their sum (for the global mean).
+    user_block_nnz, item_block_nnz : interactions per block.
     """
 
     def __init__(self, client, user_map, item_map, explicit, user_bounds, item_bounds, by_user, by_item):
@@ -107,7 +108,10 @@ class Blocks:
         self.item_bounds = np.asarray(item_bounds, np.int64)
         self.by_user = list(by_user)
         self.by_item = list(by_item)
-        stats = client.gather([client.submit(block_stats, b, pure=False) for b in self.by_user])
+        stats = client.gather([client.submit(block_stats, b, pure=False) for b in self.by_user + self.by_item])
+        self.user_block_nnz = [s[0] for s in stats[: len(self.by_user)]]
+        self.item_block_nnz = [s[0] for s in stats[len(self.by_user) :]]
+        stats = stats[: len(self.by_user)]
         self.nnz = int(sum(s[0] for s in stats))
         self.value_sum = float(sum(s[1] for s in stats))
         if self.nnz == 0:
@@ -162,7 +166,13 @@ def _n_blocks(client, n_blocks: Optional[int]) -> int:
 
 
 def from_interactions(
-    data: Interactions, n_blocks: Optional[int] = None, client: Any = None, recoverable: bool = True
+    data: Interactions,
+    n_blocks: Optional[int] = None,
+    client: Any = None,
+    recoverable: bool = True,
+    user_edges: Optional[np.ndarray] = None,
+    item_edges: Optional[np.ndarray] = None,
+    item_blocks: bool = True,
 ) -> Blocks:
     """An in-memory Interactions as user and item blocks on the cluster.
 
@@ -170,26 +180,73 @@ def from_interactions(
         rebuilds the blocks of a lost worker (memory on the scheduler: about the data's size).
         False scatters them (nothing kept on the scheduler, but a lost worker's blocks are gone:
         the fit then fails with Dask's "lost dependencies" error -- never a wrong result).
+    user_edges, item_edges : block boundaries to use instead of equal blocks (e.g. an item block
+        boundary between two domains' items). item_blocks : False builds the user blocks only.
     """
     if not isinstance(data, Interactions):
         raise ValueError(f"from_interactions expects crossrec.Interactions, got {type(data).__name__}")
     if data.nnz == 0:
         raise ValueError("no interactions to train on")
+    return from_scipy(
+        data.matrix,
+        data.user_map,
+        data.item_map,
+        data.explicit,
+        n_blocks=n_blocks,
+        client=client,
+        recoverable=recoverable,
+        user_edges=user_edges,
+        item_edges=item_edges,
+        item_blocks=item_blocks,
+    )
+
+
+def from_scipy(
+    matrix: sp.spmatrix,
+    user_map: Optional[IdMap] = None,
+    item_map: Optional[IdMap] = None,
+    explicit: bool = False,
+    n_blocks: Optional[int] = None,
+    client: Any = None,
+    recoverable: bool = True,
+    user_edges: Optional[np.ndarray] = None,
+    item_edges: Optional[np.ndarray] = None,
+    item_blocks: bool = True,
+) -> Blocks:
+    """A users x items sparse matrix as blocks (ids 0..n-1 unless id maps are given); stored
+    entries are the interactions. Other arguments as :func:`from_interactions`."""
+    if not sp.issparse(matrix):
+        raise ValueError(f"expected a scipy.sparse matrix, got {type(matrix).__name__}")
     client = get_client(client)
     nb = _n_blocks(client, n_blocks)
-    m = data.matrix
+    m = sp.csr_matrix(matrix)
     m = sp.csr_matrix((m.data.astype(VALUE_DTYPE), m.indices.astype(INDEX_DTYPE), m.indptr), shape=m.shape)
-    mt = sp.csr_matrix(m.T)  # items x users, canonical (CSC of m re-read as CSR)
-    mt.sort_indices()
-    ub, ib = bounds(m.shape[0], nb), bounds(m.shape[1], nb)
+    m.sum_duplicates()
+    m.sort_indices()
+    if m.nnz == 0:
+        raise ValueError("no interactions to train on")
+    user_map = IdMap(np.arange(m.shape[0]), "user") if user_map is None else user_map
+    item_map = IdMap(np.arange(m.shape[1]), "item") if item_map is None else item_map
+    if (len(user_map), len(item_map)) != m.shape:
+        raise ValueError(f"id maps ({len(user_map)} users, {len(item_map)} items) do not match the shape {m.shape}")
+    ub = bounds(m.shape[0], nb) if user_edges is None else np.asarray(user_edges, np.int64)
+    ib = bounds(m.shape[1], nb) if item_edges is None else np.asarray(item_edges, np.int64)
+    for name, edges, n in (("user_edges", ub, m.shape[0]), ("item_edges", ib, m.shape[1])):
+        if edges[0] != 0 or edges[-1] != n or np.any(np.diff(edges) <= 0):
+            raise ValueError(f"{name} must rise strictly from 0 to {n}, got {edges.tolist()}")
     users = [block_from_csr(m, s, e) for s, e in zip(ub[:-1], ub[1:])]
-    items = [block_from_csr(mt, s, e) for s, e in zip(ib[:-1], ib[1:])]
+    items = []
+    if item_blocks:
+        mt = sp.csr_matrix(m.T)  # items x users (the CSC of m read as CSR)
+        mt.sort_indices()
+        items = [block_from_csr(mt, s, e) for s, e in zip(ib[:-1], ib[1:])]
+        del mt
     if recoverable:
         keys = Keys("blocks")
         by_user, by_item = put(client, users, keys, "user-block"), put(client, items, keys, "item-block")
     else:
         by_user, by_item = client.scatter(users, hash=False), client.scatter(items, hash=False)
-    return Blocks(client, data.user_map, data.item_map, data.explicit, ub, ib, by_user, by_item)
+    return Blocks(client, user_map, item_map, explicit, ub, ib, by_user, by_item)
 
 
 # ---- from a Dask DataFrame ------------------------------------------------------------------
@@ -363,6 +420,7 @@ __all__ = [
     "as_blocks",
     "from_dask_dataframe",
     "from_interactions",
+    "from_scipy",
     "read_csv",
     "read_parquet",
 ]

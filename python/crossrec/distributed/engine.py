@@ -142,7 +142,7 @@ def solve_block(
     *opposite: np.ndarray,
 ) -> np.ndarray:
     """New rows of one block for the fixed opposite rows (the whole table when ``broadcast``,
-    else the touched rows in column order)."""
+    else the touched rows in column order). ``gram``: the float64 (weighted) Gram sum, implicit."""
     d = X.shape[1]
     if len(block.columns) == 0:
         Y = np.zeros((0, d), np.float32)
@@ -153,6 +153,9 @@ def solve_block(
     X = fresh_float32(X)  # task inputs are shared (and recomputed after a loss): never update them
     threads = task_threads(spec.n_threads)
     m = block.matrix
+    cols = block.columns[m.indices]
+    if spec.implicit and spec.weights is not None:
+        return weighted_implicit_rows(m, Y, spec.column_values(spec.weights, cols), spec, gram, prior, prior_weight)
     if spec.implicit:
         return fz.als_implicit_step(
             m,
@@ -162,23 +165,25 @@ def solve_block(
             alpha=spec.alpha,
             solver=spec.solver,
             cg_steps=spec.cg_steps,
-            gram=gram,
+            gram=None if gram is None else to_float32(gram),
             prior=prior,
             prior_weight=prior_weight,
             n_threads=threads,
             exact_short_rows=spec.exact_short_rows,
         )
-    cols = block.columns[m.indices]
-    data = m.data
-    if len(spec.means) > 1 or spec.means[0][1] != 0.0:
-        data = data - spec.column_values(spec.means, cols).astype(np.float32)
     weights = None if spec.weights is None else spec.column_values(spec.weights, cols).astype(np.float32)
+    offset = spec.column_values(spec.means, cols)
     if spec.biased:
-        f = d - 1
+        # rows [x, b] against [y, 1] on r - offset - c (c: the opposite rows' bias), in double as
+        # crossrec.factorization's biased step computes the targets
+        data = (m.data.astype(np.float64) - offset - Y[m.indices, -1]).astype(np.float32)
         fixed = Y.copy()
-        fixed[:, f] = 1.0
-        data = data - Y[m.indices, f]
+        fixed[:, -1] = 1.0
         Y = fixed
+    elif np.any(offset != 0.0):
+        data = (m.data.astype(np.float64) - offset).astype(np.float32)
+    else:
+        data = m.data
     return fz.als_explicit_step(
         _with_data(m, data),
         Y,
@@ -189,6 +194,17 @@ def solve_block(
         prior_weight=prior_weight,
         n_threads=threads,
     )
+
+
+def weighted_implicit_rows(m, Y, w, spec: StepSpec, gram, prior, prior_weight) -> np.ndarray:
+    """Implicit rows whose entries carry per-domain weights w (CMF with weights != (1, 1)): the
+    exact numpy solver of crossrec's CMF on this block, W = w alpha r, V = w (1 + alpha r)."""
+    from ..transfer.cmf import solve_rows
+
+    r = m.data.astype(np.float64)
+    W = sp.csr_matrix((w * spec.alpha * r, m.indices, m.indptr), shape=m.shape)
+    V = sp.csr_matrix((w * (1.0 + spec.alpha * r), m.indices, m.indptr), shape=m.shape)
+    return solve_rows(W, V, Y, spec.regularization, gram=gram, prior=prior, prior_weight=prior_weight)
 
 
 # ---- client-side orchestration ----------------------------------------------------------------
@@ -213,7 +229,7 @@ class Exchange:
         self.mode = mode
         if mode == "links":
             for b, block in enumerate(self.rows):
-                for j in np.flatnonzero(self.counts[b]):
+                for j in np.flatnonzero(self.counts[b]).tolist():
                     self.positions[(b, int(j))] = self.client.submit(
                         link_positions,
                         block,
@@ -234,7 +250,7 @@ class Exchange:
                 self.client.submit(
                     take_rows, Y[j], self.positions[(b, int(j))], key=self.keys(f"{self.name}-send-rows", step, b, j)
                 )
-                for j in np.flatnonzero(self.counts[b])
+                for j in np.flatnonzero(self.counts[b]).tolist()
             ]
             out.append((False, parts))
         return out
@@ -277,11 +293,11 @@ def choose_exchange(client, mode: str, n_opposite: int, width: int, max_touched:
     return mode
 
 
-def gram(client, Y: Sequence, keys: Keys, step: int, name: str, weight: float = 1.0, extra: Sequence = ()):
-    """Future of the float32 (sum_j weight Y_j^T Y_j) + sum(extra), tree-reduced on the workers."""
-    parts = [client.submit(weighted_gram, weight, y, key=keys(f"{name}-gram-part", step, j)) for j, y in enumerate(Y)]
-    total = tree_sum(client, list(parts) + list(extra), keys, f"{name}-gram-sum", step)
-    return total
+def gram(client, Y: Sequence, keys: Keys, step: int, name: str, weights: Optional[Sequence[float]] = None):
+    """Future of the float64 sum_j w_j Y_j^T Y_j (w_j = 1 by default), tree-reduced on the workers."""
+    w = [1.0] * len(Y) if weights is None else list(weights)
+    parts = [client.submit(weighted_gram, w[j], y, key=keys(f"{name}-gram-part", step, j)) for j, y in enumerate(Y)]
+    return tree_sum(client, parts, keys, f"{name}-gram-sum", step)
 
 
 def half_step(
@@ -290,20 +306,23 @@ def half_step(
     X: Sequence,
     Y: Sequence,
     exchange: Exchange,
-    spec: StepSpec,
+    spec,
     keys: Keys,
     step: int,
     name: str,
     gram_future: Any = None,
     priors: Optional[Sequence] = None,
 ) -> list:
-    """New row-block futures of one side (see the module docstring)."""
-    g32 = client.submit(to_float32, gram_future, key=keys(f"{name}-gram", step)) if gram_future is not None else None
+    """New row-block futures of one side (see the module docstring). ``spec``: one StepSpec, or
+    one per block (CMF: each item block belongs to one domain)."""
+    specs = list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(rows)
     out = []
     for b, (block, x, (bcast, opposite)) in enumerate(zip(rows, X, exchange.inputs(Y, step))):
         p, w = priors[b] if priors is not None else (None, None)
         out.append(
-            client.submit(solve_block, block, x, g32, p, w, spec, bcast, *opposite, key=keys(f"{name}-solve", step, b))
+            client.submit(
+                solve_block, block, x, gram_future, p, w, specs[b], bcast, *opposite, key=keys(f"{name}-solve", step, b)
+            )
         )
     return out
 

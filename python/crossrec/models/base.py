@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import io
-from .._validation import as_csr, as_index_array, check_n_threads, check_positive_int
+from .._validation import as_csr, as_index_array, check_n_threads
 from ..data import IdMap, Interactions
 from ..topn import topn_from_factors, topn_from_scores
 from .params import Params
@@ -39,10 +39,11 @@ class Recommender(Params):
     hyper-parameters in __init__, fitted state in attributes ending with ``_``, ``fit`` returns
     self).
 
-    The base declares no ``fit``, because its argument depends on the kind of model: a
-    single-domain model defines ``fit(data: Interactions)``, a transfer model derives from
-    :class:`crossrec.transfer.TransferRecommender` (``fit(pair: CrossDomain)``). Subclasses
-    register themselves for :func:`crossrec.load` (by module and qualified name)."""
+    ``fit``'s argument depends on the kind of model: a single-domain model defines
+    ``fit(data: Interactions)``, a transfer model derives from
+    :class:`crossrec.transfer.TransferRecommender` (``fit(pair: CrossDomain)``); the base declares
+    ``fit(*args, **kwargs)`` so that either kind overrides it. Subclasses register themselves for
+    :func:`crossrec.load` (by module and qualified name)."""
 
     user_map_: IdMap
     item_map_: IdMap
@@ -52,7 +53,11 @@ class Recommender(Params):
         super().__init_subclass__(**kwargs)
         io.register_model_class(cls)
 
-    # ---- fitting helpers --------------------------------------------------------------
+    # ---- fitting ----------------------------------------------------------------------
+    def fit(self, *args: Any, **kwargs: Any) -> Recommender:  # pragma: no cover - abstract
+        """Train on the data and return self (the signature is the model class's)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define fit")
+
     def _start_fit(self, data: Interactions) -> sp.csr_matrix:
         """Checks the training data and records the id space; returns data.matrix."""
         if not isinstance(data, Interactions):
@@ -174,9 +179,9 @@ class Recommender(Params):
 
         exclude: a users x items CSR of items to skip (default: the training interactions when
         exclude_seen). Rows are padded with -1 / -inf when fewer than n items are eligible.
+        ``n`` is checked once, by :mod:`crossrec.topn` (before any score block is computed).
         """
         self._check_fitted()
-        n = check_positive_int(n, "n")
         user_idx = as_index_array(user_idx, "user_idx", self.n_users_)
         if exclude is None and exclude_seen:
             exclude = self.seen_
@@ -194,6 +199,18 @@ class Recommender(Params):
                 candidates=candidates,
                 n_threads=threads,
             )
+        # Dense scores a block of users at a time. The first call of topn_from_scores is on an
+        # empty block: it checks n (and the exclusion and candidates) before any score is computed,
+        # and gives the (0, n) result when there are no users.
+        i0, s0 = topn_from_scores(
+            np.empty((0, self.n_items_), np.float32),
+            n,
+            exclude=exclude,
+            exclude_rows=user_idx[:0] if exclude is not None else None,
+            candidates=candidates,
+            n_threads=threads,
+        )
+        n = i0.shape[1]
         out_items = np.empty((len(user_idx), n), np.int32)
         out_scores = np.empty((len(user_idx), n), np.float32)
         step = max(1, min(len(user_idx), _SCORE_BLOCK_BYTES // (4 * max(1, self.n_items_))))
@@ -271,7 +288,7 @@ class Recommender(Params):
     def similar_items(self, items, n: int = 10):
         """The n items most similar to each given item (external ids), the item itself excluded."""
         self._check_fitted()
-        idx, scores = self.similar_items_indices(self.item_map_.lookup(items), check_positive_int(n, "n"))
+        idx, scores = self.similar_items_indices(self.item_map_.lookup(items), n)
         return self._ids_of(idx), scores
 
     # ---- persistence ------------------------------------------------------------------

@@ -157,7 +157,7 @@ class Hybrid(Recommender):
         """
         self._check_fitted()
         name, k = parse_metric(metric)
-        if name not in RANKING_METRICS:
+        if name not in RANKING_METRICS or k is None:
             raise ValueError(f"metric must be a ranking metric such as 'ndcg@10', got {metric!r}")
         if not isinstance(validation, Interactions):
             raise ValueError(f"validation must be crossrec.Interactions, got {type(validation).__name__}")
@@ -174,12 +174,12 @@ class Hybrid(Recommender):
         )
         uidx = users[active]
         blocks = self._component_blocks(uidx)
-        grid = np.round(np.arange(0, 1.0001, 0.1), 10) if grid is None else np.asarray(grid, dtype=np.float64)
+        values = np.round(np.arange(0, 1.0001, 0.1), 10) if grid is None else np.asarray(grid, dtype=np.float64)
         if len(blocks) == 1:
             candidates = [self.weights_]
         else:
             candidates = [
-                np.asarray(c) for c in itertools.product(grid, repeat=len(blocks)) if abs(sum(c) - 1.0) < 1e-9
+                np.asarray(c) for c in itertools.product(values, repeat=len(blocks)) if abs(sum(c) - 1.0) < 1e-9
             ]
         if not candidates:
             raise ValueError("grid: no combination of its values sums to 1")

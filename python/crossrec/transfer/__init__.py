@@ -17,7 +17,7 @@ from .content import CrossDomainContent
 from .knn import CrossDomainKNN
 from .mapping import EMCDR
 from .rules import CrossDomainRules
-from .run import Method, TransferResult, default_methods, run
+from .run import Method, TransferResult, default_methods, learning_curve, run
 
 __all__ = [
     "Auto",
@@ -38,6 +38,7 @@ __all__ = [
     "TransferResult",
     "default_methods",
     "diagnose",
+    "learning_curve",
     "linear_cka",
     "presets",
     "run",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -131,7 +131,8 @@ class Auto(Routed):
         lower = explicit
         val = pair.cold_start_split(self.fraction, 0.2, seed=seed + 1)
         src = factor_model(explicit, self.factors, self.iterations, n_threads=threads).fit(pair.source)
-        fitted, trials = {}, []
+        fitted: dict[str, Recommender] = {}
+        trials: list[dict[str, Any]] = []
         for n in names:
             if n != NO_TRANSFER and time.perf_counter() - t_start > budget:
                 trials.append({"candidate": n, "status": "skipped: time budget"})

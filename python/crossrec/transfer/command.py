@@ -24,10 +24,29 @@ def add_parser(sub) -> None:
     p.add_argument("--sep", default="\t", help="field separator (default TAB)")
     p.add_argument("--header", action="store_true", help="the files have a header line")
     p.add_argument("--implicit", action="store_true", help="implicit feedback (ignore a rating column; rank items)")
-    p.add_argument("--fraction", type=float, default=0.5, help="fraction of overlapping users made cold (default 0.5)")
+    p.add_argument(
+        "--shared",
+        choices=("users", "items"),
+        default="users",
+        help="what the two files share: users (default) or items (then cold items are held out)",
+    )
+    p.add_argument(
+        "--fraction", type=float, default=0.5, help="fraction of the overlapping users (items) made cold (default 0.5)"
+    )
+    p.add_argument(
+        "--target-fraction",
+        type=float,
+        default=1.0,
+        help="keep this fraction of each warm user's (item's) target training rows (default 1)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the CIs")
-    p.add_argument("--plot", metavar="PNG", help="also draw the report (needs matplotlib)")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also draw the gain of each method per segment with its CI (needs matplotlib); the "
+        "values per model go to the same name with '-values' before the extension",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -46,12 +65,23 @@ def main(args: argparse.Namespace, out: Optional[TextIO] = None) -> None:
     pair = CrossDomain(
         _read(args.source, args.sep, args.header, args.implicit),
         _read(args.target, args.sep, args.header, args.implicit),
+        shared=args.shared,
     )
     s = pair.summary()
     print(
-        f"{s['n_overlap']} shared users ({s['overlap_fraction_target']:.0%} of the target's); {pair.target!r}", file=out
+        f"{s['n_overlap']} shared {args.shared} ({s['overlap_fraction_target']:.0%} of the target's); {pair.target!r}",
+        file=out,
     )
-    res = run(pair, fraction=args.fraction, seed=args.seed, n_bootstrap=args.bootstrap, progress=not args.no_progress)
+    res = run(
+        pair,
+        fraction=args.fraction,
+        seed=args.seed,
+        n_bootstrap=args.bootstrap,
+        progress=not args.no_progress,
+        target_fraction=args.target_fraction,
+    )
+    if res.entity == "item":
+        print("segments are items (cold: items with no target training data); rows below are per item", file=out)
     print(res.table().to_string(float_format=lambda x: f"{x:.4f}"), file=out)
     print("\ngain over the best target-only baseline (95% bootstrap CI):", file=out)
     cols = ["method", "segment", "metric", "baseline", "value", "baseline_value", "estimate", "low", "high"]
@@ -61,6 +91,8 @@ def main(args: argparse.Namespace, out: Optional[TextIO] = None) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        ax = res.plot()
-        ax.figure.savefig(args.plot, bbox_inches="tight")
-        print(f"plot written to {args.plot}", file=out)
+        res.plot(path=args.plot)
+        root, dot, ext = args.plot.rpartition(".")
+        values = f"{root}-values.{ext}" if dot else f"{args.plot}-values"
+        res.report.plot(path=values)
+        print(f"plots written to {args.plot} and {values}", file=out)

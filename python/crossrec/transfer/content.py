@@ -96,6 +96,8 @@ class CrossDomainContent(TransferRecommender):
     feature_names_ : the vocabulary.
     """
 
+    item_sharing = "native"  # handles both sides itself
+
     def __init__(
         self,
         source_features: Optional[pd.DataFrame] = None,

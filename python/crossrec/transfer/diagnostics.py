@@ -74,10 +74,16 @@ class Diagnosis:
 def diagnose(
     pair: CrossDomain, factors: int = 16, iterations: int = 8, fraction: float = 0.5, seed: int = 0, gain: bool = True
 ) -> Diagnosis:
-    """Relatedness diagnostics (see the module docstring). ``gain=False`` skips the validation fit."""
+    """Relatedness diagnostics (see the module docstring). ``gain=False`` skips the validation fit.
+
+    A pair that shares items is diagnosed on its transposed form (the form the transfer methods
+    fit on it): the measures are then over the overlapping *items* (their mean-centred rating
+    levels, their factor rows, the mapping of item factors, the gain on cold items)."""
     out = dict(pair.summary())
     out.pop("source")
     out.pop("target")
+    if pair.shared == "items":
+        pair = pair.transposed()
     ov = pair.overlap
     a, b = _user_level(pair.source, ov), _user_level(pair.target, ov)
     out["bias_correlation"] = float(np.corrcoef(a, b)[0, 1]) if len(ov) > 2 and a.std() > 0 and b.std() > 0 else 0.0

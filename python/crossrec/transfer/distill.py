@@ -176,7 +176,8 @@ def teacher_svd(
     fac = teacher.scoring_factors(tu)
     if fac is None:
         return None
-    U, V, b = (np.asarray(x, np.float64) if x is not None else None for x in fac)
+    U, V = np.asarray(fac[0], np.float64), np.asarray(fac[1], np.float64)
+    b = None if fac[2] is None else np.asarray(fac[2], np.float64)
     F = U.shape[1]
     A = np.zeros((n_users, F + 2))
     B = np.zeros((n_items, F + 2))
@@ -256,8 +257,8 @@ def distill_epoch(
 
     ``train`` is a users x items CSR (ratings for ``ground_truth="squared"``); the teacher arrays
     come from :func:`teacher_knowledge`; ``loss="none"`` or ``alpha=0`` gives a plain epoch of the
-    student. The result depends on (seed, epoch) only, not on ``n_threads`` (0: as many threads as
-    the work per round justifies, at most all cores). ``teacher_weights``:
+    student. The result depends on (seed, epoch) only, not on ``n_threads`` (0: all usable cores;
+    the kernel uses no more threads than the work per round justifies). ``teacher_weights``:
     the ranking weights from :func:`rank_weights` (computed once per fit instead of every epoch).
     Factor arrays must be float32 and C-contiguous (they are updated in place, never copied).
     """
@@ -286,14 +287,8 @@ def distill_epoch(
         n_negatives,
         seed,
         epoch,
-        _kernel_threads(n_threads),
+        check_n_threads(n_threads),
     )
-
-
-def _kernel_threads(n_threads) -> int:
-    """Validated thread count; 0 stays 0 so that the kernel sizes the team to the work."""
-    check_n_threads(n_threads)
-    return int(n_threads)
 
 
 # ---- the estimator ---------------------------------------------------------------------------
@@ -344,6 +339,10 @@ class Distill(TransferRecommender):
     ground_truth_ : the ground-truth loss used.
     init_ : the initialisation used ("teacher_svd" or "random").
     """
+
+    # The student learns the target domain in the target's own id space from any fitted teacher of
+    # that space, so a pair sharing items needs nothing special (no transposition).
+    item_sharing = "native"
 
     def __init__(
         self,
@@ -415,7 +414,7 @@ class Distill(TransferRecommender):
             "init": check_choice(self.init, "init", INITS),
             "init_std": check_float(self.init_std, "init_std", 0.0),
             "seed": check_seed(self.seed),
-            "n_threads": _kernel_threads(self.n_threads),
+            "n_threads": check_n_threads(self.n_threads),
         }
 
     def _default_lr(self, from_svd: bool) -> float:

@@ -182,6 +182,14 @@ class CrossDomain:
             f"{s['n_target']} target {self.shared}; source={self.source!r}, target={self.target!r})"
         )
 
+    def transposed(self) -> CrossDomain:
+        """Both domains transposed (users <-> items): a pair sharing items becomes a pair sharing
+        users (the shared items play the users) and back. Overlap, shared map and index
+        positions are unchanged, so index ``e`` names the same shared entity in both pairs."""
+        return CrossDomain(
+            self.source.transposed(), self.target.transposed(), "users" if self.shared == "items" else "items"
+        )
+
     def with_target(self, target: Interactions) -> CrossDomain:
         """The same source with another target in the same index space (e.g. a training subset)."""
         if target.user_map is not self.target.user_map or target.item_map is not self.target.item_map:

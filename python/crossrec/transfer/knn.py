@@ -79,6 +79,8 @@ class CrossDomainKNN(TransferRecommender):
     cold_ : bool per shared entity: it has source data and no target training data.
     """
 
+    item_sharing = "native"  # handles both sides itself
+
     def __init__(
         self,
         k: int = 40,

@@ -68,6 +68,8 @@ class CrossDomainRules(TransferRecommender):
     rule_scores_, rule_confidence_ : per rule; n_itemsets_ : itemsets mined.
     """
 
+    item_sharing = "native"  # handles both sides itself
+
     def __init__(
         self,
         min_support: float | int = 0.02,

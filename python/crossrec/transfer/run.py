@@ -4,6 +4,7 @@ transfer method over the best target-only baseline (paired bootstrap confidence 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
+from .._validation import check_float, check_seed
+from ..data import Interactions
 from ..evaluation import Report, evaluate
 from ..models.baseline import Baseline, MostPopular
 from .domains import ColdStartSplit, CrossDomain
@@ -90,13 +93,19 @@ class TransferResult:
     times: dict
     split: ColdStartSplit
     metrics: list = field(default_factory=list)
+    entity: str = "user"
+    target_fraction: float = 1.0
 
     def table(self) -> pd.DataFrame:
         return self.report.table()
 
-    def plot(self, metric: Optional[str] = None, ax=None):
-        """Bar chart per method and segment (needs matplotlib)."""
-        return self.report.plot(metric or self.metrics[0], ax=ax)
+    def plot(self, metric: Optional[str] = None, path=None):
+        """Each transfer method's improvement over the best target-only baseline per segment,
+        with its paired bootstrap interval (see :mod:`crossrec.transfer.plots`); ``path`` saves
+        it (PNG by the extension). Returns the matplotlib Figure."""
+        from .plots import plot_gains
+
+        return plot_gains(self.gains, metric or self.metrics[0], path=path)
 
 
 def _val_score(model, val: ColdStartSplit, metric: str) -> float:
@@ -123,8 +132,16 @@ def run(
     factors: int = 32,
     iterations: int = 10,
     progress: bool = False,
+    target_fraction: float = 1.0,
 ) -> TransferResult:
     """Evaluate transfer methods on ``pair`` under the cold-start protocol.
+
+    A pair that shares *items* is evaluated on its transposed form (:meth:`CrossDomain.transposed`,
+    the form every transfer method fits on such a pair): the cold-start split holds out every
+    target interaction of a seeded fraction of the overlapping *items*, the report's rows (its
+    "users") are the shared items, so ``cold``/``warm`` are item segments and the paired bootstrap
+    resamples items; rating errors are those of the items' test ratings, ranking metrics rank the
+    target's users for each item. ``result.entity`` says which (``"user"`` or ``"item"``).
 
     Parameters
     ----------
@@ -141,12 +158,23 @@ def run(
         training users; the test users are never seen). False: first params of each grid.
     progress : bool
         tqdm progress bar over the fits.
+    target_fraction : float in (0, 1]
+        Keep this fraction of every warm entity's target *training* interactions (seeded, at
+        least one each); the test set and the cold entities do not change. The axis of a learning
+        curve: how the gain of transfer changes with the amount of target data.
     """
+    entity = "user"
+    if isinstance(pair, CrossDomain) and pair.shared == "items":
+        pair, entity = pair.transposed(), "item"
+    target_fraction = check_float(target_fraction, "target_fraction", 0.0, 1.0, strict_min=True)
     explicit = pair.target.explicit
     methods = list(methods) if methods is not None else default_methods(explicit, factors, iterations)
     metrics = list(metrics) if metrics is not None else list(RATING_METRICS if explicit else RANKING_METRICS)
     key, lower_better = metrics[0], metrics[0] in RATING_METRICS
     split = pair.cold_start_split(fraction, test_size, seed)
+    if target_fraction < 1.0:
+        kept = subsample_rows(split.train.target, target_fraction, seed)
+        split = dataclasses.replace(split, train=split.train.with_target(kept))
     shared = _shared(split.train, explicit, factors, iterations)
     rows, chosen = [], {}
     bar = _bar(progress, sum(len(m.grid) if tune and len(m.grid) > 1 else 0 for m in methods) + len(methods))
@@ -184,7 +212,37 @@ def run(
         seed=seed,
     )
     gains = _gains(report, methods, metrics)
-    return TransferResult(report, gains, chosen, pd.DataFrame(rows), times, split, metrics)
+    return TransferResult(report, gains, chosen, pd.DataFrame(rows), times, split, metrics, entity, target_fraction)
+
+
+def learning_curve(
+    pair: CrossDomain,
+    fractions: Sequence[float] = (0.01, 0.05, 0.2, 0.5, 1.0),
+    **run_args: Any,
+) -> pd.DataFrame:
+    """:func:`run` at each ``target_fraction`` (same split seed, so the same cold entities and test
+    set): one row per (target_fraction, method, segment, metric) of the gains table, plus the
+    seconds each run took. Plot it with :func:`crossrec.transfer.plots.plot_learning_curve`."""
+    frames = []
+    for f in fractions:
+        t0 = time.perf_counter()
+        res = run(pair, target_fraction=f, **run_args)
+        g = res.gains.assign(target_fraction=float(f), seconds=time.perf_counter() - t0)
+        frames.append(g)
+    return pd.concat(frames, ignore_index=True)
+
+
+def subsample_rows(data: Interactions, fraction: float, seed: int = 0) -> Interactions:
+    """A seeded ``fraction`` of every user's interactions (rounded, at least one per user with any)."""
+    rng = np.random.default_rng(check_seed(seed))
+    counts = data.user_counts()
+    keys = rng.random(data.nnz)
+    order = np.lexsort((keys, data.users))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(data.nnz, np.int64)
+    rank[order] = np.arange(data.nnz) - np.repeat(starts, counts)
+    keep_n = np.maximum(np.round(fraction * counts), 1).astype(np.int64)
+    return data.subset(rank < keep_n[data.users])
 
 
 def _gains(report: Report, methods: Sequence[Method], metrics: Sequence[str]) -> pd.DataFrame:
@@ -197,7 +255,7 @@ def _gains(report: Report, methods: Sequence[Method], metrics: Sequence[str]) ->
             vals = {b: v for b, v in vals.items() if np.isfinite(v)}
             if not vals:
                 continue
-            best = (min if metric in RATING_METRICS else max)(vals, key=vals.get)
+            best = (min if metric in RATING_METRICS else max)(vals, key=lambda b: vals[b])
             for m in methods:
                 if not m.transfer:
                     continue
