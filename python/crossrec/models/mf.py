@@ -292,7 +292,7 @@ class ALS(_FactorModel):
         hist, values = row.indices, row.data.astype(np.float64)
         f = self.user_factors_.shape[1]
         reg = float(self.regularization)
-        rows = []
+        rows: list[tuple] = []
         if self.implicit:
             Y = self.item_factors_.astype(np.float64)
             conf = 1.0 + float(self.alpha) * np.abs(values)
@@ -315,7 +315,7 @@ class ALS(_FactorModel):
             if biased:
                 rows += [("global mean", None, mu, 1.0, mu), ("item bias", item, None, 1.0, float(self.item_bias_[i]))]
         ids = self.item_map_.ids[hist]
-        rows += top_rows(
+        rows = rows + top_rows(
             [("history item", ids[k], values[k], weights[k], weights[k] * targets[k]) for k in range(len(hist))],
             n,
             "history items",

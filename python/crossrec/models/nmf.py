@@ -105,10 +105,13 @@ class NMF(FactorRatingModel):
         biased = bool(self.biased)
         bu = np.zeros(n_users if biased else 0, np.float32)
         bi = np.zeros(n_items if biased else 0, np.float32)
+        order: Optional[np.ndarray] = None
         if visit_order is not None:
             visit, order = given_order(m, visit_order)
+        elif biased:
+            visit, order = shuffled_rows(m, rng)
         else:
-            visit, order = shuffled_rows(m, rng) if biased else (m, None)
+            visit = m
         by_item = item_major(visit)
         parts = csr_parts(visit)
         # Python owns the loop, in blocks of epochs worth ~0.1 s each: an epoch of a small data set
@@ -119,17 +122,26 @@ class NMF(FactorRatingModel):
             n = min(block, iterations - done)
             sse = _core.nmf_epochs(
                 n,
-                *parts,
-                *by_item,
-                order,
-                P,
-                Q,
-                bu if biased else None,
-                bi if biased else None,
-                self.global_mean_ if biased else 0.0,
+                indptr=parts[0],
+                indices=parts[1],
+                data=parts[2],
+                item_indptr=by_item.indptr,
+                item_indices=by_item.users,
+                item_data=by_item.values,
+                item_pos=by_item.position,
+                user_order=order,
+                P=P,
+                Q=Q,
+                user_bias=bu if biased else None,
+                item_bias=bi if biased else None,
+                global_mean=self.global_mean_ if biased else 0.0,
+                reg_pu=regs["reg_pu"],
+                reg_qi=regs["reg_qi"],
+                reg_bu=regs["reg_bu"],
+                reg_bi=regs["reg_bi"],
+                lr_bu=rates["lr_bu"],
+                lr_bi=rates["lr_bi"],
                 n_threads=threads,
-                **regs,
-                **rates,
             )
             done += n
             if not np.isfinite(sse):

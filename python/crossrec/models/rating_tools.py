@@ -149,6 +149,11 @@ class FactorRatingModel(RatingModel):
     r_ui = mu + b_u + b_i + x_u . y_i, where rows of users or items without a training rating are
     zero, so an unknown user gets mu + b_i and an unknown item mu + b_u (Surprise's rule)."""
 
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+    user_bias_: np.ndarray
+    item_bias_: np.ndarray
+
     def _factors(self, user_idx):
         bias = self.item_bias_ if self.item_bias_.size else None
         return np.ascontiguousarray(self.user_factors_[user_idx]), self.item_factors_, bias
