@@ -22,9 +22,8 @@ sys.path.insert(0, str(REPO / "python"))
 
 import crossrec as cr
 import numpy as np
-from crossrec.transfer._als import TransferALS
 from crossrec.transfer.auto import Auto
-from crossrec.transfer.presets import NO_TRANSFER, als_defaults, auto_candidates
+from crossrec.transfer.presets import NO_TRANSFER, auto_candidates, factor_model
 
 DATA = Path(os.environ.get("CROSSREC_DATA", REPO.parent / "shared" / "data"))
 
@@ -51,7 +50,7 @@ def one(name: str, pair: cr.CrossDomain, fraction: float, budget: float, n_boot:
     t0, c0 = time.perf_counter(), time.process_time()
     auto = Auto(time_budget=budget).fit(split.train)
     auto_s, auto_cpu = time.perf_counter() - t0, time.process_time() - c0
-    src = TransferALS(**als_defaults(explicit, 32, 10)).fit(split.train.source)
+    src = factor_model(explicit, 32, 10).fit(split.train.source)
     models, secs = {"Auto": auto}, {}
     cpu = {}
     for cand, build in auto_candidates(explicit).items():

@@ -14,7 +14,9 @@ iteration (Dask's own transfer_outgoing_bytes_total counters). Same factors (64)
 regularization (0.01), confidence 1 + r, iterations and threads everywhere; implicit gets the
 data 1 + r with alpha = 1 (the same confidences; see bench_als.py).
 
-Run: python benchmarks/bench_distributed.py [--quick] (quick: the 5.2M set, 2 iterations).
+Run: python benchmarks/bench_distributed.py [--quick] (quick: the 5.2M set). 2 iterations: the
+distributed time per iteration is the second one (the first includes planning); single-machine
+times are fit time / iterations (their setup included, as bench_als.py measures them).
 Writes benchmarks/results/distributed{,_quick}.{json,md}. Needs the dask extra and implicit.
 """
 
@@ -58,7 +60,13 @@ def peak_rss_mb() -> float:
 
 
 def worker_peak_mb(dask_worker=None) -> float:  # runs in each worker (client.run)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process (VmHWM). Not ru_maxrss: Linux carries a parent's
+    maxrss across fork + exec, so a spawned worker would report its parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def worker_bytes_out(dask_worker) -> int:
@@ -162,6 +170,26 @@ def run_distributed(m, n_workers, iterations, memory_gb, exchange="auto", cmf=Fa
         lc.close()
 
 
+def task_overhead(memory_gb: float) -> dict:
+    """Seconds per task, from ML-100K (compute negligible) on 1 worker with 2 and 16 blocks per
+    side: (t_16 - t_2) / (tasks_16 - tasks_2)."""
+    m = cr.Interactions.from_pandas(ml100k(), "user", "item").matrix
+    lc, client = cluster(1, 1, memory_gb)
+    try:
+        times = {}
+        for blocks in (2, 16):
+            clock = IterationClock(client)
+            model = crd.ALS(factors=FACTORS, iterations=4, n_blocks=blocks, n_threads=1, client=client, callback=clock)
+            clock.start()
+            model.fit(crd.from_scipy(m, n_blocks=blocks, client=client))
+            times[blocks] = clock.per_iteration()["s_per_iteration"]
+        c = max(0.0, (times[16] - times[2]) / (tasks_per_iteration(16) - tasks_per_iteration(2)))
+        return {"s_per_iteration_2_blocks": times[2], "s_per_iteration_16_blocks": times[16], "c_task_s": c}
+    finally:
+        client.close()
+        lc.close()
+
+
 def two_domains(m: sp.csr_matrix) -> cr.CrossDomain:
     half = m.shape[1] // 2
     s = cr.Interactions.from_scipy(m[:, :half])
@@ -247,9 +275,17 @@ def cost_model(results: dict, m: sp.csr_matrix) -> dict:
     F = flops_per_iteration(m.nnz, n_users, n_items, FACTORS)
     t1 = results["single_machine"]["crossrec_1_thread_s_per_iteration"]
     r = F / t1
-    d1 = results["distributed"]["1_worker"]
-    c_task = max(0.0, (d1["s_per_iteration"] - t1) / tasks_per_iteration(2))
+    c_task = results["task_overhead"]["c_task_s"]
     bw = 1.25e9
+    # the same code on the same machine when it was quiet (bench_als.json, load ~1.2): 5.2M set,
+    # 15 iterations, 1 thread; predictions are given for both rates
+    r_quiet = None
+    als = RESULTS / "als.json"
+    if als.exists():
+        for run in json.loads(als.read_text())["runs"]:
+            if run["data"].startswith("generated"):
+                t = run["fit_s"]["crossrec"] / run["iterations"]
+                r_quiet = flops_per_iteration(run["train_nnz"], run["users"], run["items"], run["factors"]) / t
     d2 = results["distributed"].get("2_workers")
     check = None
     if d2:
@@ -267,7 +303,14 @@ def cost_model(results: dict, m: sp.csr_matrix) -> dict:
     for name, (nnz, nu, ni, zipf) in scenarios.items():
         item_deg = zipf_degrees(int(ni), nnz, zipf)
         user_deg = np.full(int(nu), nnz / nu)
-        for k in (64, 256):
+        for k, rate, label in (
+            (64, r, "this run"),
+            (256, r, "this run"),
+            (64, r_quiet, "quiet"),
+            (256, r_quiet, "quiet"),
+        ):
+            if rate is None:
+                continue
             Fk = flops_per_iteration(nnz, nu, ni, k)
             row = {}
             for P in (1, 8, 32, 100):
@@ -277,7 +320,7 @@ def cost_model(results: dict, m: sp.csr_matrix) -> dict:
                     links = (rows_touched(item_deg, B) + rows_touched(user_deg, B)) * k * 4
                     broadcast = (nu + ni) * k * 4 * P
                     comm = min(links, broadcast) / (bw * P)
-                compute = Fk / (r * P)
+                compute = Fk / (rate * P)
                 overhead = c_task * tasks_per_iteration(B)
                 row[str(P)] = {
                     "s_per_iteration": compute + comm + overhead,
@@ -285,11 +328,16 @@ def cost_model(results: dict, m: sp.csr_matrix) -> dict:
                     "comm_s": comm,
                     "overhead_s": overhead,
                 }
-            preds[f"{name}, {k} factors"] = row
+            preds[f"{name}, {k} factors, flop rate of {label}"] = row
     return {
         "formula": "t(P) = F/(r P) + c_task tasks(P) + bytes(P)/(bw P); "
         "F = (cg+1)(rows k^2 + 4 nnz k) + rows k^2 per iteration; bytes = rows touched x k x 4",
-        "fitted": {"r_flops_per_s_per_core": r, "c_task_s": c_task, "bw_bytes_per_s_assumed": bw},
+        "fitted": {
+            "r_flops_per_s_per_core_this_run": r,
+            "r_flops_per_s_per_core_quiet_machine (bench_als.json)": r_quiet,
+            "c_task_s": c_task,
+            "bw_bytes_per_s_assumed": bw,
+        },
         "check_on_this_machine": check,
         "predictions_s_per_iteration": preds,
         "published": published,
@@ -345,6 +393,7 @@ def markdown(res: dict) -> str:
     cm = res.get("cost_model")
     if cm:
         lines += ["", "## Cost model", "", cm["formula"], "", f"fitted: {json.dumps(cm['fitted'])}", ""]
+        lines += [f"check on this machine: {json.dumps(cm['check_on_this_machine'])}", ""]
         lines += ["| data, factors | 1 worker | 8 | 32 | 100 |", "|---|---|---|---|---|"]
         for name, row in cm["predictions_s_per_iteration"].items():
             lines.append(
@@ -364,9 +413,14 @@ def main(argv=None):
     ap.add_argument("--memory-gb", type=float, default=6.0, help="total worker memory limit (default 6 GB)")
     ap.add_argument("--skip-implicit", action="store_true")
     ap.add_argument("--skip-cmf", action="store_true")
+    ap.add_argument(
+        "--single-machine-json",
+        default=None,
+        help="single-machine results (JSON object) of an earlier run of this script on the same data: skips them",
+    )
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", module="implicit")
-    iterations = args.iterations or (2 if args.quick else 3)
+    iterations = args.iterations or 2
     load_before = os.getloadavg()[0]
     m = generated(args.quick)
     print(f"data: {m.shape[0]} users x {m.shape[1]} items, {m.nnz} interactions", flush=True)
@@ -379,9 +433,9 @@ def main(argv=None):
         "load_before": load_before,
     }
     # single machine: crossrec vs implicit, 1 and 2 threads, same initial factors for implicit
-    data = cr.Interactions.from_scipy(m)
-    sm = {}
-    for threads in (1, 2):
+    data = cr.Interactions.from_scipy(m) if args.single_machine_json is None else None
+    sm = {} if args.single_machine_json is None else json.loads(args.single_machine_json)
+    for threads in (1, 2) if args.single_machine_json is None else ():
         t, model = run_local_als(data, iterations, threads)
         sm[f"crossrec_{threads}_thread{'s' if threads > 1 else ''}_s_per_iteration"] = t
         print("crossrec", threads, t, flush=True)
@@ -397,7 +451,7 @@ def main(argv=None):
         gc.collect()
     del data
     gc.collect()
-    sm["client_peak_mb"] = peak_rss_mb()
+    sm.setdefault("client_peak_mb", peak_rss_mb())
     res["single_machine"] = sm
     # distributed ALS: 1 and 2 worker processes (1 thread per task), then the link exchange
     dist = {}
@@ -416,6 +470,8 @@ def main(argv=None):
             c["distributed"][f"{n_workers}_worker{'s' if n_workers > 1 else ''}"] = out
             print("cmf", n_workers, json.dumps(out), flush=True)
         res["cmf"] = c
+    res["task_overhead"] = task_overhead(args.memory_gb)
+    print("task overhead", res["task_overhead"], flush=True)
     res["cost_model"] = cost_model(res, m)
     res["load_after"] = os.getloadavg()[0]
     topic = "distributed_quick" if args.quick else "distributed"

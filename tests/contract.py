@@ -68,6 +68,26 @@ class ModelContract:
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_allclose(a[1], b[1], rtol=1e-6)
 
+    def test_scoring_protocol(self, fitted, data):
+        # the published protocol (crossrec.models.protocol) agrees with the id-based API
+        from crossrec.models.protocol import Scorer, check_is_fitted
+
+        assert isinstance(fitted, Scorer) and fitted.is_fitted
+        check_is_fitted(fitted)
+        with pytest.raises(cr.NotFittedError):
+            check_is_fitted(self.make_model())
+        u = fitted.user_map_.lookup(["u0", "u3"])
+        ids, _ = fitted.recommend(["u0", "u3"], n=4)
+        idx, _ = fitted.recommend_indices(u, n=4)
+        np.testing.assert_array_equal(fitted.item_ids_[idx], ids)
+        factors = fitted.scoring_factors(u)
+        if factors is not None:
+            U, V, b = factors
+            dense = U @ V.T + (0 if b is None else b)
+            np.testing.assert_allclose(fitted.score_indices(u), dense, rtol=1e-4, atol=1e-4)
+        with pytest.raises(ValueError, match="user_idx"):
+            fitted.score_indices([fitted.n_users_])
+
     def test_deterministic(self, data):
         a = self.make_model().fit(data).recommend(["u2"], n=5)
         b = self.make_model().fit(data).recommend(["u2"], n=5)

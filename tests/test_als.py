@@ -413,14 +413,14 @@ def test_fold_in_equals_a_half_step_on_the_new_rows(implicit):
     rows = sp.csr_matrix(d.matrix[[0, 4, 9]])
     factors, bias = cr.fold_in(model, rows, return_bias=True)
     if implicit:
-        ref = implicit_ref(rows, model.item_factors_, model.regularization, 2.0)
+        ref = implicit_ref(rows, model.item_factors_, model.regularization_, 2.0)
         np.testing.assert_allclose(factors, ref, rtol=1e-4, atol=1e-5)
         np.testing.assert_array_equal(model.recalculate_user(rows), factors)
     else:
         Ya = np.hstack([model.item_factors_, np.ones((d.n_items, 1), np.float32)])
         r = rows.copy()
         r.data = r.data - model.global_mean_ - model.item_bias_[r.indices]
-        ref = explicit_ref(r, Ya, model.regularization)
+        ref = explicit_ref(r, Ya, model.regularization_)
         np.testing.assert_allclose(np.c_[factors, bias], ref, rtol=1e-4, atol=1e-5)
     items, _ = cr.fold_in(model, sp.csr_matrix(d.matrix.T[[1, 2]]), side="items", return_bias=True)
     assert items.shape == (2, 4)

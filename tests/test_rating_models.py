@@ -357,8 +357,9 @@ def test_slope_one_shifts_with_the_ratings(seed, shift, weighted):
     tie often and rounding then breaks the ties differently, so it is not tested this way.)"""
     df = ratings(seed, n_users=8, n_items=6, max_per_user=5)
     shifted = df.assign(rating=df["rating"] + shift)
-    users = np.repeat(df["user"].unique(), 6)[:40]
-    items = np.tile(df["item"].unique(), 8)[: len(users)]
+    u_ids, i_ids = df["user"].unique(), df["item"].unique()
+    users = np.repeat(u_ids, len(i_ids))
+    items = np.tile(i_ids, len(u_ids))
     a = cr.SlopeOne(weighted=weighted, clip=False).fit(interactions(df)).predict(users, items)
     b = cr.SlopeOne(weighted=weighted, clip=False).fit(interactions(shifted)).predict(users, items)
     np.testing.assert_allclose(b, a + shift, atol=1e-4)

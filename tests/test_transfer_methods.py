@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 from crossrec import factorization as fz
 from crossrec.transfer import CMF, EMCDR, FineTune, TransferALS
-from crossrec.transfer._als import solve_rows
+from crossrec.transfer.cmf import solve_rows
 from crossrec.transfer.mapping import apply_mlp_map, fit_linear_map, fit_mlp_map
 
 SMALL = dict(factors=8, iterations=6)
@@ -87,14 +87,15 @@ def test_transfer_als_rows_without_data_sit_on_prior_and_threads_agree(explicit_
     prior = np.random.default_rng(0).normal(size=(tgt.n_users, d)).astype(np.float32)
     a = TransferALS(**SMALL, n_threads=1).fit(tgt, user_prior=prior, user_prior_weight=1.0)
     b = TransferALS(**SMALL, n_threads=2).fit(tgt, user_prior=prior, user_prior_weight=1.0)
-    np.testing.assert_allclose(a.user_factors_, b.user_factors_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.user_rows(), b.user_rows(), rtol=1e-5, atol=1e-6)
     cold = explicit_split.cold_users
-    np.testing.assert_allclose(a.user_factors_[cold], prior[cold], atol=1e-5)  # ALS-WR: no data -> prior
+    np.testing.assert_allclose(a.user_rows()[cold], prior[cold], atol=1e-5)  # ALS-WR: no data -> prior
     with pytest.raises(ValueError, match="user_prior"):
         TransferALS(**SMALL).fit(tgt, user_prior=prior[:, :3], user_prior_weight=1.0)
     with pytest.raises(ValueError, match="user_prior_weight"):
         TransferALS(**SMALL).fit(tgt, user_prior=prior, user_prior_weight=-1.0)
-    with pytest.raises(ValueError, match="regularization"):
+    # regularization 0 is allowed (as in crossrec.ALS); these rows are then singular: a FitError
+    with pytest.raises(cr.FitError, match="regularization"):
         TransferALS(regularization=0).fit(tgt)
 
 
@@ -180,7 +181,7 @@ def test_unrelated_pair_gives_no_cold_gain():
 def test_finetune_cold_rows_are_source_rows_and_warm_rows_follow_pull(explicit_split):
     tr = explicit_split.train
     src = TransferALS(**SMALL).fit(tr.source)
-    ft = FineTune(TransferALS(**SMALL), source_model=src, pull=1.0).fit(tr)
+    ft = FineTune(TransferALS(**SMALL), source_model=src, pull=1.0, cold_rows="source").fit(tr)
     cold = explicit_split.cold_users
     np.testing.assert_array_equal(ft.model_.user_factors_[cold], src.user_factors_[cold])
     assert set(ft.cold_users_.tolist()) == set(cold.tolist())

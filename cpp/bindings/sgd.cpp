@@ -76,8 +76,8 @@ CROSSREC_BINDINGS(sgd) {
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& X_obj,
          const py::object& Y_obj, const py::object& ub, const py::object& ib, float global_mean, float learning_rate,
          float regularization, float bias_regularization, uint64_t epoch, uint64_t seed, const py::object& weights_obj,
-         const py::object& up_t, const py::object& up_w, const py::object& ip_t, const py::object& ip_w,
-         int n_threads) {
+         const py::object& up_t, const py::object& up_w, const py::object& ip_t, const py::object& ip_w, int n_threads,
+         const py::object& ub_t) {
         thread_arg(n_threads);
         require(std::isfinite(global_mean), "global_mean: must be finite");
         require(!data.is_none(), "matrix.data: SGD needs the ratings");
@@ -94,6 +94,16 @@ CROSSREC_BINDINGS(sgd) {
         }
         auto up = prior_arg(up_t, up_w, st.X.shape(0), st.view.f, "user_prior");
         auto ip = prior_arg(ip_t, ip_w, st.Y.shape(0), st.view.f, "item_prior");
+        std::optional<In<float>> bias_target;
+        if (!ub_t.is_none()) {
+          require(static_cast<bool>(st.user_bias), "user_bias_prior: needs user_bias and item_bias");
+          require(static_cast<bool>(up.target),
+                  "user_bias_prior: needs user_prior and user_prior_weight (its weights)");
+          bias_target = float_vector(ub_t, "user_bias_prior");
+          require(bias_target->shape(0) == st.X.shape(0),
+                  "user_bias_prior: expected length " + std::to_string(st.X.shape(0)));
+          st.view.user_bias_target = bias_target->data();
+        }
         double sse = 0.0;
         {
           py::gil_scoped_release release;
@@ -107,6 +117,7 @@ CROSSREC_BINDINGS(sgd) {
           }
           up.validate("user_prior");
           ip.validate("item_prior");
+          if (bias_target) validate_finite(bias_target->data(), bias_target->size(), "user_bias_prior");
           sse = sgd_epoch(mat.view, weights ? weights->data() : nullptr, global_mean, st.view, params, up.view(),
                           ip.view(), n_threads);
         }
@@ -117,7 +128,7 @@ CROSSREC_BINDINGS(sgd) {
       py::arg("learning_rate") = 0.005f, py::arg("regularization") = 0.02f, py::arg("bias_regularization") = 0.02f,
       py::arg("epoch") = 0, py::arg("seed") = 0, py::arg("weights") = py::none(), py::arg("user_prior") = py::none(),
       py::arg("user_prior_weight") = py::none(), py::arg("item_prior") = py::none(),
-      py::arg("item_prior_weight") = py::none(), py::arg("n_threads") = 0,
+      py::arg("item_prior_weight") = py::none(), py::arg("n_threads") = 0, py::arg("user_bias_prior") = py::none(),
       "One stratified SGD epoch of biased MF; updates X, Y and the biases in place; returns sum v e^2.");
 
   m.def(

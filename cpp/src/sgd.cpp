@@ -100,11 +100,14 @@ double sgd_block(const CsrView& m, const float* weights, float mu, const FactorS
     const float e = m.value(p) - pred;
     sse += static_cast<double>(v) * e * e;
     const float ve = v * e;
+    const float wu = prior_weight(up, u), wi = prior_weight(ip, i);
     if (st.user_bias) {
-      st.user_bias[u] += lr * (ve - reg_b * st.user_bias[u]);
+      const float bu = st.user_bias[u];
+      float gb = ve - reg_b * bu;
+      if (st.user_bias_target && wu > 0.0f) gb -= wu * (bu - st.user_bias_target[u]);
+      st.user_bias[u] = bu + lr * gb;
       st.item_bias[i] += lr * (ve - reg_b * st.item_bias[i]);
     }
-    const float wu = prior_weight(up, u), wi = prior_weight(ip, i);
     const float* tu = wu > 0.0f ? up.target + u * f : nullptr;
     const float* ti = wi > 0.0f ? ip.target + i * f : nullptr;
     if (!tu && !ti) {  // the common case, kept branch-free so it vectorises

@@ -357,6 +357,7 @@ def sgd_epoch(
     item_prior: typing.Any = None,
     item_prior_weight: typing.Any = None,
     n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    user_bias_prior: typing.Any = None,
 ) -> float:
     """
     One stratified SGD epoch of biased MF; updates X, Y and the biases in place; returns sum v e^2.

@@ -76,6 +76,16 @@ def prior_args(prior: Any, prior_weight: Any, n_rows: int, n_factors: int, name:
     return p, np.ascontiguousarray(w, dtype=VALUE_DTYPE)
 
 
+def row_prior_args(prior: Any, prior_weight: Any, n_rows: int, n_factors: int, width: int, name: str = "prior"):
+    """:func:`prior_args` for rows of ``width`` columns (factors, then a bias when width > f): a
+    factors-only (n_rows, f) prior gets a zero bias column, so the bias is pulled toward 0 with the
+    row's weight; an (n_rows, width) prior pulls the bias toward its last column."""
+    if prior is not None and width > n_factors and np.shape(prior) == (n_rows, n_factors):
+        pad = np.zeros((n_rows, width - n_factors), VALUE_DTYPE)
+        prior = np.hstack([np.asarray(prior, VALUE_DTYPE), pad])
+    return prior_args(prior, prior_weight, n_rows, width, name)
+
+
 def _raise_failed(failed: int, what: str) -> None:
     if failed:
         raise FitError(
@@ -213,6 +223,56 @@ def als_explicit_step(
     return X
 
 
+def als_biased_step(
+    matrix,
+    Y: np.ndarray,
+    X: np.ndarray,
+    regularization: float,
+    offset: Any = 0.0,
+    weights: Optional[np.ndarray] = None,
+    prior: Optional[np.ndarray] = None,
+    prior_weight: Any = None,
+    n_threads: int = 0,
+) -> np.ndarray:
+    """One explicit ALS half-sweep with biases (the only implementation of the biased sweep: the
+    ALS model, its fold-in and collective factorisation all call it). Rows carry their bias as a
+    last column: X rows ``[x_u, b_u]`` are solved, in place, against the fixed rows ``[y_i, 1]``
+    on the targets ``r_ui - offset - c_i`` where ``c_i`` is the last column of Y (the other
+    side's bias). Row u minimises
+
+        sum_i v_ui (r_ui - offset_ui - c_i - b_u - x_u . y_i)^2 + reg_u ||[x_u, b_u]||^2
+        + prior_weight[u] ||[x_u, b_u] - prior[u]||^2
+
+    (ALS-WR: reg_u = regularization * sum_i v_ui), so the prior covers the bias too.
+
+    Parameters
+    ----------
+    matrix : scipy CSR (n_rows, n_cols) of ratings.
+    Y : (n_cols, f + 1) fixed rows, last column their bias.
+    X : (n_rows, f + 1) float32 C-contiguous, updated in place.
+    offset : scalar (the global mean) or one value per stored entry (e.g. a mean per domain).
+    weights, prior, prior_weight, n_threads : as in :func:`als_explicit_step`.
+    """
+    m = kernel_csr(matrix)
+    X = check_inplace(X)
+    Y = np.ascontiguousarray(Y, dtype=VALUE_DTYPE)
+    if Y.ndim != 2 or Y.shape[1] != X.shape[1] or Y.shape[1] < 2:
+        raise ValueError(f"Y must have shape (n_cols, {X.shape[1]}) with the bias last, got {Y.shape}")
+    if Y.shape[0] != m.shape[1]:
+        raise ValueError(f"Y must have {m.shape[1]} rows (the matrix's columns), got {Y.shape[0]}")
+    offset = np.asarray(offset, dtype=np.float64)
+    if offset.ndim not in (0, 1) or (offset.ndim == 1 and offset.shape != (m.nnz,)):
+        raise ValueError(f"offset must be a scalar or have one value per stored entry ({m.nnz}), got {offset.shape}")
+    target = m.data - offset - Y[m.indices, -1]
+    shifted = sp.csr_matrix((target.astype(VALUE_DTYPE), m.indices, m.indptr), shape=m.shape)
+    shifted.has_canonical_format = True
+    fixed = Y.copy()
+    fixed[:, -1] = 1.0
+    return als_explicit_step(
+        shifted, fixed, X, regularization, weights=weights, prior=prior, prior_weight=prior_weight, n_threads=n_threads
+    )
+
+
 def fold_in(model, rows, side: str = "users", return_bias: bool = False):
     """Factors for users (or items) that were not in training, from their interaction rows,
     without refitting: one exact half-step against the model's fixed item (user) factors.
@@ -269,6 +329,7 @@ def sgd_epoch(
     item_prior=None,
     item_prior_weight=None,
     n_threads: int = 0,
+    user_bias_prior=None,
 ) -> float:
     """One epoch of biased SGD matrix factorisation over every stored rating (in place).
 
@@ -277,6 +338,8 @@ def sgd_epoch(
 
         0.5 v e^2 + 0.5 reg (||x_u||^2 + ||y_i||^2) + 0.5 reg_b (b_u^2 + b_i^2)
         + 0.5 w_u ||x_u - user_prior[u]||^2 + 0.5 w_i ||y_i - item_prior[i]||^2
+
+    [+ 0.5 w_u (b_u - user_bias_prior[u])^2 when ``user_bias_prior`` is given]
 
     (Funk / Koren's biased SVD, as Surprise's SVD). Entries are visited in stratified blocks
     (DSGD): users and items are hashed into 16 groups per epoch, blocks sharing no user or item
@@ -289,6 +352,8 @@ def sgd_epoch(
     X, Y : (n_users, f), (n_items, f) float32 C-contiguous, updated in place.
     user_bias, item_bias : float32 vectors updated in place, or both None (no biases).
     bias_regularization : reg_b, default ``regularization``.
+    user_bias_prior : optional (n_users,) targets of the user biases, pulled with the weights
+        ``user_prior_weight`` (needs the biases and the user prior).
     epoch, seed : select the random streams; pass a new epoch number every epoch.
 
     Returns
@@ -305,6 +370,14 @@ def sgd_epoch(
         weights = np.ascontiguousarray(weights, dtype=VALUE_DTYPE)
         if weights.shape != (m.nnz,):
             raise ValueError(f"weights must have one value per stored entry ({m.nnz}), got shape {weights.shape}")
+    if user_bias_prior is not None:
+        if user_bias is None or up[0] is None:
+            raise ValueError("user_bias_prior needs user_bias/item_bias and user_prior/user_prior_weight (its weights)")
+        user_bias_prior = np.ascontiguousarray(user_bias_prior, dtype=VALUE_DTYPE)
+        if user_bias_prior.shape != (X.shape[0],):
+            raise ValueError(f"user_bias_prior must have shape ({X.shape[0]},), got {user_bias_prior.shape}")
+        if not np.all(np.isfinite(user_bias_prior)):
+            raise ValueError("user_bias_prior holds NaN or infinite values")
     reg = check_float(regularization, "regularization", 0.0)
     reg_b = reg if bias_regularization is None else check_float(bias_regularization, "bias_regularization", 0.0)
     sse = _core.sgd_epoch(
@@ -327,6 +400,7 @@ def sgd_epoch(
         ip[0],
         ip[1],
         check_n_threads(n_threads),
+        user_bias_prior,
     )
     total = float(weights.sum()) if weights is not None else float(m.nnz)
     return sse / total if total > 0 else 0.0

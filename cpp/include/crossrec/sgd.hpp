@@ -33,12 +33,16 @@ struct FactorState {
   float* Y = nullptr;
   float* user_bias = nullptr;  // null: no biases
   float* item_bias = nullptr;
+  // Optional target of the user biases (n_users), pulled with the user prior's weight w_u:
+  // 0.5 w_u (b_u - t_u)^2 (the rating level a transfer method carries over from a source domain).
+  const float* user_bias_target = nullptr;
   int64_t f = 0;
 };
 
 // One epoch of biased SGD over every stored rating r_ui (weight v_ui, default 1), minimising per
 // sample 0.5 v e^2 + 0.5 reg (|x_u|^2 + |y_i|^2) + 0.5 reg_b (b_u^2 + b_i^2)
-//   + 0.5 w_u |x_u - t_u|^2 + 0.5 w_i |y_i - t_i|^2, with e = r - (mu + b_u + b_i + x_u . y_i).
+//   + 0.5 w_u |x_u - t_u|^2 + 0.5 w_i |y_i - t_i|^2 [+ 0.5 w_u (b_u - user_bias_target_u)^2],
+// with e = r - (mu + b_u + b_i + x_u . y_i).
 // Returns sum v e^2 over the epoch (errors before each update).
 double sgd_epoch(const CsrView& ratings, const float* weights, float global_mean, const FactorState& state,
                  const SgdParams& params, const RowPrior& user_prior, const RowPrior& item_prior, int n_threads);

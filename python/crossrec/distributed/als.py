@@ -145,7 +145,7 @@ class DistributedALS(LocalALS):
         self,
         factors: int = 64,
         iterations: int = 15,
-        regularization: float = 0.01,
+        regularization: Optional[float] = None,
         implicit: bool = True,
         alpha: float = 1.0,
         solver: str = "cg",
@@ -194,35 +194,36 @@ class DistributedALS(LocalALS):
         blocks = as_blocks(data, n_blocks=self.n_blocks, client=client)
         f = check_positive_int(self.factors, "factors")
         iterations = check_positive_int(self.iterations, "iterations")
-        reg = check_float(self.regularization, "regularization", 0.0)
+        implicit = self.implicit_for(bool(blocks.explicit))
+        reg = self.regularization_for(implicit)  # None: crossrec.ALS's per-kind default
         alpha = check_float(self.alpha, "alpha", 0.0)
         check_choice(self.solver, "solver", fz.SOLVERS)
         check_positive_int(self.cg_steps, "cg_steps")
         check_choice(self.exchange, "exchange", engine.EXCHANGES)
         threads = 0 if self.n_threads == 0 else check_n_threads(self.n_threads)
         n_users, n_items = blocks.shape
-        biased = not self.implicit and bool(self.use_bias)
+        self.implicit_, self.regularization_ = implicit, reg
+        biased = not implicit and bool(self.use_bias)
         width = f + 1 if biased else f
         keys = Keys("als")
         run = FactorFit(client, blocks, width, self.exchange, keys)
 
         rng = np.random.default_rng(check_seed(self.seed))
-        scale = 0.01 if self.implicit else 0.1
+        scale = 0.01 if implicit else 0.1
         X0 = self._start(user_init, n_users, f, "user_init", rng, scale, blocks.user_bounds, biased)
         Y0 = self._start(item_init, n_items, f, "item_init", rng, scale, blocks.item_bounds, biased)
+        items_first = user_init is not None and item_init is None  # as crossrec.ALS
         X = run.put_rows(X0, blocks.user_bounds, "users-init")
         Y = run.put_rows(Y0, blocks.item_bounds, "items-init")
         del X0, Y0
-        up = fz.prior_args(user_prior, user_prior_weight, n_users, f, "user_prior")
-        ip = fz.prior_args(item_prior, item_prior_weight, n_items, f, "item_prior")
-        if biased:
-            up, ip = _augment(up, n_users), _augment(ip, n_items)
+        up = fz.row_prior_args(user_prior, user_prior_weight, n_users, f, width, "user_prior")
+        ip = fz.row_prior_args(item_prior, item_prior_weight, n_items, f, width, "item_prior")
         up = run.put_priors(up[0], up[1], blocks.user_bounds)
         ip = run.put_priors(ip[0], ip[1], blocks.item_bounds)
 
         mean = blocks.value_sum / blocks.nnz if biased else 0.0
         base = engine.StepSpec(
-            implicit=bool(self.implicit),
+            implicit=implicit,
             regularization=reg,
             alpha=alpha,
             solver=self.solver,
@@ -235,8 +236,11 @@ class DistributedALS(LocalALS):
         state = {"X": X, "Y": Y}
 
         def sweep(it):
+            if items_first:
+                state["Y"] = run.step("items", state["Y"], state["X"], spec_i, it, ip)
             state["X"] = run.step("users", state["X"], state["Y"], spec_u, it, up)
-            state["Y"] = run.step("items", state["Y"], state["X"], spec_i, it, ip)
+            if not items_first:
+                state["Y"] = run.step("items", state["Y"], state["X"], spec_i, it, ip)
             return state["Y"]
 
         run.loop(iterations, sweep, bool(self.show_progress), self.callback, "crossrec.distributed.ALS")
@@ -250,8 +254,11 @@ class DistributedALS(LocalALS):
             X = np.concatenate(list(draw_like_local(rng, n, f, scale, edges)), axis=0)
         else:
             X = np.array(as_factors(given, name), dtype=np.float32, copy=True)
+            if X.shape == (n, f + 1) and biased:  # rows [x, b] as crossrec.ALS takes them
+                return X
             if X.shape != (n, f):
-                raise ValueError(f"{name} must have shape ({n}, {f}), got {X.shape}")
+                allowed = f"({n}, {f})" + (f" or ({n}, {f + 1}) with the bias last" if biased else "")
+                raise ValueError(f"{name} must have shape {allowed}, got {X.shape}")
         return np.hstack([X, np.zeros((n, 1), np.float32)]) if biased else X
 
     def _store(self, blocks: Blocks, Xa, Ya, f, mean, biased) -> None:
@@ -309,11 +316,3 @@ def _plain(value):
         names = LocalALS().get_params()
         return LocalALS(**{k: v for k, v in value.get_params().items() if k in names})
     return value
-
-
-def _augment(prior, n_rows):
-    """Priors on [x, b]: the bias is pulled toward 0 with the row's prior weight (as crossrec.ALS)."""
-    p, w = prior
-    if p is None:
-        return prior
-    return np.ascontiguousarray(np.hstack([p, np.zeros((n_rows, 1), np.float32)])), w

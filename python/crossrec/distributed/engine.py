@@ -173,14 +173,19 @@ def solve_block(
         )
     weights = None if spec.weights is None else spec.column_values(spec.weights, cols).astype(np.float32)
     offset = spec.column_values(spec.means, cols)
-    if spec.biased:
-        # rows [x, b] against [y, 1] on r - offset - c (c: the opposite rows' bias), in double as
-        # crossrec.factorization's biased step computes the targets
-        data = (m.data.astype(np.float64) - offset - Y[m.indices, -1]).astype(np.float32)
-        fixed = Y.copy()
-        fixed[:, -1] = 1.0
-        Y = fixed
-    elif np.any(offset != 0.0):
+    if spec.biased:  # rows [x, b] against [y, 1]: the one biased explicit step of crossrec.ALS
+        return fz.als_biased_step(
+            m,
+            Y,
+            X,
+            spec.regularization,
+            offset=offset,
+            weights=weights,
+            prior=prior,
+            prior_weight=prior_weight,
+            n_threads=threads,
+        )
+    if np.any(offset != 0.0):
         data = (m.data.astype(np.float64) - offset).astype(np.float32)
     else:
         data = m.data

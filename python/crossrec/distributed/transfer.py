@@ -62,11 +62,13 @@ class DistributedFineTune(LocalFineTune):
         model: Optional[Recommender] = None,
         source_model: Optional[Recommender] = None,
         pull: float = 1.0,
+        cold_rows: str = "mapped",
+        map_l2: float = 10.0,
         n_blocks: Optional[int] = None,
         exchange: str = "auto",
         client: Any = None,
     ):
-        super().__init__(model=model, source_model=source_model, pull=pull)
+        super().__init__(model=model, source_model=source_model, pull=pull, cold_rows=cold_rows, map_l2=map_l2)
         self.n_blocks = n_blocks
         self.exchange = exchange
         self.client = client
@@ -76,7 +78,13 @@ class DistributedFineTune(LocalFineTune):
         base = on_cluster(self.model, *args) or DistributedALS(
             n_blocks=self.n_blocks, exchange=self.exchange, client=self.client
         )
-        inner = LocalFineTune(model=base, source_model=on_cluster(self.source_model, *args), pull=self.pull)
+        inner = LocalFineTune(
+            model=base,
+            source_model=on_cluster(self.source_model, *args),
+            pull=self.pull,
+            cold_rows=self.cold_rows,
+            map_l2=self.map_l2,
+        )
         inner.fit(pair)
         for k, v in fitted_state(inner).items():
             setattr(self, k, v)

@@ -20,8 +20,24 @@ from ..explain import factor_weights, frame, top_rows
 from .base import Recommender
 
 
-class _FactorModel(Recommender):
-    """Shared scoring of models with user_factors_, item_factors_ and optional biases."""
+class FactorRecommender(Recommender):
+    """Shared scoring of models with user_factors_, item_factors_ and optional biases, and the
+    hooks the transfer methods use (:mod:`crossrec.transfer`): a model's *user rows* are its user
+    factors followed by the user bias when it has one (``[x_u, b_u]``), so that fine-tuning, EMCDR
+    and the no-transfer baseline carry a user's rating level along with their factors.
+
+    * :meth:`user_width` - columns of a user row (before fitting, given the data kind);
+    * :meth:`user_rows` - the fitted rows; :meth:`set_user_rows` - replace some of them;
+    * ``fit(data, user_init=, user_prior=, user_prior_weight=, item_init=)`` takes rows of that
+      width (or factors only: then biases start at 0 and are pulled toward 0).
+    """
+
+    factors: int
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+    user_bias_: np.ndarray
+    item_bias_: np.ndarray
+    global_mean_: float
 
     def _factors(self, user_idx):
         bias = getattr(self, "item_bias_", None)
@@ -40,14 +56,69 @@ class _FactorModel(Recommender):
     def _item_vectors(self):
         return self.item_factors_
 
-    def _init_factors(self, given, n_rows: int, name: str, rng: np.random.Generator, scale: float) -> np.ndarray:
+    # ---- user rows (the transfer hooks) -----------------------------------------------
+    def has_user_bias(self, explicit_data: bool = True) -> bool:
+        """Whether the model fitted on data of this kind has a user bias (the last row column)."""
+        return False
+
+    def user_width(self, explicit_data: bool = True) -> int:
+        """Columns of a user row when fitted on data of this kind: factors, plus 1 for the user bias."""
+        return check_positive_int(self.factors, "factors") + int(self.has_user_bias(explicit_data))
+
+    def user_rows(self) -> np.ndarray:
+        """(n_users, user_width) float32 copy of the fitted user rows ``[x_u, b_u]`` (no bias column
+        when the model has no user bias)."""
+        self._check_fitted()
+        X = np.asarray(self.user_factors_, np.float32)
+        b = getattr(self, "user_bias_", None)
+        if b is None or not np.size(b):
+            return X.copy()
+        return np.hstack([X, np.asarray(b, np.float32)[:, None]])
+
+    def set_user_rows(self, users, rows) -> FactorRecommender:
+        """Replace the rows (factors and bias) of the user indices ``users`` by ``rows`` (one row or
+        (len(users), user_width)); the arrays are copied first, so a model sharing them with this
+        one is left alone. Returns self."""
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.intp).ravel()
+        n_users = self.user_factors_.shape[0]
+        if users.size and (users.min() < 0 or users.max() >= n_users):
+            raise ValueError(f"users must be user indices in [0, {n_users}), got {users.min()}..{users.max()}")
+        width = self.user_rows().shape[1]
+        rows = np.broadcast_to(np.asarray(rows, np.float32), (users.size, width)) if np.ndim(rows) == 1 else rows
+        rows = np.asarray(rows, np.float32)
+        if rows.shape != (users.size, width):
+            raise ValueError(f"rows must have shape ({users.size}, {width}), got {rows.shape}")
+        if not np.all(np.isfinite(rows)):
+            raise ValueError("rows hold NaN or infinite values")
+        f = self.user_factors_.shape[1]
+        X = np.array(self.user_factors_, np.float32, copy=True)
+        X[users] = rows[:, :f]
+        self.user_factors_ = X
+        if width > f:
+            b = np.array(self.user_bias_, np.float32, copy=True)
+            b[users] = rows[:, f]
+            self.user_bias_ = b
+        return self
+
+    def _init_factors(
+        self, given, n_rows: int, name: str, rng: np.random.Generator, scale: float, width: Optional[int] = None
+    ) -> np.ndarray:
+        """Starting rows: ``given`` (copied; ``factors`` columns, or ``width`` with the bias last) or
+        random N(0, scale^2) factors; returns (n_rows, width) with a zero bias column when width > f."""
         f = check_positive_int(self.factors, "factors")
+        width = f if width is None else width
         if given is None:
-            return (rng.standard_normal((n_rows, f)) * scale).astype(np.float32)
-        x = as_factors(given, name)
-        if x.shape != (n_rows, f):
-            raise ValueError(f"{name} must have shape ({n_rows}, {f}), got {x.shape}")
-        return np.array(x, dtype=np.float32, copy=True)  # never mutate the caller's array
+            x = (rng.standard_normal((n_rows, f)) * scale).astype(np.float32)
+        else:
+            x = as_factors(given, name)
+            if x.shape not in ((n_rows, f), (n_rows, width)):
+                allowed = f"({n_rows}, {f})" + (f" or ({n_rows}, {width}) with the bias last" if width > f else "")
+                raise ValueError(f"{name} must have shape {allowed}, got {x.shape}")
+            x = np.array(x, dtype=np.float32, copy=True)  # never mutate the caller's array
+        if x.shape[1] < width:
+            x = np.hstack([x, np.zeros((n_rows, width - x.shape[1]), np.float32)])
+        return np.ascontiguousarray(x)
 
     def _loop(self, n_epochs: int, step: Callable[[int], None], loss: Callable[[], float]) -> None:
         """Runs step(epoch) n_epochs times with a progress bar and the loss callback. A callback
@@ -77,7 +148,14 @@ def _transpose(m: sp.csr_matrix) -> sp.csr_matrix:
     return fz.kernel_csr(sp.csr_matrix(m.T))
 
 
-class ALS(_FactorModel):
+DEFAULT_REGULARIZATION = {"implicit": 0.01, "explicit": 0.1}
+"""ALS's ridge weight when ``regularization=None``, per feedback kind (the one place it is set).
+Implicit: per row, as the implicit library. Explicit: per rating (ALS-WR); 0.1 is within noise of
+the best value on ML-100K validation splits at 32 factors (0.13) and on Douban book and music; 0.01
+overfits explicit ratings badly (RMSE 1.08 against 0.93 on ML-100K u1)."""
+
+
+class ALS(FactorRecommender):
     """Alternating least squares matrix factorisation.
 
     implicit=True: weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008),
@@ -87,15 +165,19 @@ class ALS(_FactorModel):
 
     implicit=False: explicit ratings, r_ui ~ mu + b_u + b_i + x_u . y_i (biases when use_bias),
     weighted-lambda ridge (ALS-WR: row u's ridge is regularization * its number of ratings, biases
-    included), exact per-row solves; see :func:`crossrec.factorization.als_explicit_step`.
+    included), exact per-row solves; see :func:`crossrec.factorization.als_biased_step`. A user
+    row is ``[x_u, b_u]`` (:meth:`user_rows`), and a prior on it covers the bias as well, so a
+    transfer method carries a user's rating level from a source domain (a row without ratings sits
+    exactly on its prior).
 
     Parameters
     ----------
     factors : latent dimension f.
-    iterations : full sweeps (users then items).
-    regularization : ridge weight (per row for implicit, per rating for explicit; the default suits
-        implicit, explicit wants about 0.1: 0.13 was best on ML-100K validation splits at 32 factors).
-    implicit : feedback type (see above).
+    iterations : full sweeps (users then items; items first when only ``user_init`` is given).
+    regularization : ridge weight (per row for implicit, per rating for explicit); None: the
+        per-kind default :data:`DEFAULT_REGULARIZATION` (0.01 implicit, 0.1 explicit).
+    implicit : feedback type (see above); None: follow the training data (implicit unless the
+        Interactions hold explicit ratings).
     alpha : confidence scale (implicit only).
     solver : "cg" or "cholesky" (implicit only; explicit is always exact).
     cg_steps : CG steps per row and half-sweep.
@@ -108,14 +190,15 @@ class ALS(_FactorModel):
     ----------
     user_factors_, item_factors_ : (n_users, f), (n_items, f) float32.
     global_mean_, user_bias_, item_bias_ : explicit with use_bias only (else 0.0 and empty arrays).
+    implicit_, regularization_ : the feedback kind and ridge weight used.
     """
 
     def __init__(
         self,
         factors: int = 64,
         iterations: int = 15,
-        regularization: float = 0.01,
-        implicit: bool = True,
+        regularization: Optional[float] = None,
+        implicit: Optional[bool] = True,
         alpha: float = 1.0,
         solver: str = "cg",
         cg_steps: int = 3,
@@ -138,9 +221,23 @@ class ALS(_FactorModel):
         self.show_progress = show_progress
         self.callback = callback
 
+    def implicit_for(self, explicit_data: bool) -> bool:
+        """The feedback kind this model uses on data of the given kind (``implicit=None`` follows it)."""
+        return (not explicit_data) if self.implicit is None else bool(self.implicit)
+
+    def has_user_bias(self, explicit_data: bool = True) -> bool:
+        return not self.implicit_for(explicit_data) and bool(self.use_bias)
+
+    def regularization_for(self, implicit: bool) -> float:
+        """The ridge weight used for the given kind (``regularization=None``: the per-kind default)."""
+        if self.regularization is None:
+            return DEFAULT_REGULARIZATION["implicit" if implicit else "explicit"]
+        return check_float(self.regularization, "regularization", 0.0)
+
     @property
     def _biased(self) -> bool:
-        return not self.implicit and bool(self.use_bias)
+        implicit = getattr(self, "implicit_", self.implicit)
+        return not implicit and bool(self.use_bias)
 
     def fit(
         self,
@@ -155,44 +252,57 @@ class ALS(_FactorModel):
     ) -> "ALS":
         """Fit on ``data``.
 
-        user_init / item_init: (n_users, f) / (n_items, f) starting factors (copied). Item
-        factors matter (the first half-sweep solves users); user factors warm-start CG.
-        user_prior, user_prior_weight: (n_users, f) targets and (n_users,) weights (or a scalar):
-        adds weight_u ||x_u - prior_u||^2 to user u's objective at every sweep (weight 0 = plain
-        ALS; with biases the bias is pulled toward 0 by the same weight). item_prior likewise.
+        user_init / item_init: starting rows (copied): (n, f) factors, or for the biased explicit
+        model (n, f + 1) rows with the bias last. With ``item_init`` (or neither) the first
+        half-sweep solves users, so item rows matter and user rows only warm-start CG; with only
+        ``user_init`` the first half-sweep solves items against the given user rows.
+        user_prior, user_prior_weight: (n_users, f) or (n_users, f + 1) targets and (n_users,)
+        weights (or a scalar): adds weight_u ||row_u - prior_u||^2 to user u's objective at every
+        sweep (weight 0 = plain ALS). A factors-only prior pulls the bias toward 0 with the same
+        weight; a (f + 1)-wide prior pulls it toward its last column. item_prior likewise.
         """
         m = fz.kernel_csr(self._start_fit(data))
-        check_positive_int(self.factors, "factors")
+        f = check_positive_int(self.factors, "factors")
         iterations = check_positive_int(self.iterations, "iterations")
-        reg = check_float(self.regularization, "regularization", 0.0)
+        implicit = self.implicit_for(data.explicit)
+        reg = self.regularization_for(implicit)
         check_float(self.alpha, "alpha", 0.0)
         check_choice(self.solver, "solver", fz.SOLVERS)
         check_positive_int(self.cg_steps, "cg_steps")
         threads = check_n_threads(self.n_threads)
         rng = np.random.default_rng(check_seed(self.seed))
+        self.implicit_, self.regularization_ = implicit, reg
         n_users, n_items = m.shape
-        scale = 0.01 if self.implicit else 0.1
-        X = self._init_factors(user_init, n_users, "user_init", rng, scale)
-        Y = self._init_factors(item_init, n_items, "item_init", rng, scale)
-        f = X.shape[1]
-        up = fz.prior_args(user_prior, user_prior_weight, n_users, f, "user_prior")
-        ip = fz.prior_args(item_prior, item_prior_weight, n_items, f, "item_prior")
+        biased = self._biased
+        width = f + 1 if biased else f
+        scale = 0.01 if implicit else 0.1
+        X = self._init_factors(user_init, n_users, "user_init", rng, scale, width)
+        Y = self._init_factors(item_init, n_items, "item_init", rng, scale, width)
+        up = fz.row_prior_args(user_prior, user_prior_weight, n_users, f, width, "user_prior")
+        ip = fz.row_prior_args(item_prior, item_prior_weight, n_items, f, width, "item_prior")
+        items_first = user_init is not None and item_init is None
         mt = _transpose(m)
         # No threadpool_limits here: the kernels use no BLAS, and numpy's BLAS (in the loss only)
         # never runs concurrently with them; scanning the loaded libraries costs ~20 ms per fit.
-        if self.implicit:
-            self._fit_implicit(m, mt, X, Y, reg, up, ip, iterations, threads)
+        if implicit:
+            self._fit_implicit(m, mt, X, Y, reg, up, ip, iterations, threads, items_first)
         else:
-            self._fit_explicit(m, mt, X, Y, reg, up, ip, iterations, threads)
+            self._fit_explicit(m, mt, X, Y, reg, up, ip, iterations, threads, items_first)
         return self
 
     # ---- implicit ---------------------------------------------------------------------
-    def _fit_implicit(self, m, mt, X, Y, reg, up, ip, iterations, threads):
+    def _fit_implicit(self, m, mt, X, Y, reg, up, ip, iterations, threads, items_first):
         kw = dict(alpha=self.alpha, solver=self.solver, cg_steps=self.cg_steps, n_threads=threads)
 
-        def step(_):
+        def users():
             fz.als_implicit_step(m, Y, X, reg, prior=up[0], prior_weight=up[1], **kw)
+
+        def items():
             fz.als_implicit_step(mt, X, Y, reg, prior=ip[0], prior_weight=ip[1], **kw)
+
+        def step(_):
+            for half in (items, users) if items_first else (users, items):
+                half()
 
         def loss():
             return implicit_loss(m, X, Y, reg, self.alpha) / max(m.nnz, 1)
@@ -204,44 +314,35 @@ class ALS(_FactorModel):
         self._loop(iterations, step, loss)
 
     # ---- explicit ---------------------------------------------------------------------
-    def _fit_explicit(self, m, mt, X, Y, reg, up, ip, iterations, threads):
+    def _fit_explicit(self, m, mt, X, Y, reg, up, ip, iterations, threads, items_first):
         biased = self._biased
         mu = float(m.data.mean()) if biased else 0.0
-        n_users, n_items = m.shape
-        f = X.shape[1]
-        if biased:
-            # Augmented rows: users [x_u, b_u] against items [y_i, 1], and the other way round.
-            Xa = np.hstack([X, np.zeros((n_users, 1), np.float32)])
-            Ya = np.hstack([Y, np.zeros((n_items, 1), np.float32)])
-            up = _augment_prior(up, n_users)
-            ip = _augment_prior(ip, n_items)
-        else:
-            Xa, Ya = X, Y
-        r_user = m.data - np.float32(mu)
-        r_item = mt.data - np.float32(mu)
+        f = check_positive_int(self.factors, "factors")
 
-        def step(_):
-            if biased:
-                yfix = Ya.copy()
-                yfix[:, f] = 1.0
-                mu_ = _with_data(m, r_user - Ya[m.indices, f])
-                fz.als_explicit_step(mu_, yfix, Xa, reg, prior=up[0], prior_weight=up[1], n_threads=threads)
-                xfix = Xa.copy()
-                xfix[:, f] = 1.0
-                mi_ = _with_data(mt, r_item - Xa[mt.indices, f])
-                fz.als_explicit_step(mi_, xfix, Ya, reg, prior=ip[0], prior_weight=ip[1], n_threads=threads)
+        def users():
+            if biased:  # rows [x_u, b_u] against [y_i, 1] on r - mu - b_i
+                fz.als_biased_step(m, Y, X, reg, offset=mu, prior=up[0], prior_weight=up[1], n_threads=threads)
             else:
                 fz.als_explicit_step(m, Y, X, reg, prior=up[0], prior_weight=up[1], n_threads=threads)
+
+        def items():
+            if biased:
+                fz.als_biased_step(mt, X, Y, reg, offset=mu, prior=ip[0], prior_weight=ip[1], n_threads=threads)
+            else:
                 fz.als_explicit_step(mt, X, Y, reg, prior=ip[0], prior_weight=ip[1], n_threads=threads)
-            self._store_explicit(Xa, Ya, f, mu, biased)
+
+        def step(_):
+            for half in (items, users) if items_first else (users, items):
+                half()
+            self._store_explicit(X, Y, f, mu, biased)
 
         def loss():
             err = m.data - self._predict_rows(m)
             cu, ci = np.diff(m.indptr), np.diff(mt.indptr)
-            ridge = reg * (cu @ (Xa * Xa).sum(1) + ci @ (Ya * Ya).sum(1))
+            ridge = reg * (cu @ (X * X).sum(1) + ci @ (Y * Y).sum(1))
             return float(err @ err + ridge) / max(m.nnz, 1)
 
-        self._store_explicit(Xa, Ya, f, mu, biased)
+        self._store_explicit(X, Y, f, mu, biased)
         self._loop(iterations, step, loss)
 
     def _store_explicit(self, Xa, Ya, f, mu, biased):
@@ -291,9 +392,10 @@ class ALS(_FactorModel):
         row = data.matrix[u]
         hist, values = row.indices, row.data.astype(np.float64)
         f = self.user_factors_.shape[1]
-        reg = float(self.regularization)
+        implicit = bool(getattr(self, "implicit_", self.implicit))
+        reg = self.regularization_for(implicit)
         rows: list[tuple] = []
-        if self.implicit:
+        if implicit:
             Y = self.item_factors_.astype(np.float64)
             conf = 1.0 + float(self.alpha) * np.abs(values)
             gram = Y.T @ Y + (Y[hist].T * (conf - 1.0)) @ Y[hist] + reg * np.eye(f)
@@ -340,8 +442,10 @@ class ALS(_FactorModel):
                 f"{'items' if side == 'users' else 'users'}), got {rows.shape[1]}"
             )
         f = fixed.shape[1]
-        reg = float(self.regularization)
-        if self.implicit:
+        implicit = getattr(self, "implicit_", self.implicit)
+        reg = getattr(self, "regularization_", None)
+        reg = float(self.regularization_for(bool(implicit)) if reg is None else reg)
+        if implicit:
             X = np.zeros((rows.shape[0], f), np.float32)
             fz.als_implicit_step(rows, fixed, X, reg, alpha=self.alpha, solver="cholesky", n_threads=self._threads())
             return X, np.zeros(rows.shape[0], np.float32)
@@ -357,24 +461,9 @@ def _fold_in_biased(rows, fixed, other_bias, mu, reg, threads):
     """Exact ALS-WR half-step for [x, b] against [y, 1] on ratings minus mu and the fixed biases."""
     f = fixed.shape[1]
     Xa = np.zeros((rows.shape[0], f + 1), np.float32)
-    Ya = np.hstack([fixed, np.ones((fixed.shape[0], 1), np.float32)])
-    r = _with_data(rows, rows.data - np.float32(mu) - other_bias[rows.indices])
-    fz.als_explicit_step(r, Ya, Xa, reg, n_threads=threads)
+    Ya = np.hstack([fixed, np.asarray(other_bias, np.float32)[:, None]])
+    fz.als_biased_step(rows, Ya, Xa, reg, offset=mu, n_threads=threads)
     return np.ascontiguousarray(Xa[:, :f]), np.ascontiguousarray(Xa[:, f])
-
-
-def _with_data(m: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
-    out = sp.csr_matrix((np.asarray(data, np.float32), m.indices, m.indptr), shape=m.shape)
-    out.has_canonical_format = True
-    return out
-
-
-def _augment_prior(prior, n_rows):
-    """Priors on [x, b]: the bias is pulled toward 0 with the row's prior weight."""
-    p, w = prior
-    if p is None:
-        return prior
-    return np.ascontiguousarray(np.hstack([p, np.zeros((n_rows, 1), np.float32)])), w
 
 
 def implicit_loss(m: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float, alpha: float) -> float:
@@ -390,7 +479,7 @@ def implicit_loss(m: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float, al
     return total + reg * float(np.sum(X64 * X64) + np.sum(Y64 * Y64))
 
 
-class MF(_FactorModel):
+class MF(FactorRecommender):
     """Biased matrix factorisation for explicit ratings by SGD (Funk; Koren 2009; Surprise's SVD):
     r_ui ~ mu + b_u + b_i + x_u . y_i. See :func:`crossrec.factorization.sgd_epoch` for the
     per-sample update and the thread-count independent (stratified) schedule.
@@ -442,23 +531,33 @@ class MF(_FactorModel):
         item_prior_weight=None,
         weights=None,
     ) -> "MF":
-        """Fit on ``data``; init and priors as in :meth:`ALS.fit`. weights: optional per-interaction
-        sample weights, aligned with ``data.matrix.data`` (e.g. for distillation)."""
+        """Fit on ``data``; init and priors as in :meth:`ALS.fit` (rows ``[x, b]`` when use_bias:
+        the bias column of user_init / item_init starts the biases, that of user_prior is the
+        target of the user biases, pulled with the same weights). weights: optional
+        per-interaction sample weights, aligned with ``data.matrix.data`` (e.g. for distillation)."""
         m = fz.kernel_csr(self._start_fit(data))
         iterations = check_positive_int(self.iterations, "iterations")
         check_float(self.init_std, "init_std", 0.0)
         threads = check_n_threads(self.n_threads)
         seed = check_seed(self.seed)
         rng = np.random.default_rng(seed)
-        X = self._init_factors(user_init, m.shape[0], "user_init", rng, self.init_std)
-        Y = self._init_factors(item_init, m.shape[1], "item_init", rng, self.init_std)
-        f = X.shape[1]
-        up = fz.prior_args(user_prior, user_prior_weight, m.shape[0], f, "user_prior")
-        ip = fz.prior_args(item_prior, item_prior_weight, m.shape[1], f, "item_prior")
         biased = bool(self.use_bias)
+        f = check_positive_int(self.factors, "factors")
+        width = f + 1 if biased else f
+        Xa = self._init_factors(user_init, m.shape[0], "user_init", rng, self.init_std, width)
+        Ya = self._init_factors(item_init, m.shape[1], "item_init", rng, self.init_std, width)
+        X, Y = np.ascontiguousarray(Xa[:, :f]), np.ascontiguousarray(Ya[:, :f])
+        # a factors-only prior leaves the biases to their own ridge (as the SGD kernel always did)
+        with_bias = width > f and np.ndim(user_prior) == 2 and np.shape(user_prior)[1] == width
+        up = fz.prior_args(user_prior, user_prior_weight, m.shape[0], width if with_bias else f, "user_prior")
+        bias_prior = None
+        if with_bias and up[0] is not None:
+            bias_prior = np.ascontiguousarray(up[0][:, f])
+            up = (np.ascontiguousarray(up[0][:, :f]), up[1])
+        ip = fz.prior_args(item_prior, item_prior_weight, m.shape[1], f, "item_prior")
         self.global_mean_ = float(m.data.mean()) if biased else 0.0
-        self.user_bias_ = np.zeros(m.shape[0] if biased else 0, np.float32)
-        self.item_bias_ = np.zeros(m.shape[1] if biased else 0, np.float32)
+        self.user_bias_ = np.ascontiguousarray(Xa[:, f]) if biased else np.zeros(0, np.float32)
+        self.item_bias_ = np.ascontiguousarray(Ya[:, f]) if biased else np.zeros(0, np.float32)
         self.user_factors_, self.item_factors_ = X, Y
         losses = []
 
@@ -482,6 +581,7 @@ class MF(_FactorModel):
                     ip[0],
                     ip[1],
                     threads,
+                    bias_prior,
                 )
             )
             if not np.isfinite(losses[-1]):
@@ -494,6 +594,9 @@ class MF(_FactorModel):
 
         self._loop(iterations, step, lambda: losses[-1])
         return self
+
+    def has_user_bias(self, explicit_data: bool = True) -> bool:
+        return bool(self.use_bias)
 
     def recalculate_user(self, rows) -> np.ndarray:
         """Factors of new users from their rating rows (see :func:`crossrec.fold_in`)."""
@@ -518,7 +621,7 @@ class MF(_FactorModel):
         return X, np.zeros(rows.shape[0], np.float32)
 
 
-class BPR(_FactorModel):
+class BPR(FactorRecommender):
     """Bayesian personalised ranking (Rendle et al. 2009) for implicit feedback, by SGD with sampled
     negatives; scores x_u . y_i + b_i. See :func:`crossrec.factorization.bpr_epoch`.
 

@@ -91,10 +91,28 @@ class Scorer(Protocol):
 
 @runtime_checkable
 class FactorModel(Scorer, Protocol):
-    """A fitted factor model: user and item rows a transfer method can reuse."""
+    """A fitted factor model: user and item rows a transfer method can reuse.
+
+    A *user row* is the user's factors followed by their bias when the model has one
+    (``[x_u, b_u]``), so a transfer method carries the rating level with the taste.
+    :class:`crossrec.models.mf.FactorRecommender` (ALS, MF, BPR) and ``CMF`` implement it; such a
+    model's ``fit`` also takes ``user_init`` / ``user_prior`` rows of ``user_width`` columns.
+    """
 
     user_factors_: np.ndarray
     item_factors_: np.ndarray
+
+    def user_width(self, explicit_data: bool = True) -> int:
+        """Columns of a user row when fitted on data of this kind (factors, + 1 for a user bias)."""
+        ...
+
+    def user_rows(self) -> np.ndarray:
+        """(n_users, user_width) float32 copy of the fitted user rows."""
+        ...
+
+    def set_user_rows(self, users: Any, rows: Any) -> Any:
+        """Replace the rows of the given user indices (copying the arrays first); returns self."""
+        ...
 
 
 def check_is_fitted(model: Any) -> None:

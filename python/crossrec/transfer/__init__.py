@@ -3,8 +3,8 @@
 ``run(pair, ...)`` evaluates methods under the cold-start protocol; see :mod:`crossrec.transfer.run`.
 """
 
-from ._als import TransferALS
 from . import presets
+from .deprecated import TransferALS
 from .auto import Auto
 from .base import TransferRecommender
 from .baselines import NoTransfer

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, TypeVar
 
-import numpy as np
 
 from ..models.base import Recommender
+from ..models.mf import ALS, FactorRecommender
 from .base import TransferRecommender
 from .domains import CrossDomain
 
@@ -22,7 +22,10 @@ def check_pair(pair, who: str) -> CrossDomain:
     return pair
 
 
-def clone(model: Recommender) -> Recommender:
+M = TypeVar("M", bound=Recommender)
+
+
+def clone(model: M) -> M:
     """An unfitted copy with the same hyper-parameters."""
     return type(model)(**model.get_params())
 
@@ -31,7 +34,7 @@ def is_fitted(model: Optional[Recommender]) -> bool:
     return model is not None and model.is_fitted
 
 
-def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
+def fitted_on(model: M, data, who: str, role: str) -> M:
     """``model`` if already fitted in ``data``'s id space, else a clone fitted on data."""
     if is_fitted(model):
         if len(model.user_map_) != data.n_users or not model.user_map_ == data.user_map:
@@ -40,14 +43,23 @@ def fitted_on(model: Recommender, data, who: str, role: str) -> Recommender:
                 f"pair.{role} (the aligned domain) or pass an unfitted model"
             )
         return model
-    return clone(model).fit(data)
+    fitted = clone(model)
+    fitted.fit(data)
+    return fitted
 
 
-def user_vectors(model: Recommender) -> np.ndarray:
-    """Full user rows of a factor model (incl. an explicit bias column when the model has one)."""
-    if not hasattr(model, "user_factors_"):
-        raise ValueError(f"{type(model).__name__} has no user_factors_; transfer needs a factor model")
-    return np.asarray(model.user_factors_, np.float32)
+def default_factor_model() -> ALS:
+    """The model the transfer methods use when given none: a new unfitted ``crossrec.ALS(factors=32,
+    iterations=10, regularization=0.1, implicit=None, alpha=10.0)`` (the data's own feedback kind;
+    the former ``TransferALS`` defaults)."""
+    return ALS(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0)
+
+
+def check_factor_model(model, who: str, role: str) -> FactorRecommender:
+    """``model`` if it is a crossrec factor model (ALS, MF, BPR), else a ValueError naming it."""
+    if not isinstance(model, FactorRecommender):
+        raise ValueError(f"{who}: {role} must be a crossrec factor model (ALS, MF or BPR), got {type(model).__name__}")
+    return model
 
 
 class Delegating(TransferRecommender):

@@ -9,8 +9,7 @@ import numpy as np
 from ..data import Interactions
 from ..models.base import Recommender
 from ..models.baseline import MostPopular
-from ._als import TransferALS
-from ._common import clone
+from ._common import check_factor_model, clone, default_factor_model
 from .base import TransferRecommender
 from .domains import CrossDomain
 
@@ -25,7 +24,7 @@ class NoTransfer(TransferRecommender):
 
     Parameters
     ----------
-    model : unfitted factor model (default ``TransferALS()``), or one already fitted on the target
+    model : unfitted factor model (default: the transfer default ALS), or one already fitted on the target
         (then used as is; it is not modified).
 
     Attributes
@@ -42,7 +41,7 @@ class NoTransfer(TransferRecommender):
         if not isinstance(data, Interactions):
             raise ValueError(f"NoTransfer.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}")
         self._start_fit(data)
-        base = self.model if self.model is not None else TransferALS()
+        base = self.model if self.model is not None else default_factor_model()
         if base.is_fitted:
             if not base.user_map_ == data.user_map:
                 raise ValueError("NoTransfer: the fitted model was trained in another user id space")
@@ -54,13 +53,9 @@ class NoTransfer(TransferRecommender):
         for k, v in vars(fitted).items():
             setattr(model, k, v)
         if data.explicit and self.has_data_.any():
-            X = np.array(model.user_factors_, np.float32, copy=True)
-            X[~self.has_data_] = X[self.has_data_].mean(0)
-            model.user_factors_ = X
-            if getattr(model, "user_bias_", None) is not None and np.size(model.user_bias_):
-                b = np.array(model.user_bias_, np.float32, copy=True)
-                b[~self.has_data_] = b[self.has_data_].mean()
-                model.user_bias_ = b
+            factor_model = check_factor_model(model, "NoTransfer", "model")
+            rows = factor_model.user_rows()  # factors and bias
+            factor_model.set_user_rows(np.flatnonzero(~self.has_data_), rows[self.has_data_].mean(0))
         self.model_ = model
         self.popular_ = MostPopular().fit(data)
         return self

@@ -89,7 +89,7 @@ def diagnose(
     out["bias_correlation"] = float(np.corrcoef(a, b)[0, 1]) if len(ov) > 2 and a.std() > 0 and b.std() > 0 else 0.0
     src = factor_model(pair.source.explicit, factors, iterations).fit(pair.source)
     tgt = factor_model(pair.target.explicit, factors, iterations).fit(pair.target)
-    S, T = src.user_factors_[ov].astype(np.float64), tgt.user_factors_[ov].astype(np.float64)
+    S, T = src.user_rows()[ov].astype(np.float64), tgt.user_rows()[ov].astype(np.float64)
     out["factor_cka"] = linear_cka(S, T)
     # Held-out R^2 of the ridge map (half the overlapping users fit it, the other half score it).
     rng = np.random.default_rng(seed)

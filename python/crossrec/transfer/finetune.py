@@ -1,109 +1,133 @@
-"""Fine-tuning: start the target model from the source model's user factors and pull toward them."""
+"""Fine-tuning: start the target model from the source model's user rows and pull toward them."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import factorization as fz
-from .._validation import check_float
+from .._validation import check_choice, check_float
 from ..models.base import Recommender
-from ._als import TransferALS
-from ._common import Delegating, check_pair, clone, fitted_on, user_vectors
+from ..models.mf import ALS, FactorRecommender
+from ._common import Delegating, check_pair, check_factor_model, clone, default_factor_model, fitted_on
 from .domains import CrossDomain
+from .mapping import fit_linear_map
 
 
 class FineTune(Delegating):
-    """Parameter transfer by fine-tuning with a ridge pull toward the source factors.
+    """Parameter transfer by fine-tuning with a ridge pull toward the source user rows.
 
-    The target model is initialised with the source model's user factors (random rows of the
-    same scale for users unknown in the source) and trained on the target
-    domain with the prior term ``pull * ||x_u - s_u||^2`` for every user ``u`` with source data
-    (``s_u`` the source user factors). The target item factors are solved first, given the source
-    user factors, so the target item space is expressed in the source's user space. Users cold in
-    the target (source data, no target data) keep their source factors ``s_u`` and so get
-    recommendations; ``pull=0`` is plain re-initialisation (no prior).
+    A user row is the user's factors followed by their bias when the model has one (``[x_u, b_u]``,
+    see :meth:`crossrec.models.mf.FactorRecommender.user_rows`), so the rating level carries over along
+    with the taste. The target model starts from the source model's user rows (random factors of
+    the same scale, bias 0, for users unknown in the source); its item rows are solved first against
+    them, so the target item space is expressed in the source's user space; then it is trained on
+    the target domain with the prior term ``pull * ||row_u - s_u||^2`` for every user ``u`` with
+    source data; ``pull=0`` is plain re-initialisation (no prior).
+
+    Users cold in the target (source data, no target data) get a row derived from their source
+    row: with ``cold_rows="mapped"`` (default) the ridge regression of the fine-tuned target rows
+    on the source rows, learnt on the users warm in both domains, applied to the cold users' source
+    rows (the expected target row given the source row: a user's source bias and factors predict
+    their target ones only in part, and taking them as they are was worse than no transfer on
+    Douban); with ``cold_rows="source"`` the source rows as they are.
 
     Parameters
     ----------
-    model : Recommender or None
-        Unfitted target factor model with the prior hook (``fit(data, user_init=, user_prior=,
-        user_prior_weight=)``). None: ``TransferALS()``.
-    source_model : Recommender or None
+    model : FactorRecommender or None
+        Unfitted target factor model: :class:`crossrec.ALS` (explicit or implicit),
+        :class:`crossrec.MF` or :class:`crossrec.BPR`. None: the transfer default ALS
+        (:func:`crossrec.transfer._common.default_factor_model`).
+    source_model : FactorRecommender or None
         Source factor model of the same kind and size, fitted on ``pair.source`` (or unfitted, or
         None: a clone of ``model`` is fitted on the source inside ``fit``).
     pull : float >= 0
-        Ridge weight toward the source factors (same units as the model's regularization).
+        Ridge weight toward the source rows (same units as the model's regularization).
+    cold_rows : {"mapped", "source"}
+        Rows of the users cold in the target (see above).
+    map_l2 : float >= 0
+        Ridge strength of the map for ``cold_rows="mapped"``.
 
     Attributes
     ----------
     model_ : fitted target model (scores through it); source_model_ : the source model;
-    cold_users_ : shared indices that took their factors straight from the source.
+    cold_users_ : shared indices whose rows came from the source; map_ : {"W", "b"} of the
+    cold-row map (identity for ``cold_rows="source"``, or when fewer than 2 users are warm in both).
     """
 
     def __init__(
-        self, model: Optional[Recommender] = None, source_model: Optional[Recommender] = None, pull: float = 1.0
+        self,
+        model: Optional[Recommender] = None,
+        source_model: Optional[Recommender] = None,
+        pull: float = 1.0,
+        cold_rows: str = "mapped",
+        map_l2: float = 10.0,
     ):
         self.model = model
         self.source_model = source_model
         self.pull = pull
+        self.cold_rows = cold_rows
+        self.map_l2 = map_l2
 
     def fit(self, pair: CrossDomain) -> FineTune:
         pair = check_pair(pair, "FineTune")
         pull = check_float(self.pull, "pull", 0.0)
-        base = self.model if self.model is not None else TransferALS()
+        check_choice(self.cold_rows, "cold_rows", ("mapped", "source"))
+        map_l2 = check_float(self.map_l2, "map_l2", 0.0)
+        base = check_factor_model(self.model if self.model is not None else default_factor_model(), "FineTune", "model")
         self._start_fit(pair.target)
         src = fitted_on(self.source_model if self.source_model is not None else base, pair.source, "FineTune", "source")
-        S = user_vectors(src)
+        S = check_factor_model(src, "FineTune", "source_model").user_rows()
         in_src = pair.source.user_counts() > 0
         in_tgt = pair.target.user_counts() > 0
         target = clone(base)
-        init = S.copy()
-        if init.shape[1] != _user_width(target, pair.target):
+        width = target.user_width(pair.target.explicit)
+        if S.shape[1] != width:
             raise ValueError(
-                f"FineTune: source user factors have {init.shape[1]} columns but the target model "
-                f"needs {_user_width(target, pair.target)}; use the same factors and kind for both"
+                f"FineTune: source user rows have {S.shape[1]} columns but the target model needs {width} "
+                "(factors, plus the bias for explicit biased models); use the same factors and kind for both"
             )
+        f = _n_factors(target)
+        init = S.copy()
         rng = np.random.default_rng(0)
-        init[~in_src] = rng.standard_normal((int((~in_src).sum()), init.shape[1])) * S[in_src].std()
+        init[~in_src, :f] = rng.standard_normal((int((~in_src).sum()), f)) * S[in_src, :f].std()
+        init[~in_src, f:] = 0.0
         weight = np.where(in_src, pull, 0.0)
-        kw = {} if isinstance(target, TransferALS) else {"item_init": _items_for(target, pair.target, init)}
+        # ALS solves its item rows first when given only user rows; the SGD models need them given
+        kw = {} if isinstance(target, ALS) else {"item_init": _items_for(target, pair.target, init)}
         if pull > 0:
             target.fit(pair.target, user_init=init, user_prior=S, user_prior_weight=weight, **kw)
         else:
             target.fit(pair.target, user_init=init, **kw)
         cold = np.flatnonzero(in_src & ~in_tgt).astype(np.int32)
-        X = np.array(target.user_factors_, np.float32, copy=True)
-        X[cold] = S[cold]
-        target.user_factors_ = X
+        both = in_src & in_tgt
+        if self.cold_rows == "mapped" and both.sum() >= 2:
+            W, b = fit_linear_map(S[both].astype(np.float64), target.user_rows()[both].astype(np.float64), map_l2)
+        else:
+            W, b = np.eye(S.shape[1]), np.zeros(S.shape[1])
+        self.map_ = {"W": W, "b": b}
+        target.set_user_rows(cold, S[cold] @ W + b)
         self.model_, self.source_model_, self.cold_users_ = target, src, cold
         return self
 
 
-def _items_for(model: Recommender, data, users: np.ndarray) -> np.ndarray:
-    """Target item factors solved against the source user rows (one ALS half-step), so a model
-    that sweeps users first (crossrec.ALS, MF, BPR) starts in the source's user space instead of
-    overwriting the source rows against random item factors."""
-    params = model.get_params()
-    reg = max(float(params.get("regularization", 0.1)), 1e-3)
-    m = data.matrix
-    Y = np.zeros((m.shape[1], users.shape[1]), np.float32)
-    U = np.ascontiguousarray(users, np.float32)
-    if data.explicit:
-        mt = fz.kernel_csr(m.T.tocsr())
-        centred = sp.csr_matrix((mt.data - np.float32(m.data.mean()), mt.indices, mt.indptr), shape=mt.shape)
-        fz.als_explicit_step(centred, U, Y, reg)
-    else:
-        fz.als_implicit_step(m.T.tocsr(), U, Y, reg, float(params.get("alpha", 1.0)), solver="cholesky")
-    return Y
-
-
-def _user_width(model: Recommender, data) -> int:
-    """Columns of the model's user rows: TransferALS says (factors + explicit bias column); other
-    factor models (crossrec.ALS, MF, BPR) keep biases apart, so their rows are ``factors`` wide
-    and only the factors are transferred (their prior pulls biases toward 0)."""
-    if hasattr(model, "user_width"):
-        return model.user_width(data.explicit)
+def _n_factors(model: FactorRecommender) -> int:
     return int(model.get_params()["factors"])
+
+
+def _items_for(model: FactorRecommender, data, users: np.ndarray) -> np.ndarray:
+    """Target item rows solved against the given user rows (one exact ALS half-step), so an SGD
+    model (MF, BPR) starts in the source's user space: explicit biased rows ``[y_i, b_i]`` against
+    ``[x_u, 1]`` on the ratings minus the mean and the user biases; otherwise factors only."""
+    reg = max(float(model.get_params().get("regularization", 0.1)), 1e-3)
+    mt = fz.kernel_csr(data.matrix.T.tocsr())
+    U = np.ascontiguousarray(users, np.float32)
+    Y = np.zeros((mt.shape[0], U.shape[1]), np.float32)
+    if data.explicit and model.has_user_bias(True):
+        fz.als_biased_step(mt, U, Y, reg, offset=float(data.matrix.data.mean()))
+    elif data.explicit:
+        fz.als_explicit_step(mt, U, Y, reg)
+    else:
+        fz.als_implicit_step(mt, U, Y, reg, solver="cholesky")
+    return Y

@@ -8,8 +8,7 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_positive_int, check_seed
 from ..models.base import Recommender
-from ._als import TransferALS
-from ._common import Delegating, check_pair, clone, fitted_on, user_vectors
+from ._common import Delegating, check_pair, check_factor_model, clone, default_factor_model, fitted_on
 from .domains import CrossDomain
 
 
@@ -99,9 +98,11 @@ class EMCDR(Delegating):
 
     Parameters
     ----------
-    source_model, target_model : Recommender or None
-        Factor models (fitted on ``pair.source`` / ``pair.target`` or unfitted; None:
-        ``TransferALS()``). For explicit models the user bias column is mapped too.
+    source_model, target_model : FactorRecommender or None
+        Factor models (:class:`crossrec.ALS` explicit or implicit, :class:`crossrec.MF`,
+        :class:`crossrec.BPR`), fitted on ``pair.source`` / ``pair.target`` or unfitted; None: the
+        transfer default ALS. The map works on whole user rows (``user_rows``: the factors and,
+        for biased models, the user bias), so a cold user's rating level is mapped too.
     mapping : {"linear", "mlp"}
         Ridge least squares, or a small tanh MLP (with a linear skip) trained by Adam in numpy.
     l2 : float
@@ -143,9 +144,17 @@ class EMCDR(Delegating):
         check_choice(self.mapping, "mapping", ("linear", "mlp"))
         l2 = check_float(self.l2, "l2", 0.0)
         self._start_fit(pair.target)
-        src = fitted_on(self.source_model or TransferALS(), pair.source, "EMCDR", "source")
-        tgt = fitted_on(self.target_model or TransferALS(), pair.target, "EMCDR", "target")
-        S, T = user_vectors(src).astype(np.float64), user_vectors(tgt).astype(np.float64)
+        src = check_factor_model(
+            fitted_on(self.source_model or default_factor_model(), pair.source, "EMCDR", "source"),
+            "EMCDR",
+            "source_model",
+        )
+        tgt = check_factor_model(
+            fitted_on(self.target_model or default_factor_model(), pair.target, "EMCDR", "target"),
+            "EMCDR",
+            "target_model",
+        )
+        S, T = src.user_rows().astype(np.float64), tgt.user_rows().astype(np.float64)
         if self.user_stats:
             S = np.hstack([S, source_stats(pair.source)])
         in_src = pair.source.user_counts() > 0
@@ -172,8 +181,6 @@ class EMCDR(Delegating):
         model = clone(tgt)
         for k, v in vars(tgt).items():
             setattr(model, k, v)
-        X = np.array(tgt.user_factors_, np.float32, copy=True)
-        X[cold] = mapped
-        model.user_factors_ = X
+        model.set_user_rows(cold, mapped)  # copies the arrays: the caller's target model is untouched
         self.model_, self.source_model_, self.cold_users_ = model, src, cold
         return self

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ..models.base import Recommender
-from ._als import TransferALS
+from ..models.mf import ALS
 from .baselines import NoTransfer
 from .cmf import CMF
 from .finetune import FineTune
@@ -25,17 +25,16 @@ Builder = Callable[..., Recommender]
 
 
 def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dict[str, Any]:
-    """Factor model settings per data kind (explicit: ALS-WR ridge per rating; implicit: per row)."""
+    """crossrec.ALS settings of the transfer methods per data kind (explicit: ALS-WR ridge per
+    rating, with biases; implicit: ridge per row, confidence 1 + 10 r)."""
     if explicit:
-        return dict(factors=factors, iterations=iterations, regularization=0.1)
-    return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0)
+        return dict(factors=factors, iterations=iterations, regularization=0.1, implicit=False)
+    return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0, implicit=True)
 
 
-def factor_model(
-    explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0
-) -> Recommender:
-    """The unfitted factor model the transfer methods build on (source, target and target-only)."""
-    return TransferALS(**als_defaults(explicit, factors, iterations), seed=seed, n_threads=n_threads)
+def factor_model(explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0) -> ALS:
+    """The unfitted :class:`crossrec.ALS` the transfer methods build on (source, target and target-only)."""
+    return ALS(**als_defaults(explicit, factors, iterations), seed=seed, n_threads=n_threads)
 
 
 def builders(
