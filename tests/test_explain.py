@@ -114,3 +114,27 @@ def test_rule_explanations_are_the_fired_rules(aggregate):
                 assert set(e["id"]) == fired
             else:
                 assert list(e["part"]) == ["popularity fallback: support - 1"]
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_transfer_explanations_split_off_the_source(explicit):
+    """A cold user's score = the average warm target user + what the source adds; NoTransfer adds
+    nothing (it *is* the average user), and the parts sum to the score for every method."""
+    source, target = cr.datasets.synthetic_pair(
+        n_users=200, n_items_source=80, n_items_target=60, density=0.08, explicit=explicit, seed=2
+    )
+    pair = cr.CrossDomain(source, target, shared="users")
+    split = pair.cold_start_split(fraction=0.5, test_size=0.2, seed=0)
+    item = split.train.target.item_ids[3]
+    cold, warm = split.cold_user_ids[:2], split.warm_user_ids[:2]
+    for model in (cr.transfer.NoTransfer(), cr.transfer.EMCDR(), cr.transfer.CMF(factors=8)):
+        model.fit(split.train)
+        for user in list(cold) + list(warm):
+            e = model.explain(user, item)
+            assert e["contribution"].sum() == pytest.approx(e.attrs["score"], abs=1e-6)
+            assert e.attrs["cold"] == (user in set(cold))
+            if explicit:
+                assert e.attrs["score"] == pytest.approx(float(model.predict([user], [item])[0]), abs=1e-6)
+        if isinstance(model, cr.transfer.NoTransfer):
+            for user in cold:
+                assert model.explain(user, item)["contribution"].iloc[1] == pytest.approx(0.0, abs=1e-5)

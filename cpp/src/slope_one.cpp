@@ -48,7 +48,15 @@ SlopeOneTable slope_one_fit(const CsrView& ratings, const CsrView& by_item, int 
             s.sum[j] += r_ui - static_cast<double>(ratings.data[p]);
           }
         }
-        std::sort(s.touched.begin(), s.touched.end());
+        // Column order: sort the touched columns, or scan the counts when that is cheaper
+        // (dense rows: on ML-100K a row touches most of the catalogue).
+        if (s.touched.size() * 16 > static_cast<size_t>(n_items)) {
+          size_t t = 0;
+          for (int32_t j = 0; j < n_items; ++j)
+            if (s.count[j] > 0) s.touched[t++] = j;
+        } else {
+          std::sort(s.touched.begin(), s.touched.end());
+        }
         Row& row = rows[static_cast<size_t>(i)];
         row.cols = s.touched;
         row.freq.resize(s.touched.size());
