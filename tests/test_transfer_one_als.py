@@ -214,3 +214,15 @@ def test_finetune_with_crossrec_als_is_not_worse_than_no_transfer(relatedness, s
     # what issue 12 measured: the old explicit default (0.01) and source rows copied as they are
     old = FineTune(als(regularization=0.01), als(regularization=0.01).fit(tr.source), cold_rows="source")
     assert cold_rmse(old.fit(tr), split) > base
+
+
+@pytest.mark.parametrize("kind", ["ALS explicit", "MF"])
+def test_distill_takes_a_teacher_fine_tuned_from_any_factor_model(kind, splits):
+    explicit, make = MODELS[kind]
+    split = splits[explicit]
+    tr = split.train
+    teacher = FineTune(make(), source_model=make().fit(tr.source)).fit(tr)
+    student = cr.transfer.Distill(teacher, cr.MF(factors=4), epochs=3, n_threads=1).fit(tr)
+    cold = split.cold_users[:5]
+    assert np.all(np.isfinite(student.predict_indices(cold, np.zeros(len(cold), np.int64))))
+    assert student.user_factors_.shape == (tr.target.n_users, 4)

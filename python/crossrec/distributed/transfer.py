@@ -62,7 +62,7 @@ class DistributedFineTune(LocalFineTune):
         model: Optional[Recommender] = None,
         source_model: Optional[Recommender] = None,
         pull: float = 1.0,
-        cold_rows: str = "mapped",
+        cold_rows: str = "auto",
         map_l2: float = 10.0,
         n_blocks: Optional[int] = None,
         exchange: str = "auto",
@@ -163,7 +163,7 @@ class DistributedCMF(LocalCMF):
         check_choice(self.exchange, "exchange", engine.EXCHANGES)
         h = self._hyper(pair.target.explicit)
         k, implicit, reg = h["k"], h["implicit"], h["reg"]
-        mapped = not implicit and getattr(self, "cold_rows", "source") == "mapped"
+        mapped = not implicit and getattr(self, "cold_rows", "source") in ("auto", "mapped")
         client = get_client(self.client)
         self._start_fit(pair.target)
         Rs, Rt = pair.source.matrix, pair.target.matrix

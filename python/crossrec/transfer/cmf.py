@@ -87,7 +87,7 @@ class CMF(FactorRecommender, TransferRecommender):
     weight scales its whole item-row objective). Scores and predictions are the target domain's.
 
     Users cold in the target have rows fitted to the source term alone. For explicit ratings,
-    ``cold_rows="mapped"`` (default) replaces them by the ridge regression of the shared rows on
+    ``cold_rows="mapped"`` (and the default "auto") replaces them by the ridge regression of the shared rows on
     the source-only rows (one source half-step for every user), learnt on the users warm in both
     domains: the expected shared row given what the source says (as in :class:`FineTune`);
     ``cold_rows="source"`` keeps the source-only rows.
@@ -98,8 +98,9 @@ class CMF(FactorRecommender, TransferRecommender):
         (defaults: the transfer default ALS; ``implicit=None`` follows the data).
     weights : (float, float)
         (w_source, w_target): w_source >= 0, w_target > 0.
-    cold_rows : {"mapped", "source"}
-        Rows of the users cold in the target, explicit data (see above); implicit: always "source".
+    cold_rows : {"auto", "mapped", "source"}
+        Rows of the users cold in the target, explicit data (see above); implicit: always "source"
+        (as :class:`FineTune`'s "auto").
     map_l2 : float >= 0
         Ridge strength of that map.
     model : crossrec.ALS or None
@@ -123,7 +124,7 @@ class CMF(FactorRecommender, TransferRecommender):
         weights=(0.5, 1.0),
         seed: int = 0,
         n_threads: int = 0,
-        cold_rows: str = "mapped",
+        cold_rows: str = "auto",
         map_l2: float = 10.0,
         model: Optional[ALS] = None,
     ):
@@ -169,7 +170,7 @@ class CMF(FactorRecommender, TransferRecommender):
             raise ValueError(f"weights must be a pair (w_source, w_target), got {self.weights!r}")
         ws = check_float(self.weights[0], "weights[0]", 0.0)
         wt = check_float(self.weights[1], "weights[1]", 0.0, strict_min=True)
-        check_choice(self.cold_rows, "cold_rows", ("mapped", "source"))
+        check_choice(self.cold_rows, "cold_rows", ("auto", "mapped", "source"))
         map_l2 = check_float(self.map_l2, "map_l2", 0.0)
         als = self._als()
         k = check_positive_int(als.factors, "factors")
@@ -193,7 +194,7 @@ class CMF(FactorRecommender, TransferRecommender):
         else:
             self.source_global_mean_, self.global_mean_ = float(Rs.data.mean()), float(Rt.data.mean())
             _explicit_sweeps(Rs, Rt, RsT, RtT, X, Ys, Yt, ws, wt, reg, iters, threads)
-            if self.cold_rows == "mapped":
+            if self.cold_rows in ("auto", "mapped"):
                 _map_cold_rows(pair, Rs, X, Ys, reg, map_l2, threads)
         self.user_factors_, self.user_bias_ = _split(X, k)
         self.item_factors_, self.item_bias_ = _split(Yt, k)
