@@ -50,3 +50,25 @@ def pair(request):
 @pytest.fixture(scope="class")
 def fitted_transfer(request, pair):
     return request.cls().make_model().fit(pair)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow (CI runs them)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow") or os.environ.get("CI"):
+        return
+    skip = pytest.mark.skip(reason="slow: runs in CI or with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+#: Lines the fuzz suites add (cases run, crashes, ...), printed after the test results.
+FUZZ_SUMMARY: list = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in FUZZ_SUMMARY:
+        terminalreporter.write_line(line)

@@ -68,6 +68,9 @@ class ModelContract:
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_allclose(a[1], b[1], rtol=1e-6)
 
+    def test_unknown_id_policies(self, fitted, data):
+        check_unknown_id_policies(fitted, data, "u0", self.rating_model)
+
     def test_scoring_protocol(self, fitted, data):
         # the published protocol (crossrec.models.protocol) agrees with the id-based API
         from crossrec.models.protocol import Scorer, check_is_fitted
@@ -116,6 +119,58 @@ def small_pair(seed=0, explicit=True, n_users=50, n_source_items=40, n_target_it
 
 COLD_USERS = ["u0", "u3", "u9"]  # source data only
 WARM_USERS = ["u10", "u25", "u39", "u45"]  # target data (u45: target only)
+
+
+def check_unknown_id_policies(model, data, user, rating_model):
+    """predict / recommend with unknown="raise" | "fallback" | "nan" (the same for every model):
+    ``user`` is a known user of ``data`` (the training data in the model's id space)."""
+    from crossrec.models.biases import fit_biases
+
+    with pytest.raises(ValueError, match="unknown must be one of"):
+        model.recommend([user], n=3, unknown="skip")
+    with pytest.raises(cr.UnknownIdError):
+        model.recommend([user, "nobody"], n=3)
+    known_ids, known_scores = model.recommend([user], n=3)
+    with pytest.warns(cr.FallbackWarning, match=r"1 of 2 users unknown.*'nobody'.*None / NaN"):
+        ids, scores = model.recommend([user, "nobody"], n=3, unknown="nan")
+    np.testing.assert_array_equal(ids[0], known_ids[0])
+    np.testing.assert_allclose(scores[0], known_scores[0], rtol=1e-6)
+    assert list(ids[1]) == [None] * 3 and np.isnan(scores[1]).all()
+    with pytest.warns(cr.FallbackWarning, match="most popular"):
+        ids, scores = model.recommend(["nobody", user], n=3, unknown="fallback")
+    counts = np.bincount(data.matrix.indices, minlength=model.n_items_)
+    order = np.argsort(-counts, kind="stable")[:3]
+    assert sorted(scores[0].tolist(), reverse=True) == sorted(counts[order].astype(float).tolist(), reverse=True)
+    assert set(model.item_map_.lookup(list(ids[0]))) <= set(np.flatnonzero(counts >= counts[order[-1]]))
+    np.testing.assert_array_equal(ids[1], known_ids[0])
+    cand = list(data.item_ids[:4])
+    with pytest.warns(cr.FallbackWarning, match="1 of 5 candidate items unknown"):
+        ids, _ = model.recommend(["nobody"], n=2, items=cand + ["no-such-item"], unknown="fallback")
+    assert set(ids[0]) <= set(cand)
+    items = [data.item_ids[0], data.item_ids[1], "no-such-item"]
+    users = [user, "nobody", user]
+    if not rating_model:
+        import warnings
+
+        try:  # implicit models predict preference scores; ranking-only ones refuse
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                p = model.predict(users, items, unknown="nan")
+        except NotImplementedError:
+            return
+        assert any(issubclass(w.category, cr.FallbackWarning) for w in caught)
+        assert np.isfinite(p[0]) and np.isnan(p[1:]).all()
+        return
+    exact = model.predict([user], items[:1])
+    with pytest.warns(cr.FallbackWarning, match="2 of 3 .user, item. pairs unknown"):
+        p = model.predict(users, items, unknown="nan")
+    np.testing.assert_allclose(p[0], exact[0], rtol=1e-6)
+    assert np.isnan(p[1:]).all()
+    mu, bu, bi = fit_biases(data.matrix, 15.0, 10.0, 1)
+    with pytest.warns(cr.FallbackWarning, match="bias baseline"):
+        p = model.predict(users, items, unknown="fallback")
+    u, i = data.user_index([user])[0], data.item_index([items[1]])[0]
+    np.testing.assert_allclose(p, [exact[0], mu + bi[i], mu + bu[u]], rtol=1e-5)
 
 
 class TransferContract:
@@ -197,6 +252,9 @@ class TransferContract:
         if self.rating_model:
             items = list(fitted_transfer.item_ids_[: len(users)])
             np.testing.assert_allclose(fitted_transfer.predict(users, items), loaded.predict(users, items), rtol=1e-6)
+
+    def test_unknown_id_policies(self, fitted_transfer, pair):
+        check_unknown_id_policies(fitted_transfer, pair.target, WARM_USERS[0], self.rating_model)
 
     def test_same_result_on_1_and_2_threads(self, pair):
         one = self.make_model(n_threads=1).fit(pair)

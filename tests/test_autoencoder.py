@@ -112,7 +112,7 @@ def test_score_history_folds_in_unseen_users():
 
 
 def test_progress_bar_runs(capsys):
-    cr.DenoisingAutoencoder(hidden=4, epochs=2, show_progress=True).fit(small_data())
+    cr.DenoisingAutoencoder(hidden=4, epochs=2, progress=True).fit(small_data())
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,14 @@
 """The crossrec command: demo on generated and real data, info, errors."""
 
+import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
 
 import crossrec as cr
 from crossrec import cli
@@ -56,6 +61,87 @@ def test_info_and_module_entry_point():
     r = subprocess.run([sys.executable, "-m", "crossrec", "info"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert f"crossrec {cr.__version__}" in r.stdout and "OpenMP" in r.stdout
+
+
+def _subcommands():
+    parser = cli.build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(action.choices)
+
+
+def test_help_of_every_sub_command(capsys):
+    names = _subcommands()
+    assert {"demo", "info", "transfer"} <= set(names)
+    for argv in (["--help"], ["-h"], *([name, "--help"] for name in names)):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(argv)
+        assert exc.value.code == 0, argv
+        out = capsys.readouterr().out
+        assert out.startswith("usage: crossrec"), argv
+
+
+def test_help_through_the_module_entry_point():
+    env = dict(os.environ, PYTHONPATH=str(Path(cr.__file__).parents[1]))
+    r = subprocess.run(
+        [sys.executable, "-m", "crossrec", "--help"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "transfer" in r.stdout
+
+
+def _pair_files(tmp_path, header=False, duplicate=False):
+    rng = np.random.default_rng(0)
+    paths = []
+    for name in ("source", "target"):
+        rows = [
+            (f"u{u}", f"{name}{i}", int(rng.integers(1, 6))) for u in range(30) for i in range(8) if rng.random() < 0.6
+        ]
+        if duplicate:
+            rows.append(rows[0])
+        df = pd.DataFrame(rows, columns=["user", "item", "rating"])
+        path = tmp_path / f"{name}.tsv"
+        df.to_csv(path, sep="\t", header=header, index=False)
+        paths.append(str(path))
+    return paths
+
+
+def test_transfer_plot_checked_before_work(tmp_path, capsys, monkeypatch):
+    source, target = _pair_files(tmp_path)
+    bad = str(tmp_path / "no" / "such" / "folder" / "out.png")
+    called = []
+    monkeypatch.setattr("crossrec.transfer.command.run", lambda *a, **k: called.append(1))
+    assert cli.main(["transfer", "--source", source, "--target", target, "--plot", bad, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--plot" in err and "does not exist" in err and not called
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    ok = str(tmp_path / "out.png")
+    assert cli.main(["transfer", "--source", source, "--target", target, "--plot", ok, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "matplotlib" in err and "crossrec[plot]" in err and not called
+
+
+def test_transfer_header_without_flag_names_file_and_flag(tmp_path, capsys):
+    source, target = _pair_files(tmp_path, header=True)
+    assert cli.main(["transfer", "--source", source, "--target", target, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert source in err and "--header" in err
+
+
+def test_transfer_duplicates_agree_with_the_library(tmp_path, capsys, monkeypatch):
+    source, target = _pair_files(tmp_path, duplicate=True)
+    assert cli.main(["transfer", "--source", source, "--target", target, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "duplicate" in err and "--duplicates" in err and source in err
+    seen = []
+    monkeypatch.setattr(
+        "crossrec.transfer.command.run",
+        lambda pair, **k: seen.append(pair) or (_ for _ in ()).throw(ValueError("stop")),
+    )
+    assert cli.main(["transfer", "--source", source, "--target", target, "--duplicates", "last", "--no-progress"]) == 2
+    assert len(seen) == 1
 
 
 def test_demo_and_transfer_use_the_same_cold_start_split():

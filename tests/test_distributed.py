@@ -189,7 +189,7 @@ def test_table_too_large_for_a_worker_fails_before_work(client):
 @pytest.mark.parametrize("explicit", [True, False])
 def test_finetune_equals_single_machine(client, tmp_path, explicit):
     s, t = cr.datasets.synthetic_pair(200, 120, 100, explicit=explicit, density=0.06, overlap=0.8, seed=1)
-    pair = cr.CrossDomain(source=s, target=t, shared="users")
+    pair = cr.CrossDomain(source=s, target=t, shared="users").cold_start_split(fraction=0.3, seed=0).train
     # implicit: Cholesky rows (CG rows agree to CG truncation only where a block picks the exact
     # short-row path differently from the whole matrix; see test_als_long_tail_with_priors_and_short_rows)
     kw = dict(factors=6, iterations=2, implicit=not explicit, regularization=0.1, seed=2, solver="cholesky")
@@ -210,7 +210,9 @@ def test_finetune_equals_single_machine(client, tmp_path, explicit):
 @pytest.mark.parametrize("explicit, weights", [(True, (0.5, 1.0)), (False, (1.0, 1.0)), (False, (0.5, 1.0))])
 def test_cmf_equals_single_machine(client, tmp_path, explicit, weights):
     s, t = cr.datasets.synthetic_pair(200, 120, 100, explicit=explicit, density=0.06, overlap=0.8, seed=1)
-    pair = cr.CrossDomain(source=s, target=t, shared="users")
+    # users cold in the target (all their target rows held out): explicit CMF maps their rows
+    pair = cr.CrossDomain(source=s, target=t, shared="users").cold_start_split(fraction=0.3, seed=0).train
+    assert ((pair.source.user_counts() > 0) & (pair.target.user_counts() == 0)).any()
     kw = dict(factors=6, iterations=2, regularization=0.1, seed=2, weights=weights)
     ref = cr.transfer.CMF(**kw).fit(pair)
     got = crd.CMF(**kw, n_blocks=3, exchange="links").fit(pair)

@@ -9,15 +9,20 @@ import pytest
 
 import crossrec as cr
 from crossrec import io
+from crossrec.schema import Json, Model
 
 
-def fitted_baseline(user_ids=None, item_ids=None):
+def fitted_baseline_data(user_ids=None, item_ids=None):
     rng = np.random.default_rng(0)
     users = user_ids if user_ids is not None else [f"user-{k}" for k in range(12)]
     items = item_ids if item_ids is not None else [f"item/{k}" for k in range(9)]
     rows = [(u, i, float(rng.integers(1, 6))) for u in users for i in items if rng.random() < 0.5]
     df = pd.DataFrame(rows, columns=["u", "i", "r"])
-    return cr.Baseline(reg_user=3.0, iterations=4).fit(cr.Interactions.from_pandas(df, "u", "i", "r"))
+    return cr.Interactions.from_pandas(df, "u", "i", "r")
+
+
+def fitted_baseline(user_ids=None, item_ids=None):
+    return cr.Baseline(reg_user=3.0, iterations=4).fit(fitted_baseline_data(user_ids, item_ids))
 
 
 @pytest.mark.parametrize("ids", [None, ([3, 1, 2, 10, 7, 8, 9, 11, 12, 13, 14, 15], list(range(100, 109)))])
@@ -50,8 +55,8 @@ def test_save_overwrites_atomically(tmp_path):
 
 def test_failed_save_leaves_no_temp_file(tmp_path):
     model = fitted_baseline()
-    model.extra_ = object()  # fitted state that cannot be stored without pickle
-    with pytest.raises(cr.ModelFileError, match="without pickle"):
+    model.extra_ = object()  # fitted state that is not declared (and could not be stored without pickle)
+    with pytest.raises(cr.ModelFileError, match="extra_"):
         model.save(tmp_path / "m.crossrec")
     assert os.listdir(tmp_path) == []
 
@@ -169,8 +174,14 @@ def test_missing_file(tmp_path):
         cr.load(tmp_path / "absent.crossrec")
 
 
+class BaselineWithExtras(cr.Baseline):
+    """A model whose declared state holds JSON containers and a nested model."""
+
+    state_schema = {**cr.Baseline.state_schema, "history_": Json(), "info_": Json(), "inner_": Model()}
+
+
 def test_nested_models_and_containers_round_trip(tmp_path):
-    m = fitted_baseline()
+    m = BaselineWithExtras(reg_user=3.0, iterations=4).fit(fitted_baseline_data())
     m.history_ = [1.0, 2.5]
     m.info_ = {"a": np.arange(3), "b": (1, "x")}
     m.inner_ = cr.MostPopular().fit(cr.Interactions.from_arrays(["p", "q"], ["i", "j"]))
@@ -181,6 +192,73 @@ def test_nested_models_and_containers_round_trip(tmp_path):
     assert back.info_["b"] == (1, "x")
     assert isinstance(back.inner_, cr.MostPopular)
     np.testing.assert_array_equal(back.inner_.popularity_, m.inner_.popularity_)
+
+
+def test_undeclared_state_is_refused_at_save_and_at_load(tmp_path):
+    m = fitted_baseline()
+    m.extra_ = np.arange(3)
+    with pytest.raises(cr.ModelFileError, match="extra_"):
+        m.save(tmp_path / "m.crossrec")
+    assert os.listdir(tmp_path) == []
+    del m.extra_
+    m.save(tmp_path / "m.crossrec")
+    header, arrays = io.read_model_file(tmp_path / "m.crossrec")
+    header["model"]["state"]["extra_"] = {"__array__": "x"}
+    arrays["x"] = np.arange(3)
+    io.write_model_file(tmp_path / "m.crossrec", {"model": header["model"]}, arrays)
+    with pytest.raises(cr.ModelFileError, match="unexpected fitted attribute.*extra_"):
+        cr.load(tmp_path / "m.crossrec")
+
+
+def test_issue_repro_out_of_range_index_is_a_model_file_error(tmp_path):
+    """Issue 13: a valid container with index -1 in ItemKNN's stored ratings corrupted the heap."""
+    d = cr.Interactions.from_pandas(
+        pd.DataFrame({"user": [1, 1, 2, 2, 3], "item": [1, 2, 2, 3, 1], "rating": [5.0, 3, 4, 2, 1]}), rating="rating"
+    )
+    for model in (cr.ItemKNN(k=2), cr.UserKNN(k=2), cr.EASE()):
+        path = tmp_path / "k.crossrec"
+        model.fit(d).save(path)
+        for bad in (-1, 3, 2**31 - 1):
+            header, arrays = io.read_model_file(path)
+            key = "state.ratings_.indices" if "state.ratings_.indices" in arrays else "state.train_matrix_.indices"
+            arrays[key][0] = bad
+            io.write_model_file(path, {"model": header["model"]}, arrays)
+            with pytest.raises(cr.ModelFileError, match="column index"):
+                cr.load(path)
+
+
+def test_save_follows_umask_and_keeps_an_existing_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "m.crossrec"
+        fitted_baseline().save(path)
+        assert (os.stat(path).st_mode & 0o777) == 0o644  # like open(path, "w") under umask 022
+        os.chmod(path, 0o640)
+        fitted_baseline().save(path)
+        assert (os.stat(path).st_mode & 0o777) == 0o640  # an overwrite keeps the file's mode
+        os.umask(0o077)
+        other = tmp_path / "private.crossrec"
+        fitted_baseline().save(other)
+        assert (os.stat(other).st_mode & 0o777) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_save_removes_temporaries_of_killed_saves(tmp_path):
+    import subprocess
+    import sys
+
+    # a process that dies: its pid names a temporary that nobody will finish
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".crossrec-{int(dead.stdout)}-abc.tmp"
+    stale.write_bytes(b"x" * 100)
+    old_style = tmp_path / ".crossrec-zz1.tmp"  # owner unknown and old
+    old_style.write_bytes(b"x")
+    os.utime(old_style, (0, 0))
+    live = tmp_path / f".crossrec-{os.getppid()}-live.tmp"  # a save under way in a live process
+    live.write_bytes(b"x")
+    fitted_baseline().save(tmp_path / "m.crossrec")
+    assert sorted(os.listdir(tmp_path)) == sorted(["m.crossrec", live.name])
 
 
 def test_file_names_the_class_fully(saved):
@@ -229,7 +307,7 @@ def test_load_checks_the_restored_state(saved):
     key = header["model"]["state"]["item_map_"]["__ids__"]
     arrays[key] = arrays[key][:-1]
     write_with_header(saved, header, arrays)
-    with pytest.raises(cr.ModelFileError, match="seen_ has shape"):
+    with pytest.raises(cr.ModelFileError, match="seen_ has 9 along axis 1; expected 'items' = 8"):
         cr.load(saved)
 
 

@@ -130,6 +130,9 @@ def test_evaluate_attack_measures_shift_and_hit_rate():
     assert np.all(np.diff(t["prediction_shift"]) > 0) and t["prediction_shift"].iloc[0] > 0
     assert np.all(t["hit_rate"] >= t["hit_rate_before"])
     assert t["hit_rate"].iloc[-1] > 0.5 and res.majority_size == t.loc[t["hit_rate"] > 0.5, "n_profiles"].min()
+    assert "majority at" in repr(res) and len(repr(res)) < 300
+    attack = inject(data, "average", target_item=target, n_profiles=50, filler_size=8)
+    assert repr(attack).startswith("Attack(50 fake users") and len(repr(attack)) < 300
     # ranking-only model: no prediction shift
     res2 = evaluate_attack(lambda: cr.EASE(l2=50), data, target_item=target, sizes=[0.3], filler_size=8)
     assert np.isnan(res2.table["prediction_shift"]).all() and res2.table["hit_rate"].iloc[0] > 0

@@ -265,6 +265,10 @@ def test_run_reports_gains_per_segment_and_tunes_on_validation():
     cold_best = res.gains[(res.gains.segment == "cold") & (res.gains.metric == "rmse")].value.min()
     base = min(table.loc[(b, "cold"), "rmse"] for b in ("bias", "popular", "target ALS", "target-only"))
     assert cold_best < base
+    # print(res) summarises instead of dumping every user id of the split
+    text = repr(res)
+    assert len(text) < 600 and "cold" in text and "fine-tune" in text, text
+    assert len(repr(res.split)) < 300
 
 
 def test_finetune_and_emcdr_accept_crossrec_als(implicit_split):

@@ -188,7 +188,7 @@ def test_als_follows_the_data_kind_and_defaults_per_kind(splits):
     b = cr.ALS(factors=4, iterations=2, implicit=None).fit(implicit)
     assert (a.implicit_, b.implicit_) == (False, True)
     assert a.regularization_ == cr.models.mf.DEFAULT_REGULARIZATION["explicit"] == 0.1
-    assert b.regularization_ == cr.models.mf.DEFAULT_REGULARIZATION["implicit"] == 0.01
+    assert b.regularization_ == cr.models.mf.DEFAULT_REGULARIZATION["implicit"] == 1.0
     assert a.user_rows().shape[1] == 5 and b.user_rows().shape[1] == 4
     assert cr.ALS(factors=4, regularization=0.3).fit(explicit).regularization_ == 0.3
 

@@ -5,7 +5,7 @@ Only public names live here; see the modules for the implementations.
 
 from . import datasets, factorization, io, itemsets, metrics, robustness, similarity, split, transfer
 from .data import IdMap, Interactions
-from .errors import CrossrecError, FitError, ModelFileError, NotFittedError, UnknownIdError
+from .errors import CrossrecError, FallbackWarning, FitError, ModelFileError, NotFittedError, UnknownIdError
 from .evaluation import Gain, Report, evaluate
 from .factorization import fold_in
 from .models.autoencoder import DenoisingAutoencoder
@@ -39,6 +39,7 @@ __all__ = [
     "CrossrecError",
     "DenoisingAutoencoder",
     "EASE",
+    "FallbackWarning",
     "FitError",
     "FrequentItemsets",
     "Gain",

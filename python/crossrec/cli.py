@@ -206,7 +206,8 @@ def info(out: Optional[TextIO] = None) -> None:
         print(f"data sets: not found ({exc})", file=out)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``crossrec`` command (every sub-command registered)."""
     parser = argparse.ArgumentParser(prog="crossrec", description="crossrec: cross-domain recommender systems")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run an end-to-end cold-start transfer job and print a results table")
@@ -218,6 +219,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .transfer import command as transfer_command
 
     transfer_command.add_parser(sub)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -225,6 +231,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 parser.error("--seed must be >= 0")
             run_demo(args.data, args.seed, args.quick, progress=not args.no_progress)
         elif args.command == "transfer":
+            from .transfer import command as transfer_command
+
             transfer_command.main(args)
         else:
             info()

@@ -269,6 +269,21 @@ class Interactions:
     ) -> "Interactions":
         """From parallel arrays of external user ids, item ids and optional values/timestamps."""
         # pandas infers each column's type; np.asarray would turn mixed ids (["x", 3]) into strings ("3").
+        for name, given, required in (
+            ("users", users, True),
+            ("items", items, True),
+            ("values", values, False),
+            ("timestamps", timestamps, False),
+        ):
+            if given is None and not required:
+                continue
+            if given is None or isinstance(given, (str, bytes)) or not hasattr(given, "__len__") or np.ndim(given) != 1:
+                raise ValueError(
+                    f"{name} must be a 1-D sequence (list, numpy array or pandas Series) of "
+                    f"{'ids' if required else name}, one per interaction; got {type(given).__name__} {given!r:.60}"
+                )
+        if values is not None and not pd.api.types.is_numeric_dtype(pd.Series(np.asarray(values))):
+            raise ValueError(f"values must be numbers (ratings or weights), got dtype {np.asarray(values).dtype}")
         cols = {"user": users, "item": items, "rating": values, "timestamp": timestamps}
         cols = {
             k: v if isinstance(v, (np.ndarray, pd.Series)) else pd.Series(list(v))
@@ -402,6 +417,10 @@ class Interactions:
 
     def binarize(self, threshold: Optional[float] = None) -> "Interactions":
         """Implicit copy: keep interactions with value >= threshold (all when None), weight 1."""
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating))
+        ):
+            raise ValueError(f"threshold must be a number (keep values >= it) or None (keep all), got {threshold!r}")
         keep = np.ones(self.nnz, bool) if threshold is None else self.values >= threshold
         sub = self.subset(keep)
         return Interactions(

@@ -22,3 +22,8 @@ class FitError(CrossrecError, RuntimeError):
 
 class ModelFileError(CrossrecError, ValueError):
     """A saved model file that is corrupt, truncated, foreign or of an unsupported version."""
+
+
+class FallbackWarning(UserWarning):
+    """``predict`` / ``recommend`` with ``unknown="fallback"`` or ``"nan"`` answered some rows for
+    ids the model has not seen; the message says how many and which."""

@@ -13,6 +13,27 @@ Protocol
   bootstrapping over users recomputes exactly that.
 * ``coverage@k`` is a catalogue-level number (the fraction of the model's items that appear in
   some evaluated user's top k); it is reported in the table but has no per-user value.
+
+Sampled-negative ranking (``protocol="sampled"``)
+--------------------------------------------------
+The cross-domain literature (DisenCDR, CDRIB, UniCDR, CDIMF) ranks each leave-one-out test item
+against 999 sampled negatives. ``evaluate(..., protocol="sampled", sampler="disencdr" | "cdimf",
+n_negatives=999, seed=...)`` reproduces either paper's sampler and tie rule exactly (see
+:mod:`crossrec.sampled`; seeded numpy generators replace their unseeded ones, with the same
+distribution) and reports ``hit@k`` (alias ``hr@k``), ``ndcg@k`` and ``mrr`` per user (mean over the
+user's test items; one item per user under leave-one-out), so :meth:`Report.gain` works as usual.
+For the Amazon pairs, ``crossrec.datasets.amazon_pair(a, b)[a].train`` / ``.test`` are the published
+``train.txt`` / ``test.txt``.
+
+Caveats, said plainly:
+
+* Sampled metrics are not full-ranking metrics and can **rank models differently** from full
+  ranking (Krichene & Rendle, "On Sampled Metrics for Item Recommendation", KDD 2020). Full
+  ranking (``protocol="full"``) stays the default; use ``"sampled"`` to compare with published
+  numbers.
+* DisenCDR's ``train_rec.py`` selects its reported epoch on ``test.txt`` itself (it has no separate
+  validation set), which flatters its numbers; crossrec never does: hyper-parameters and epochs are
+  chosen on validation carved from the training data, and results say so.
 """
 
 from __future__ import annotations
@@ -26,6 +47,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import metrics as M
+from . import sampled as S
 from ._validation import check_float, check_positive_int, check_seed
 from .data import IdMap, Indices, Interactions
 from .errors import NotFittedError
@@ -130,7 +152,7 @@ class Report:
                 rows = self._rows(model, seg)
                 rec: dict[str, Any] = {"model": model, "segment": seg, "users": len(rows)}
                 for m in self.metrics:
-                    name, _ = M.parse_metric(m)
+                    name, _ = _metric_kind(m)
                     if name == "coverage":
                         rec[m] = self._coverage.get((model, seg, m), np.nan)
                     elif name in M.RATING_METRICS:
@@ -163,7 +185,7 @@ class Report:
 
         Defaults (metric: the first per-user metric; n_bootstrap, seed, ci) come from evaluate.
         """
-        per_user_metrics = [m for m in self.metrics if M.parse_metric(m)[0] != "coverage"]
+        per_user_metrics = [m for m in self.metrics if _metric_kind(m)[0] != "coverage"]
         if metric is None:
             if not per_user_metrics:
                 raise ValueError("the report has no per-user metric to compare")
@@ -171,7 +193,7 @@ class Report:
         metric = metric.strip().lower()
         if metric not in self.metrics:
             raise ValueError(f"metric {metric!r} was not evaluated; the report holds {self.metrics}")
-        name, _ = M.parse_metric(metric)
+        name, _ = _metric_kind(metric)
         if name == "coverage":
             raise ValueError("coverage is a catalogue-level number without per-user values: no paired CI")
         B = check_positive_int(self.n_bootstrap if n_bootstrap is None else n_bootstrap, "n_bootstrap")
@@ -228,10 +250,10 @@ class Report:
     ) -> tuple[float, float, float]:
         """(value, low, high): one model's metric on a segment with a percentile bootstrap
         interval over its users (rmse/mae recomputed from the resampled error sums)."""
-        metric = (metric or [m for m in self.metrics if M.parse_metric(m)[0] != "coverage"][0]).strip().lower()
+        metric = (metric or [m for m in self.metrics if _metric_kind(m)[0] != "coverage"][0]).strip().lower()
         if metric not in self.metrics:
             raise ValueError(f"metric {metric!r} was not evaluated; the report holds {self.metrics}")
-        name, _ = M.parse_metric(metric)
+        name, _ = _metric_kind(metric)
         if name == "coverage":
             raise ValueError("coverage is a catalogue-level number without per-user values: no interval")
         B = check_positive_int(self.n_bootstrap if n_bootstrap is None else n_bootstrap, "n_bootstrap")
@@ -301,7 +323,7 @@ class Report:
             ax.errorbar(x, v, yerr=np.abs(err), fmt="o", capsize=3, label=seg)
         ax.set_xticks(np.arange(len(models)))
         ax.set_xticklabels(models, rotation=20, ha="right")
-        better = "lower is better" if M.parse_metric(metric)[0] in M.RATING_METRICS else "higher is better"
+        better = "lower is better" if _metric_kind(metric)[0] in M.RATING_METRICS else "higher is better"
         ax.set_ylabel(f"{metric} ({better})")
         ax.set_title(f"{metric} by model and segment ({int(round(self.ci * 100))} % bootstrap intervals)")
         ax.grid(axis="y", alpha=0.3)
@@ -316,6 +338,14 @@ class Report:
             f"Report({len(self.models)} models, metrics {self.metrics}, segments {list(self.segments)})\n"
             + self.table().to_string(float_format=lambda x: f"{x:.4f}")
         )
+
+
+def _metric_kind(name: str) -> tuple[str, Optional[int]]:
+    """(kind, cut-off) of a metric name of either protocol (sampled names: hit/ndcg/mrr)."""
+    try:
+        return M.parse_metric(name)
+    except ValueError:
+        return _parse_sampled_metric(name)
 
 
 def _error_metric(name: str, sq: np.ndarray, ab: np.ndarray, n: np.ndarray) -> float:
@@ -349,6 +379,9 @@ def evaluate(
     relevance_threshold: Optional[float] = None,
     unknown_users: str = "raise",
     progress: bool = False,
+    protocol: str = "full",
+    sampler: Optional[str] = None,
+    n_negatives: int = 999,
 ) -> Report:
     """Evaluate fitted models on a test set.
 
@@ -376,6 +409,16 @@ def evaluate(
         "skip" leaves them out for that model (which then has fewer rows in ``per_user``).
     progress : bool
         Show a tqdm progress bar over models.
+    protocol : {"full", "sampled"}
+        ``"full"`` (default): rank the whole catalogue. ``"sampled"``: rank each test item against
+        ``n_negatives`` sampled negatives with ``sampler`` (``"disencdr"`` or ``"cdimf"``, see
+        :mod:`crossrec.sampled`), drawn with ``seed``; metrics then are ``hit@k`` / ``hr@k``,
+        ``ndcg@k``, ``mrr`` (and ``mrr@k``). Sampled metrics can order models differently from
+        full ranking (Krichene & Rendle, KDD 2020).
+    sampler : {"disencdr", "cdimf"}, optional
+        Required with ``protocol="sampled"``; not allowed otherwise.
+    n_negatives : int
+        Negatives per test item for ``protocol="sampled"`` (999 as in the papers).
 
     Returns
     -------
@@ -402,11 +445,23 @@ def evaluate(
     metric_names = [m.strip().lower() for m in metrics]
     if not metric_names:
         raise ValueError("give at least one metric")
-    parsed = [M.parse_metric(m) for m in metric_names]
     if len(set(metric_names)) != len(metric_names):
         raise ValueError(f"metrics holds duplicates: {metric_names}")
+    parsed = [M.parse_metric(m) for m in metric_names] if protocol == "full" else []
     seed = check_seed(seed)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
+    if protocol not in ("full", "sampled"):
+        raise ValueError(f"protocol must be 'full' or 'sampled', got {protocol!r}")
+    if protocol == "full":
+        if sampler is not None:
+            raise ValueError(f"sampler={sampler!r} needs protocol='sampled' (the default 'full' samples nothing)")
+    else:
+        if sampler not in S.SAMPLERS:
+            raise ValueError(f"protocol='sampled' needs sampler in {S.SAMPLERS}, got {sampler!r}")
+        n_negatives = check_positive_int(n_negatives, "n_negatives")
+        return _evaluate_sampled(
+            models, train, test, metric_names, sampler, n_negatives, segments, n_bootstrap, seed, ci, unknown_users
+        )
     ci = check_float(ci, "ci", 0.0, 1.0)
     segs = _segments(segments, test)
     if relevance_threshold is not None:
@@ -471,6 +526,53 @@ def evaluate(
         frames.append(frame)
     per_user = pd.concat(frames, ignore_index=True)
     return Report(per_user, metric_names, segs, coverage, n_bootstrap, seed, ci)
+
+
+_SAMPLED_METRICS = ("hit", "hr", "ndcg", "mrr")
+
+
+def _parse_sampled_metric(name: str) -> tuple[str, Optional[int]]:
+    """'hr@10' -> ('hit', 10); 'mrr' -> ('mrr', None); ValueError for anything else."""
+    base, _, k = name.partition("@")
+    ok = base in _SAMPLED_METRICS and (k.isdigit() and int(k) >= 1 if k else base == "mrr")
+    if not ok:
+        raise ValueError(
+            f"unknown metric {name!r} for protocol='sampled'; known: hit@K (alias hr@K), ndcg@K, mrr, mrr@K"
+        )
+    return ("hit" if base == "hr" else base), (int(k) if k else None)
+
+
+def _evaluate_sampled(
+    models, train, test, metric_names, sampler, n_negatives, segments, n_bootstrap, seed, ci, unknown_users
+) -> Report:
+    parsed = [_parse_sampled_metric(m) for m in metric_names]
+    segs = _segments(segments, test)
+    # cdimf: one top list as long as the largest cut-off (whole list when an mrr has none)
+    n_top = 0 if any(k is None for _, k in parsed) else max(k for _, k in parsed if k is not None)
+    frames = []
+    for name, model in models.items():
+        known = model.user_map_.lookup(test.user_ids[np.unique(test.users)], missing="ignore") >= 0
+        if not known.all() and unknown_users == "raise":
+            raise ValueError(
+                f"model {name!r} does not know {(~known).sum()} test users; fit it on data whose id "
+                "space holds them, or pass unknown_users='skip'"
+            )
+        # every model sees the same negatives: one generator per model from the same seed
+        rng = np.random.default_rng(seed)
+        users, rank = S.sampled_ranks(model, train, test, sampler, n_negatives, rng, n_top)
+        frame = pd.DataFrame({"user": users})
+        for col, (base, k) in zip(metric_names, parsed):
+            inside = rank <= (k if k is not None else np.inf)
+            if base == "hit":
+                frame[col] = inside.astype(np.float64)
+            elif base == "ndcg":
+                frame[col] = np.where(inside, 1.0 / np.log2(np.minimum(rank, 1e300) + 1.0), 0.0)
+            else:
+                frame[col] = np.where(inside, 1.0 / rank, 0.0)
+        per_user = frame.groupby("user", sort=False).mean().reset_index()
+        per_user.insert(0, "model", name)
+        frames.append(per_user)
+    return Report(pd.concat(frames, ignore_index=True), metric_names, segs, {}, n_bootstrap, seed, ci)
 
 
 def _segments(segments, test: Interactions) -> dict[str, np.ndarray]:

@@ -18,9 +18,13 @@ attribute and turns a ValueError it raises into ModelFileError naming the file.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
+import stat
 import tempfile
+import time
 from typing import Any
 
 import numpy as np
@@ -50,18 +54,95 @@ def ids_to_array(ids: np.ndarray, what: str) -> np.ndarray:
     )
 
 
+_TMP_PREFIX = ".crossrec-"
+_TMP_SUFFIX = ".tmp"
+_STALE_SECONDS = 3600  # a temporary file of unknown owner this old is left over from a killed save
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask sets it, which races with threads)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - not Linux
+    os.umask(mask)  # pragma: no cover
+    return mask  # pragma: no cover
+
+
+def _file_mode(path: str) -> int:
+    """Permissions for the saved file: an existing file's are kept, a new file follows the umask
+    (as ``open(path, "w")`` would); mkstemp's 0600 is only for the temporary file."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str) -> list[str]:
+    """Delete temporary files that killed saves left in ``folder``: those whose writing process is
+    gone (the pid is in the name), and unnamed-owner ones older than an hour. Returns their names."""
+    removed: list[str] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        if not (name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX)):
+            continue
+        full = os.path.join(folder, name)
+        owner = name[len(_TMP_PREFIX) :].split("-", 1)[0]
+        try:
+            if owner.isdigit():
+                stale = int(owner) != os.getpid() and not _pid_alive(int(owner))
+            else:
+                stale = now - os.stat(full).st_mtime > _STALE_SECONDS
+            if stale:
+                os.unlink(full)
+                removed.append(name)
+        except OSError:  # raced with another cleaner, or not ours to delete
+            continue
+    return removed
+
+
 def write_model_file(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Atomically write arrays plus a JSON header to ``path``."""
+    """Atomically write arrays plus a JSON header to ``path``.
+
+    The data go to a temporary file in the same folder, which replaces ``path`` once complete, so
+    a crash or kill never leaves a half-written model; temporaries of earlier killed saves are
+    removed. The file's permissions are those an ordinary write gives (umask; an existing file's
+    mode is kept)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ValueError(f"path must be a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
     path = os.fspath(path)
     header = {"format": FORMAT, "version": VERSION, **meta}
     payload = dict(arrays)
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".crossrec-", suffix=".tmp", dir=folder)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path!r}: folder {folder!r} does not exist")
+    remove_stale_temporaries(folder)
+    mode = _file_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=_TMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **payload)  # type: ignore[arg-type]  # numpy's stubs read a key as allow_pickle
             fh.flush()
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -72,6 +153,8 @@ def write_model_file(path: str | os.PathLike, meta: dict, arrays: dict[str, np.n
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     """Read and check a model file; returns (header, arrays)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ValueError(f"path must be a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -88,6 +171,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray
         header = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path!r}: corrupt model header: {exc}") from exc
+    except RecursionError:
+        raise ModelFileError(f"{path!r}: model header nested too deeply to be a crossrec model") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(
             f"{path!r} is not a crossrec model file (format {header.get('format')!r})"
@@ -160,20 +245,31 @@ def save(model: Any, path: str | os.PathLike) -> None:
     """Write a registered model to ``path`` (npz + JSON header, no pickle, atomic)."""
     if not is_registered(model):
         raise ModelFileError(f"cannot save {type(model).__name__}: not a crossrec model class")
+    try:
+        model.validate_state()  # what load would refuse is not written
+    except ModelFileError:
+        raise
+    except ValueError as exc:
+        raise ModelFileError(f"cannot save {type(model).__name__}: {exc}") from exc
     meta, arrays = _dump(model, "")
     write_model_file(path, {"model": meta}, arrays)
 
 
 def load(path: str | os.PathLike) -> Any:
     """Load a model saved with ``model.save``; raises ModelFileError for corrupt or foreign files
-    and for a state its class's ``validate_state`` rejects."""
+    and for a state its class's ``validate_state`` rejects. A model file is untrusted input: every
+    stored array is checked (:mod:`crossrec.schema`) before a kernel sees it."""
     header, arrays = read_model_file(path)
     try:
+        if not isinstance(header.get("model"), dict):
+            raise ModelFileError(f"{os.fspath(path)!r}: the header holds no model description")
         return _restore(header["model"], arrays)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ModelFileError(f"{os.fspath(path)!r}: model file is inconsistent: {exc!r}") from exc
+    except RecursionError:
+        raise ModelFileError(f"{os.fspath(path)!r}: model description nested too deeply") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise ModelFileError(f"{os.fspath(path)!r}: model file is inconsistent: {exc}") from exc
 
 
 def _encode(value: Any, key: str, arrays: dict) -> Any:
@@ -230,6 +326,7 @@ def _decode(meta: Any, arrays: dict) -> Any:
             return pd.DataFrame(arrays[k + ".values"], index=arrays[k + ".index"], columns=arrays[k + ".columns"])
         if "__csr__" in meta:
             k = meta["__csr__"]
+            _check_raw_csr(k, arrays)
             return sp.csr_matrix(
                 (arrays[k + ".data"], arrays[k + ".indices"], arrays[k + ".indptr"]), shape=tuple(meta["shape"])
             )
@@ -256,10 +353,40 @@ def _dump(model: Any, prefix: str) -> tuple[dict, dict]:
     return {"class": class_key(type(model)), "params": params, "state": state}, arrays
 
 
+def _check_raw_csr(key: str, arrays: dict) -> None:
+    """The stored parts of a sparse matrix before scipy sees them: scipy would silently convert
+    strings or floats to indices and drop entries past ``indptr[-1]``."""
+    for part, kinds in ((".indptr", "iu"), (".indices", "iu"), (".data", "fiub")):
+        if arrays[key + part].dtype.kind not in kinds:
+            what = "numbers" if part == ".data" else "integer indices"
+            raise ModelFileError(f"{key}{part} has dtype {arrays[key + part].dtype}; expected {what}")
+    indptr, n_indices, n_data = arrays[key + ".indptr"], arrays[key + ".indices"].size, arrays[key + ".data"].size
+    if indptr.ndim != 1 or indptr.size == 0 or indptr[-1] != n_indices or n_data != n_indices:
+        end = indptr[-1] if indptr.ndim == 1 and indptr.size else None
+        raise ModelFileError(
+            f"{key}: indptr ends at {end} over {n_indices} indices and {n_data} values; expected all three equal"
+        )
+
+
+_STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*_$")
+
+
 def _restore(meta: dict, arrays: dict) -> Any:
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"model entry must be a JSON object, got {type(meta).__name__}")
     cls = _resolve(meta.get("class"))
-    model = cls(**{k: _decode(v, arrays) for k, v in meta["params"].items()})
-    for k, v in meta["state"].items():
+    params, state = meta.get("params"), meta.get("state")
+    if not isinstance(params, dict) or not isinstance(state, dict):
+        raise ModelFileError(f"{cls.__name__}: params and state must be JSON objects")
+    accepted = set(inspect.signature(cls).parameters)  # the constructor's arguments
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise ModelFileError(f"{cls.__name__} has no parameter(s) {unknown}")
+    bad = [k for k in state if not _STATE_NAME.match(k)]
+    if bad:
+        raise ModelFileError(f"{cls.__name__}: {bad[0]!r} is not a fitted attribute name (a letter first, ending in _)")
+    model = cls(**{k: _decode(v, arrays) for k, v in params.items()})
+    for k, v in state.items():
         setattr(model, k, _decode(v, arrays))
     model.validate_state()
     return model

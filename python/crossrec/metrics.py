@@ -15,6 +15,8 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from ._validation import check_positive_int
+
 
 def rmse(y_true, y_pred) -> float:
     """Root mean squared error: sqrt(mean((y_true - y_pred)^2))."""
@@ -45,8 +47,7 @@ def hit_matrix(recommended: np.ndarray, relevant: sp.spmatrix, k: int) -> np.nda
     rec = np.asarray(recommended)
     if rec.ndim != 2:
         raise ValueError(f"recommended must be 2-D (users x ranks), got shape {rec.shape}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    k = check_positive_int(k, "k")
     if rec.shape[1] < k:
         raise ValueError(f"recommended has {rec.shape[1]} columns, fewer than k={k}")
     rel = sp.csr_matrix(relevant)

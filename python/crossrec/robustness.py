@@ -77,6 +77,9 @@ class Attack:
     def __iter__(self):  # lets callers unpack ``poisoned, fake = inject(...)``
         return iter((self.data, self.fake_user_ids))
 
+    def __repr__(self) -> str:
+        return f"Attack({len(self.fake_user_ids)} fake users; data {self.data!r})"
+
 
 def inject(
     data: Interactions,
@@ -193,6 +196,12 @@ class AttackResult:
     majority_size: Optional[int]
     target_item: Any
     attack: str
+
+    def __repr__(self) -> str:
+        return (
+            f"AttackResult({self.attack} attack on item {self.target_item!r}: {len(self.table)} sizes, "
+            f"majority at {self.majority_size} fake profiles; .table for details)"
+        )
 
 
 def evaluate_attack(

@@ -18,6 +18,8 @@ from .. import factorization as fz
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..models.mf import ALS as LocalALS
 from ..models.protocol import check_is_fitted
+from ..progress import wants_progress
+from ..schema import BASE_SCHEMA
 from . import engine
 from ._cluster import Keys, get_client, put
 from .blocks import Blocks, as_blocks, gather_rows
@@ -153,25 +155,27 @@ class DistributedALS(LocalALS):
         use_bias: bool = True,
         n_threads: int = 0,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, Any], Any]] = None,
         n_blocks: Optional[int] = None,
         exchange: str = "auto",
         client: Any = None,
     ):
         super().__init__(
-            factors,
-            iterations,
-            regularization,
-            implicit,
-            alpha,
-            solver,
-            cg_steps,
-            use_bias,
-            n_threads,
-            seed,
-            show_progress,
-            callback,
+            factors=factors,
+            iterations=iterations,
+            regularization=regularization,
+            implicit=implicit,
+            alpha=alpha,
+            solver=solver,
+            cg_steps=cg_steps,
+            use_bias=use_bias,
+            n_threads=n_threads,
+            seed=seed,
+            progress=progress,
+            show_progress=show_progress,
+            callback=callback,
         )
         self.n_blocks = n_blocks
         self.exchange = exchange
@@ -243,7 +247,7 @@ class DistributedALS(LocalALS):
                 state["Y"] = run.step("items", state["Y"], state["X"], spec_i, it, ip)
             return state["Y"]
 
-        run.loop(iterations, sweep, bool(self.show_progress), self.callback, "crossrec.distributed.ALS")
+        run.loop(iterations, sweep, wants_progress(self), self.callback, "crossrec.distributed.ALS")
         Xa, Ya = gather_rows(client, state["X"]), gather_rows(client, state["Y"])
         self._store(blocks, Xa, Ya, f, mean, biased)
         self.exchange_, self.rows_moved_ = run.mode, run.moved_rows()
@@ -305,8 +309,13 @@ def local_twin_of(model, local_cls):
         if k in names
     }
     local = local_cls(**params)
+    # only the state the single-machine class declares: run records of the cluster fit
+    # (exchange_, rows_moved_) stay on the distributed model, and the file loads as local_cls
+    declared = getattr(local_cls, "state_schema", None)
+    keep = None if declared is None else set(declared) | set(BASE_SCHEMA)
     for k, v in fitted_state(model).items():
-        setattr(local, k, v)
+        if keep is None or k in keep:
+            setattr(local, k, v)
     return local
 
 

@@ -29,9 +29,12 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from .. import progress
 from .._validation import check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..errors import FitError
+from ..progress import wants_progress
+from ..schema import Array, Csr, Scalar
 from .base import Recommender
 from .ease import training_matrix
 
@@ -137,8 +140,8 @@ class DenoisingAutoencoder(Recommender):
         Weight decay lambda on W1 and W2 (added as ``l2 * ||W||^2`` to the batch-mean loss).
     seed : int or None
         Seeds initialisation, shuffling and corruption; a seed gives the same model every time.
-    show_progress : bool
-        tqdm progress bar over epochs.
+    progress : bool
+        tqdm progress bar over epochs (``show_progress``: its deprecated name).
     n_threads : int
         BLAS threads (0 = all cores).
 
@@ -154,6 +157,16 @@ class DenoisingAutoencoder(Recommender):
     Explicit ratings are used as binary interactions, implicit weights as counts.
     """
 
+    state_schema = {
+        "W1_": Array(("items", "hidden"), "float32"),
+        "b1_": Array(("hidden",), "float32"),
+        "W2_": Array(("hidden", "items"), "float32"),
+        "b2_": Array(("items",), "float32"),
+        "loss_history_": Array((None,), "float64"),
+        "train_matrix_": Csr(("users", "items")),
+        "binary_": Scalar(bool),
+    }
+
     def __init__(
         self,
         hidden: int = 200,
@@ -163,7 +176,8 @@ class DenoisingAutoencoder(Recommender):
         learning_rate: float = 3e-3,
         l2: float = 0.01,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         n_threads: int = 0,
     ):
         self.hidden = hidden
@@ -173,6 +187,7 @@ class DenoisingAutoencoder(Recommender):
         self.learning_rate = learning_rate
         self.l2 = l2
         self.seed = seed
+        self.progress = progress
         self.show_progress = show_progress
         self.n_threads = n_threads
 
@@ -202,7 +217,8 @@ class DenoisingAutoencoder(Recommender):
         ]
         opt = _Adam(params, lr)
         history = np.empty(epochs)
-        bar = _progress(epochs, self.show_progress)
+        show = wants_progress(self)
+        bar = progress.bar(show, epochs, "Mult-DAE", "epoch")
         with threadpool_limits(threads, "blas"):
             for epoch in range(epochs):
                 erng = np.random.default_rng([seed, 1, epoch])  # one stream per epoch
@@ -219,11 +235,10 @@ class DenoisingAutoencoder(Recommender):
                     raise FitError(
                         f"DenoisingAutoencoder: loss became {history[epoch]} at epoch {epoch}; lower learning_rate"
                     )
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
+                if show:
                     bar.set_postfix(loss=f"{history[epoch]:.4f}")
-        if bar is not None:
-            bar.close()
+        bar.close()
         self.W1_, self.b1_, self.W2_, self.b2_ = params
         self.loss_history_ = history
         self.train_matrix_ = X
@@ -257,11 +272,3 @@ class DenoisingAutoencoder(Recommender):
 def _glorot(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)
-
-
-def _progress(total: int, show: bool):
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="Mult-DAE", unit="epoch")

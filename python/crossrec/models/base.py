@@ -24,14 +24,35 @@ from typing import Any, Optional
 import numpy as np
 import scipy.sparse as sp
 
-from .. import io
-from .._validation import as_csr, as_index_array, check_n_threads
+import warnings
+
+from .. import io, schema
+from .._validation import as_csr, as_index_array, check_choice, check_n_threads, check_positive_int
 from ..data import IdMap, Interactions
+from ..errors import FallbackWarning
 from ..topn import topn_from_factors, topn_from_scores
 from .params import Params
+from .biases import fit_biases
 from .protocol import FactorView, check_is_fitted
 
 _SCORE_BLOCK_BYTES = 1 << 28  # cap on one dense score block (256 MiB)
+
+#: What predict / recommend do with ids the model has not seen (``unknown=``).
+UNKNOWN_POLICIES = ("raise", "fallback", "nan")
+# The fallback baseline's ridge (Baseline's defaults) and its one alternating pass: cheap enough
+# to record in every fit (two bincounts over the interactions).
+_FALLBACK_REG_USER, _FALLBACK_REG_ITEM = 15.0, 10.0
+
+
+def _as_list(ids) -> list:
+    return list(np.atleast_1d(np.asarray(ids, dtype=object)))
+
+
+def _show_id(value) -> str:
+    """An id (or a (user, item) pair) as the user wrote it: np.str_('a') -> 'a'."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show_id(v) for v in value) + ")"
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 class Recommender(Params):
@@ -48,6 +69,9 @@ class Recommender(Params):
     user_map_: IdMap
     item_map_: IdMap
     seen_: sp.csr_matrix
+    #: Declared fitted state beyond the id maps and ``seen_`` (see :mod:`crossrec.schema`); None:
+    #: only generic checks (id maps, every sparse matrix structurally valid, every float finite).
+    state_schema: Optional[dict] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -68,7 +92,24 @@ class Recommender(Params):
         self.item_map_ = data.item_map
         m = data.matrix
         self.seen_ = sp.csr_matrix((np.ones(m.nnz, np.float32), m.indices, m.indptr), shape=m.shape)
+        self._record_fallback(m)
         return m
+
+    def _record_fallback(self, m: sp.csr_matrix) -> None:
+        """What ``unknown="fallback"`` answers with: item popularity (ranking) and the regularised
+        bias baseline mu + b_u + b_i of the training values (ratings)."""
+        self.fallback_mean_, self.fallback_user_bias_, self.fallback_item_bias_ = fit_biases(
+            m, _FALLBACK_REG_USER, _FALLBACK_REG_ITEM, 1
+        )
+        self.item_popularity_ = np.bincount(m.indices, minlength=m.shape[1]).astype(np.float32)
+
+    def _extend_fallback_items(self, n_items: int) -> None:
+        """Items appended to the id space after fit's training items (content features, a
+        hybrid's union) have no interactions: popularity 0 and bias 0."""
+        for name in ("fallback_item_bias_", "item_popularity_"):
+            values = getattr(self, name, None)
+            if values is not None and len(values) < n_items:
+                setattr(self, name, np.concatenate([values, np.zeros(n_items - len(values), values.dtype)]))
 
     @property
     def is_fitted(self) -> bool:
@@ -80,17 +121,25 @@ class Recommender(Params):
 
     def validate_state(self) -> None:
         """Check a fitted state restored by :func:`crossrec.load` (called after every attribute is
-        set); raise ValueError when it is inconsistent (load reports a ModelFileError).
+        set, and by ``save`` before writing); raise ValueError naming what is inconsistent (load
+        reports a ModelFileError).
 
-        The base checks the id space; a model class extends this (calling super) with its own
-        arrays' shapes, dtypes and ranges."""
-        if not self.is_fitted:
-            return
-        if not isinstance(self.user_map_, IdMap) or not isinstance(self.item_map_, IdMap):
-            raise ValueError("user_map_ and item_map_ must be id maps")
-        seen = getattr(self, "seen_", None)
-        if seen is not None and tuple(seen.shape) != (self.n_users_, self.n_items_):
-            raise ValueError(f"seen_ has shape {seen.shape}, the id maps say {(self.n_users_, self.n_items_)}")
+        Checks the hyper-parameters against the constructor's annotations (and the model's
+        ``_check_params`` when it has one) and the fitted attributes against the class's declared
+        ``state_schema`` (:func:`crossrec.schema.check_state`: shapes agreeing with each other and
+        with the id maps, dtypes, index ranges, CSR structure, finite values). A model with
+        invariants a declaration cannot express extends this, calling super first."""
+        schema.check_params(self)
+        if hasattr(self, "_check_params"):
+            self._check_params()
+        state = schema.fitted_attributes(self)
+        if not state:
+            return  # an unfitted model
+        declared = type(self).state_schema
+        if declared is not None:
+            schema.check_state(self, {**schema.BASE_SCHEMA, **declared})
+        else:
+            schema.check_generic_state(self)
 
     @property
     def user_ids_(self) -> np.ndarray:
@@ -228,19 +277,81 @@ class Recommender(Params):
             out_items[start : start + step], out_scores[start : start + step] = i, s
         return out_items, out_scores
 
-    def recommend(self, users, n: int = 10, exclude_seen: bool = True, items=None):
+    def recommend(self, users, n: int = 10, exclude_seen: bool = True, items=None, unknown: str = "raise"):
         """Top-n items for each user.
 
         users: external user ids (scalar or list). items: optional external ids of candidate
         items to rank (default all). Returns (ids, scores) of shape (len(users), n), best first;
         when fewer than n items are eligible the row is padded with None / -inf (ids then have
         object dtype).
+
+        unknown: what to do with users (and candidate items) the model has not seen.
+        ``"raise"`` (default): ``UnknownIdError``, so a typo or a misaligned id space is never
+        answered silently. ``"fallback"``: unknown users get the most popular (candidate) items,
+        scored by their training popularity. ``"nan"``: their rows are None / NaN. With either,
+        unknown candidate items are left out, and a :class:`crossrec.FallbackWarning` says how
+        many users and items were not known (and which, for the first few).
         """
+        check_choice(unknown, "unknown", UNKNOWN_POLICIES)
+        if not isinstance(exclude_seen, (bool, np.bool_)):
+            raise ValueError(f"exclude_seen must be True or False, got {exclude_seen!r}")
         self._check_fitted()
-        u = self.user_map_.lookup(users)
-        cand = None if items is None else self.item_map_.lookup(items)
-        idx, scores = self.recommend_indices(u, n=n, exclude_seen=exclude_seen, candidates=cand)
+        if unknown == "raise":
+            u = self.user_map_.lookup(users)
+            cand = None if items is None else self.item_map_.lookup(items)
+            idx, scores = self.recommend_indices(u, n=n, exclude_seen=exclude_seen, candidates=cand)
+            return self._ids_of(idx), scores
+        n = check_positive_int(n, "n")
+        u = self.user_map_.lookup(users, missing="ignore")
+        cand = None
+        if items is not None:
+            cand_all = self.item_map_.lookup(items, missing="ignore")
+            self._warn_unknown("recommend", "candidate items", items, cand_all < 0, "left out")
+            cand = cand_all[cand_all >= 0]
+        known = u >= 0
+        idx = np.full((len(u), n), -1, np.int32)
+        scores = np.full((len(u), n), -np.inf if unknown == "fallback" else np.nan, np.float32)
+        if known.any():
+            idx[known], scores[known] = self.recommend_indices(
+                u[known], n=n, exclude_seen=exclude_seen, candidates=cand
+            )
+        if not known.all():
+            if unknown == "fallback":
+                popularity = self._fallback("item_popularity_")
+                cold = int((~known).sum())
+                idx[~known], scores[~known] = topn_from_factors(
+                    np.ones((cold, 1), np.float32),
+                    np.ascontiguousarray(popularity[:, None]),
+                    n,
+                    candidates=cand,
+                    n_threads=self._threads(),
+                )
+            what = "given the most popular items" if unknown == "fallback" else "answered None / NaN"
+            self._warn_unknown("recommend", "users", users, ~known, what)
         return self._ids_of(idx), scores
+
+    def _fallback(self, name: str) -> np.ndarray:
+        values = getattr(self, name, None)
+        if values is None:
+            raise ValueError(
+                f"{type(self).__name__} has no fallback statistics ({name}): it was restored from a file "
+                "written before unknown='fallback' existed, or built without fit; refit it, or use unknown='nan'"
+            )
+        return values
+
+    def _warn_unknown(self, method: str, what: str, given, missing: np.ndarray, action: str) -> None:
+        """Report the rows an unknown-id policy answered (a FallbackWarning naming the first ids)."""
+        count = int(np.count_nonzero(missing))
+        if not count:
+            return
+        values = given if isinstance(given, list) else list(np.atleast_1d(np.asarray(given, dtype=object)))
+        shown = ", ".join(_show_id(values[k]) for k in np.flatnonzero(missing)[:5])
+        warnings.warn(
+            f"{type(self).__name__}.{method}: {count} of {len(missing)} {what} unknown to the model "
+            f"({shown}{', ...' if count > 5 else ''}): {action}",
+            FallbackWarning,
+            stacklevel=3,
+        )
 
     def _ids_of(self, idx: np.ndarray) -> np.ndarray:
         ids = self.item_map_.ids
@@ -252,14 +363,40 @@ class Recommender(Params):
             return out
         return ids[idx]
 
-    def predict(self, users, items) -> np.ndarray:
-        """Predicted ratings for parallel sequences of external user and item ids."""
+    def predict(self, users, items, unknown: str = "raise") -> np.ndarray:
+        """Predicted ratings for parallel sequences of external user and item ids.
+
+        unknown: what to do with pairs whose user or item the model has not seen. ``"raise"``
+        (default): ``UnknownIdError``. ``"fallback"``: the bias baseline of the training data,
+        mu + b_u + b_i, with the bias of the unknown side taken as 0 (Surprise's rule). ``"nan"``:
+        NaN. With either, a :class:`crossrec.FallbackWarning` says how many pairs were answered so.
+        """
+        check_choice(unknown, "unknown", UNKNOWN_POLICIES)
         self._check_fitted()
-        u = self.user_map_.lookup(users)
-        i = self.item_map_.lookup(items)
+        missing = "raise" if unknown == "raise" else "ignore"
+        u = self.user_map_.lookup(users, missing=missing)
+        i = self.item_map_.lookup(items, missing=missing)
         if len(u) != len(i):
             raise ValueError(f"users and items differ in length ({len(u)} vs {len(i)})")
-        return np.asarray(self._predict_indices(u, i), dtype=np.float32)
+        if unknown == "raise":
+            return np.asarray(self._predict_indices(u, i), dtype=np.float32)
+        ok = (u >= 0) & (i >= 0)
+        out = np.full(len(u), np.nan, np.float32)
+        # called even when no pair is known, so a ranking-only model still says it cannot predict
+        out[ok] = np.asarray(self._predict_indices(u[ok], i[ok]), dtype=np.float32)
+        if not ok.all():
+            if unknown == "fallback":
+                mu = self._fallback("fallback_mean_")
+                bu, bi = self._fallback("fallback_user_bias_"), self._fallback("fallback_item_bias_")
+                bad = ~ok
+                ub, ib = u[bad], i[bad]
+                out[bad] = (
+                    mu + np.where(ub >= 0, bu[np.maximum(ub, 0)], 0.0) + np.where(ib >= 0, bi[np.maximum(ib, 0)], 0.0)
+                )
+            what = "answered with the bias baseline" if unknown == "fallback" else "answered NaN"
+            pairs = list(zip(_as_list(users), _as_list(items)))
+            self._warn_unknown("predict", "(user, item) pairs", pairs, ~ok, what)
+        return out
 
     def _history_csr(self, history, binary: bool) -> sp.csr_matrix:
         """Users' histories (n, n_items) over the model's items, for fold-in scoring; values are

@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._validation import check_float, check_positive_int, check_seed
 from ..data import Interactions
+from ..schema import Array, Scalar
 from .base import Recommender
+from .biases import fit_biases
 
-
-def fit_biases(
-    matrix: sp.csr_matrix,
-    reg_user: float = 15.0,
-    reg_item: float = 10.0,
-    iterations: int = 10,
-    global_mean: float | None = None,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Global mean and regularised user/item biases by alternating least squares.
-
-    Minimises sum_(u,i) (r_ui - mu - b_u - b_i)^2 + reg_user sum b_u^2 + reg_item sum b_i^2,
-    alternating closed-form updates (items first, as Surprise's ``baseline_only`` ALS does):
-    b_i = sum_u (r_ui - mu - b_u) / (reg_item + |U_i|), b_u = sum_i (r_ui - mu - b_i) / (reg_user + |I_u|).
-    """
-    coo = matrix.tocoo()
-    # intp indices once (bincount would convert int32 on every call); r - mu hoisted out of the
-    # loop: (r - mu) - b is exactly what r - mu - b evaluated, so the results are unchanged.
-    u, i, r = coo.row.astype(np.intp), coo.col.astype(np.intp), coo.data.astype(np.float64)
-    mu = float(r.mean()) if global_mean is None else float(global_mean)
-    n_users, n_items = matrix.shape
-    den_u = reg_user + np.bincount(u, minlength=n_users)
-    den_i = reg_item + np.bincount(i, minlength=n_items)
-    residual = r - mu
-    bu = np.zeros(n_users)
-    bi = np.zeros(n_items)
-    for _ in range(iterations):
-        bi = np.bincount(i, weights=residual - bu[u], minlength=n_items) / den_i
-        bu = np.bincount(u, weights=residual - bi[i], minlength=n_users) / den_u
-    return mu, bu.astype(np.float32), bi.astype(np.float32)
+__all__ = ["Baseline", "MostPopular", "Random", "fit_biases"]
 
 
 class Baseline(Recommender):
@@ -46,6 +19,12 @@ class Baseline(Recommender):
     For ranking, items are ordered by b_i (the user bias shifts every item equally). Users and
     items unseen in training get bias 0, so cold users are predicted mu + b_i.
     """
+
+    state_schema = {
+        "global_mean_": Scalar(float),
+        "user_bias_": Array(("users",), "float32"),
+        "item_bias_": Array(("items",), "float32"),
+    }
 
     def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, iterations: int = 10):
         self.reg_user = reg_user
@@ -88,6 +67,12 @@ class MostPopular(Recommender):
     """Ranks items by the number of training users who interacted with them (ties: lower index).
     Predicts each item's mean training rating (the global mean for unrated items)."""
 
+    state_schema = {
+        "popularity_": Array(("items",), "float32"),
+        "global_mean_": Scalar(float),
+        "item_mean_": Array(("items",), "float32"),
+    }
+
     def fit(self, data: Interactions) -> "MostPopular":
         m = self._start_fit(data)
         self.popularity_ = np.diff(m.tocsc().indptr).astype(np.float32)
@@ -122,6 +107,13 @@ class Random(Recommender):
     the same pair always gets the same prediction, whatever the batch (Surprise draws from
     numpy's global generator, a new value per call).
     """
+
+    state_schema = {
+        "seed_": Scalar(int, minimum=0),
+        "global_mean_": Scalar(float, optional=True),
+        "std_": Scalar(float, minimum=0, optional=True),
+        "rating_range_": Array((2,), "float64", optional=True),
+    }
 
     def __init__(self, seed: int = 0, clip: bool = True):
         self.seed = seed

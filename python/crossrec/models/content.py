@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from .._validation import check_n_threads
 from ..data import IdMap, Interactions
+from ..schema import Array, Csr
 from .base import Recommender
 
 # Below this many features, scoring uses the fused dense top-N kernel (no score matrix);
@@ -145,6 +146,12 @@ class ContentBased(Recommender):
     of ``item_features`` without interactions, appended after them; ``item_ids_`` lists it.
     """
 
+    state_schema = {
+        "item_profiles_": Csr(("items", "features")),
+        "user_profiles_": Csr(("users", "features")),
+        "feature_names_": Array(("features",), ("U", "S")),
+    }
+
     def __init__(self, idf: bool = True, center: bool = True, text_params: Optional[dict] = None, n_threads: int = 0):
         self.idf = idf
         self.center = center
@@ -163,6 +170,7 @@ class ContentBased(Recommender):
         ids = _extend_items(np.asarray(data.item_ids), np.asarray(feat_ids))
         self.item_map_ = IdMap(ids, "item")
         n_items = len(ids)
+        self._extend_fallback_items(n_items)
         # Scatter feature rows into the model's item order (items without features: empty rows).
         rows = self.item_map_.lookup(feat_ids)
         F = sp.csr_matrix(F, dtype=np.float64)

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_float, check_n_threads
 from ..data import Interactions
+from ..schema import Array, Csr, Scalar
 from .base import Recommender
 
 # Peak memory of the solve in n_items^2 * 8-byte units: the Gram matrix, its inverse (computed in
@@ -105,6 +106,12 @@ class EASE(Recommender):
     Explicit ratings are used as binary interactions (see :func:`training_matrix`). Users not seen
     in training can be scored from their history with :meth:`score_history`.
     """
+
+    state_schema = {
+        "weights_": Array(("items", "items"), "float32"),
+        "train_matrix_": Csr(("users", "items")),
+        "binary_": Scalar(bool),
+    }
 
     def __init__(self, l2: float = 500.0, max_memory: Optional[float] = None, n_threads: int = 0):
         self.l2 = l2

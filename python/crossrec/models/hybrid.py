@@ -27,6 +27,7 @@ from .._validation import check_choice, check_float, check_n_threads
 from ..data import IdMap, Interactions
 from ..metrics import RANKING_METRICS, parse_metric
 from ..topn import topn_from_scores
+from ..schema import Array, ListOf, ModelList
 from .base import Recommender
 
 NORMALIZATIONS = ("zscore", "minmax")
@@ -72,6 +73,13 @@ class Hybrid(Recommender):
     (e.g. ``item_features`` for a ContentBased component).
     """
 
+    state_schema = {
+        "components_": ModelList("components"),
+        "weights_": Array(("components",), "float64"),
+        "user_index_": ListOf(Array(("users",), "int32"), "components"),
+        "item_index_": ListOf(Array(("items",), "int32"), "components"),
+    }
+
     def __init__(self, models: Sequence = (), normalization: str = "zscore", refit: bool = False, n_threads: int = 0):
         self.models = models
         self.normalization = normalization
@@ -96,6 +104,7 @@ class Hybrid(Recommender):
                 same = ids.dtype == extra.dtype
                 ids = np.concatenate([ids, extra] if same else [ids.astype(object), extra.astype(object)])
         self.item_map_ = IdMap(ids, "item")
+        self._extend_fallback_items(len(ids))
         self.seen_ = sp.csr_matrix(
             (self.seen_.data, self.seen_.indices, self.seen_.indptr), shape=(self.n_users_, len(ids))
         )
@@ -105,6 +114,17 @@ class Hybrid(Recommender):
         self.user_index_ = [m.user_map_.lookup(self.user_map_.ids, missing="ignore") for m in comps]
         self.item_index_ = [m.item_map_.lookup(ids, missing="ignore") for m in comps]
         return self
+
+    def validate_state(self) -> None:
+        super().validate_state()
+        if not hasattr(self, "components_"):
+            return
+        if np.any(self.weights_ < 0) or self.weights_.sum() <= 0:
+            raise ValueError(f"Hybrid.weights_ must be >= 0 and not all 0, got {self.weights_}")
+        for k, (model, u, i) in enumerate(zip(self.components_, self.user_index_, self.item_index_)):
+            for name, idx, bound in (("user_index_", u, model.n_users_), ("item_index_", i, model.n_items_)):
+                if idx.size and (idx.min() < -1 or idx.max() >= bound):
+                    raise ValueError(f"Hybrid.{name}[{k}] holds indices outside [-1, {bound}) (component {k})")
 
     def _check_models(self):
         pairs = list(self.models)

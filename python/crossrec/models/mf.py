@@ -14,9 +14,12 @@ import scipy.sparse as sp
 import pandas as pd
 
 from .. import factorization as fz
+from .. import progress
+from ..progress import wants_progress
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..explain import factor_weights, frame, top_rows
+from ..schema import Array, Scalar
 from .base import Recommender
 
 
@@ -38,6 +41,14 @@ class FactorRecommender(Recommender):
     user_bias_: np.ndarray
     item_bias_: np.ndarray
     global_mean_: float
+
+    state_schema = {
+        "user_factors_": Array(("users", "factors"), "float32"),
+        "item_factors_": Array(("items", "factors"), "float32"),
+        "global_mean_": Scalar(float),
+        "user_bias_": Array((("users", 0),), "float32"),
+        "item_bias_": Array((("items", 0),), "float32"),
+    }
 
     def _factors(self, user_idx):
         bias = getattr(self, "item_bias_", None)
@@ -124,35 +135,31 @@ class FactorRecommender(Recommender):
         """Runs step(epoch) n_epochs times with a progress bar and the loss callback. A callback
         returning True stops training early."""
         callback = getattr(self, "callback", None)
-        show = bool(getattr(self, "show_progress", False))
-        bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n_epochs, desc=type(self).__name__)
+        show = wants_progress(self)
+        bar = progress.bar(show, n_epochs, type(self).__name__, "epoch")
         try:
             for epoch in range(n_epochs):
                 step(epoch)
                 value = loss() if (callback is not None or show) else None
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
+                if show:
                     bar.set_postfix(loss=f"{value:.5g}")
                 if callback is not None and callback(epoch, value):
                     break
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
 
 
 def _transpose(m: sp.csr_matrix) -> sp.csr_matrix:
     return fz.kernel_csr(sp.csr_matrix(m.T))
 
 
-DEFAULT_REGULARIZATION = {"implicit": 0.01, "explicit": 0.1}
-"""ALS's ridge weight when ``regularization=None``, per feedback kind (the one place it is set).
-Implicit: per row, as the implicit library. Explicit: per rating (ALS-WR); 0.1 is within noise of
-the best value on ML-100K validation splits at 32 factors (0.13) and on Douban book and music; 0.01
-overfits explicit ratings badly (RMSE 1.08 against 0.93 on ML-100K u1)."""
+DEFAULT_REGULARIZATION = {"implicit": 1.0, "explicit": 0.1}
+"""ALS's ridge weight when ``regularization=None``, per feedback kind (the one place it is set;
+``benchmarks/results/defaults.md``). Implicit, per row: 1.0 (NDCG@10 0.238 on ML-100K >= 4 and
+0.121 on Last.fm, where 0.01 gave 0.235 and 0.114, and the best of a grid 0.234 and 0.123).
+Explicit, per rating (ALS-WR): 0.1 is within noise of the best value on ML-100K (0.13: RMSE 0.9248
+against 0.9256) and on Douban book and music; 0.01 overfits explicit ratings badly (RMSE 1.096)."""
 
 
 class ALS(FactorRecommender):
@@ -175,7 +182,7 @@ class ALS(FactorRecommender):
     factors : latent dimension f.
     iterations : full sweeps (users then items; items first when only ``user_init`` is given).
     regularization : ridge weight (per row for implicit, per rating for explicit); None: the
-        per-kind default :data:`DEFAULT_REGULARIZATION` (0.01 implicit, 0.1 explicit).
+        per-kind default :data:`DEFAULT_REGULARIZATION` (1.0 implicit, 0.1 explicit).
     implicit : feedback type (see above); None: follow the training data (implicit unless the
         Interactions hold explicit ratings).
     alpha : confidence scale (implicit only).
@@ -183,7 +190,7 @@ class ALS(FactorRecommender):
     cg_steps : CG steps per row and half-sweep.
     use_bias : user and item biases (explicit only).
     n_threads : 0 = all cores. seed : initial factors (results are the same on any thread count).
-    show_progress : tqdm bar. callback : ``callback(iteration, loss)`` after every iteration, where
+    progress : tqdm bar over iterations (``show_progress``: its deprecated name). callback : ``callback(iteration, loss)`` after every iteration, where
         loss is the training objective divided by the number of stored entries; return True to stop.
 
     Attributes
@@ -192,6 +199,12 @@ class ALS(FactorRecommender):
     global_mean_, user_bias_, item_bias_ : explicit with use_bias only (else 0.0 and empty arrays).
     implicit_, regularization_ : the feedback kind and ridge weight used.
     """
+
+    state_schema = {
+        **FactorRecommender.state_schema,
+        "implicit_": Scalar(bool, optional=True),  # optional: files from before one ALS
+        "regularization_": Scalar(float, optional=True),
+    }
 
     def __init__(
         self,
@@ -205,7 +218,8 @@ class ALS(FactorRecommender):
         use_bias: bool = True,
         n_threads: int = 0,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, float], Any]] = None,
     ):
         self.factors = factors
@@ -218,6 +232,7 @@ class ALS(FactorRecommender):
         self.use_bias = use_bias
         self.n_threads = n_threads
         self.seed = seed
+        self.progress = progress
         self.show_progress = show_progress
         self.callback = callback
 
@@ -489,7 +504,7 @@ class MF(FactorRecommender):
     factors : latent dimension. iterations : epochs. learning_rate, regularization : SGD step and
     per-sample ridge on factors. bias_regularization : ridge on biases (default regularization).
     use_bias : learn mu, b_u, b_i. init_std : factors start N(0, init_std^2), biases 0.
-    n_threads, seed, show_progress, callback : as in :class:`ALS`; the loss given to the callback
+    n_threads, seed, progress, callback : as in :class:`ALS`; the loss given to the callback
     is the epoch's training MSE.
     """
 
@@ -504,7 +519,8 @@ class MF(FactorRecommender):
         init_std: float = 0.1,
         n_threads: int = 0,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, float], Any]] = None,
     ):
         self.factors = factors
@@ -516,6 +532,7 @@ class MF(FactorRecommender):
         self.init_std = init_std
         self.n_threads = n_threads
         self.seed = seed
+        self.progress = progress
         self.show_progress = show_progress
         self.callback = callback
 
@@ -627,15 +644,24 @@ class BPR(FactorRecommender):
 
     Parameters
     ----------
-    factors, iterations (epochs), learning_rate, regularization : as in :class:`MF`.
+    factors, iterations (epochs), learning_rate, regularization : as in :class:`MF`. The default
+        128 factors: 64 were 2.7 % / 3.5 % below the best of a grid in NDCG@10 on ML-100K >= 4
+        and Last.fm (``benchmarks/results/defaults.md``); the fit takes about twice as long.
     use_bias : learn an item bias. init_std : factors start N(0, init_std^2).
-    n_threads, seed, show_progress, callback : as in :class:`ALS`; the callback's loss is the epoch's
+    n_threads, seed, progress, callback : as in :class:`ALS`; the callback's loss is the epoch's
     mean -log sigmoid(x_uij).
     """
 
+    state_schema = {
+        "user_factors_": Array(("users", "factors"), "float32"),
+        "item_factors_": Array(("items", "factors"), "float32"),
+        "item_bias_": Array((("items", 0),), "float32"),
+        "train_accuracy_": Scalar(float, optional=True),
+    }
+
     def __init__(
         self,
-        factors: int = 64,
+        factors: int = 128,
         iterations: int = 100,
         learning_rate: float = 0.05,
         regularization: float = 0.01,
@@ -643,7 +669,8 @@ class BPR(FactorRecommender):
         init_std: float = 0.01,
         n_threads: int = 0,
         seed: Optional[int] = 0,
-        show_progress: bool = False,
+        progress: bool = False,
+        show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, float], Any]] = None,
     ):
         self.factors = factors
@@ -654,6 +681,7 @@ class BPR(FactorRecommender):
         self.init_std = init_std
         self.n_threads = n_threads
         self.seed = seed
+        self.progress = progress
         self.show_progress = show_progress
         self.callback = callback
 

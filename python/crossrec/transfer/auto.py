@@ -24,7 +24,9 @@ from ..models.base import Recommender
 from ._common import check_pair
 from .base import TransferRecommender
 from .domains import CrossDomain
+from ..progress import bar as progress_bar
 from .presets import NO_TRANSFER, auto_candidates, factor_model
+from ..schema import Array, Json, Model, Scalar
 
 GATES = (0, 2, 5, 10, 20)
 
@@ -36,6 +38,12 @@ class Routed(TransferRecommender):
     transfer_: Recommender
     base_: Recommender
     route_: np.ndarray
+
+    state_schema = {
+        "base_": Model(users="users", items="items"),
+        "transfer_": Model(users="users", items="items"),
+        "route_": Array(("users",), "bool"),
+    }
 
     @classmethod
     def of(cls, transfer: Recommender, base: Recommender, route: np.ndarray) -> Routed:
@@ -80,6 +88,7 @@ class Auto(Routed):
     confidence : float
         Level of the bootstrap interval a transfer gain must clear (the negative-transfer guard).
     factors, iterations, seed : model size, sweeps and the validation split's seed.
+    progress : tqdm bar over the fits (candidates on validation, then the final ones).
     n_threads : threads of the factor models and of recommend (0 = all usable cores); results do
         not depend on it.
 
@@ -92,6 +101,18 @@ class Auto(Routed):
     to ``transfer_``.
     """
 
+    state_schema = {
+        **Routed.state_schema,
+        "trials_": Json(),
+        "metric_": Scalar(str),
+        "reason_": Scalar(str),
+        "min_source_": Scalar(int, minimum=0),
+        "choice_": Scalar(str),
+        "transfer_for_warm_": Scalar(bool),
+        "validation_seconds_": Scalar(float),
+        "fit_seconds_": Scalar(float),
+    }
+
     def __init__(
         self,
         candidates: Optional[Sequence[str]] = None,
@@ -103,6 +124,7 @@ class Auto(Routed):
         iterations: int = 10,
         seed: int = 0,
         n_threads: int = 0,
+        progress: bool = False,
     ):
         self.candidates = candidates
         self.time_budget = time_budget
@@ -113,6 +135,7 @@ class Auto(Routed):
         self.iterations = iterations
         self.seed = seed
         self.n_threads = n_threads
+        self.progress = progress
 
     def fit(self, pair: CrossDomain) -> Auto:
         pair = check_pair(pair, "Auto")
@@ -133,7 +156,9 @@ class Auto(Routed):
         src = factor_model(explicit, self.factors, self.iterations, n_threads=threads).fit(pair.source)
         fitted: dict[str, Recommender] = {}
         trials: list[dict[str, Any]] = []
+        bar = progress_bar(bool(self.progress), len(names) + 2, "Auto", "fit")
         for n in names:
+            bar.update(1)
             if n != NO_TRANSFER and time.perf_counter() - t_start > budget:
                 trials.append({"candidate": n, "status": "skipped: time budget"})
                 continue
@@ -192,7 +217,9 @@ class Auto(Routed):
         self.transfer_for_warm_ = bool(warm_ok)
         self.validation_seconds_ = time.perf_counter() - t_start
         # Final models on the whole training pair.
+        bar.update(1)
         self.base_ = builders[NO_TRANSFER](src).fit(pair)
+        bar.update(1)
         if best == NO_TRANSFER:
             self.transfer_ = self.base_
             self.route_ = np.zeros(pair.n_shared, bool)
@@ -201,6 +228,7 @@ class Auto(Routed):
             n_src = pair.source.user_counts()
             has_tgt = pair.target.user_counts() > 0
             self.route_ = (n_src >= max(self.min_source_, 1)) & (~has_tgt | self.transfer_for_warm_)
+        bar.close()
         self.fit_seconds_ = time.perf_counter() - t_start
         return self
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
+from .. import schema
 from ..explain import frame
 from ..models.base import Recommender
 from .domains import CrossDomain
@@ -85,6 +86,16 @@ class TransferRecommender(Recommender):
 
     item_sharing = "transpose"
     transposed_: Optional[Recommender]
+
+    def validate_state(self) -> None:
+        """A model fitted on an item-shared pair holds only the id space and ``transposed_`` (the
+        same kind of model, fitted on the transposed pair, whose users are this model's items);
+        otherwise the class's declared state."""
+        if self.__dict__.get("transposed_") is None:
+            return super().validate_state()
+        schema.check_params(self)
+        inner = {"transposed_": schema.Model(users="items", items="users")}
+        schema.check_state(self, {**schema.BASE_SCHEMA, **inner})
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -12,6 +12,7 @@ from ..models.baseline import MostPopular
 from ._common import check_factor_model, clone, default_factor_model
 from .base import TransferRecommender
 from .domains import CrossDomain
+from ..schema import Array, Model
 
 
 class NoTransfer(TransferRecommender):
@@ -31,6 +32,12 @@ class NoTransfer(TransferRecommender):
     ----------
     model_ : the target model with cold rows filled; popular_ : MostPopular; has_data_ : bool per user.
     """
+
+    state_schema = {
+        "has_data_": Array(("users",), "bool"),
+        "model_": Model(users="users", items="items", nullable=True),
+        "popular_": Model(users="users", items="items"),
+    }
 
     def __init__(self, model: Optional[Recommender] = None):
         self.model = model

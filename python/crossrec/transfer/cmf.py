@@ -13,6 +13,7 @@ from ..models.mf import ALS, FactorRecommender
 from ._common import check_pair
 from .base import TransferRecommender
 from .domains import CrossDomain
+from ..schema import Array, Scalar
 from .mapping import fit_linear_map
 
 _BLOCK_BYTES = 1 << 27  # cap on one block of per-row grams (128 MiB)
@@ -113,6 +114,19 @@ class CMF(FactorRecommender, TransferRecommender):
     user_factors_, user_bias_ (shared rows), item_factors_, item_bias_, global_mean_ (target),
     source_item_factors_, source_item_bias_, source_global_mean_, implicit_, regularization_.
     """
+
+    state_schema = {
+        "implicit_": Scalar(bool),
+        "regularization_": Scalar(float),
+        "global_mean_": Scalar(float),
+        "source_global_mean_": Scalar(float),
+        "user_factors_": Array(("users", "factors"), "float32"),
+        "user_bias_": Array((("users", 0),), "float32"),
+        "item_factors_": Array(("items", "factors"), "float32"),
+        "item_bias_": Array((("items", 0),), "float32"),
+        "source_item_factors_": Array(("source_items", "factors"), "float32"),
+        "source_item_bias_": Array((("source_items", 0),), "float32"),
+    }
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from typing import Optional, TextIO
 
 import pandas as pd
 
-from ..data import Interactions
+from ..data import DUPLICATE_POLICIES, Interactions
 from .domains import CrossDomain
 from .run import run
 
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "transfer",
         help="evaluate transfer methods from a source to a target domain (cold-start "
-        "protocol, gains over the best target-only baseline with 95% CIs)",
+        "protocol, gains over the best target-only baseline with 95%% CIs)",
     )
     p.add_argument("--source", required=True, help="source domain file: user, item[, rating] per line")
     p.add_argument("--target", required=True, help="target domain file, same format")
@@ -42,29 +42,69 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the CIs")
     p.add_argument(
+        "--duplicates",
+        choices=DUPLICATE_POLICIES,
+        default="error",
+        help="what repeated (user, item) rows mean, as in Interactions.from_pandas (default: error)",
+    )
+    p.add_argument(
         "--plot",
         metavar="PNG",
-        help="also draw the gain of each method per segment with its CI (needs matplotlib); the "
-        "values per model go to the same name with '-values' before the extension",
+        help="also draw the gain of each method per segment with its CI (needs matplotlib; checked before any "
+        "work); the values per model go to the same name with '-values' before the extension",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _read(path: str, sep: str, header: bool, implicit: bool) -> Interactions:
+def _read(path: str, sep: str, header: bool, implicit: bool, duplicates: str = "error") -> Interactions:
     df = pd.read_csv(path, sep=sep, header=0 if header else None)
     if df.shape[1] < 2:
-        raise ValueError(f"{path}: expected at least 2 columns (user, item[, rating]), got {df.shape[1]}")
+        raise ValueError(
+            f"{path}: expected at least 2 columns (user, item[, rating]) separated by --sep {sep!r}, got {df.shape[1]}"
+        )
     df = df.iloc[:, :3] if df.shape[1] >= 3 and not implicit else df.iloc[:, :2]
     df.columns = ["user", "item", "rating"][: df.shape[1]]
     rating = "rating" if "rating" in df.columns else None
-    return Interactions.from_pandas(df, "user", "item", rating, duplicates="last" if rating else "max")
+    if rating is not None and not pd.api.types.is_numeric_dtype(df["rating"]):
+        first = df["rating"].iloc[0]
+        hint = (
+            f"its first line looks like a header ({first!r}): pass --header"
+            if not header and pd.to_numeric(df["rating"].iloc[1:], errors="coerce").notna().all()
+            else "pass --implicit to ignore the third column"
+        )
+        raise ValueError(f"{path}: the third column (rating) is not numeric; {hint}")
+    try:
+        return Interactions.from_pandas(df, "user", "item", rating, duplicates=duplicates)
+    except ValueError as exc:
+        if "duplicate" not in str(exc):
+            raise
+        raise ValueError(
+            f"{path}: {exc}. On the command line: --duplicates {{sum,last,mean,max}} (now {duplicates!r})"
+        ) from None
+
+
+def check_plot_path(path: str) -> None:
+    """Fail before any work when ``--plot`` cannot be written: matplotlib missing or no such folder."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ValueError("--plot needs matplotlib, which is not installed: pip install 'crossrec[plot]'")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--plot {path!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--plot {path!r}: folder {folder!r} is not writable")
 
 
 def main(args: argparse.Namespace, out: Optional[TextIO] = None) -> None:
     out = out or sys.stdout
+    if args.plot:
+        check_plot_path(args.plot)
+    duplicates = getattr(args, "duplicates", "error")
     pair = CrossDomain(
-        _read(args.source, args.sep, args.header, args.implicit),
-        _read(args.target, args.sep, args.header, args.implicit),
+        _read(args.source, args.sep, args.header, args.implicit, duplicates),
+        _read(args.target, args.sep, args.header, args.implicit, duplicates),
         shared=args.shared,
     )
     s = pair.summary()

@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._validation import check_float
+from ..schema import Array, Csr
 from .base import TransferRecommender
 from .domains import CrossDomain
 from .knn import check_any_pair
@@ -97,6 +98,12 @@ class CrossDomainContent(TransferRecommender):
     """
 
     item_sharing = "native"  # handles both sides itself
+
+    state_schema = {
+        "item_profiles_": Csr(("items", "features")),
+        "user_profiles_": Csr(("users", "features")),
+        "feature_names_": Array(("features",), ("U", "S")),
+    }
 
     def __init__(
         self,

@@ -46,8 +46,10 @@ from ..data import Interactions
 from ..errors import FitError, NotFittedError
 from ..models.base import Recommender
 from ..models.protocol import check_is_fitted
+from ..progress import bar as progress_bar
 from .base import TransferRecommender
 from .domains import CrossDomain
+from ..schema import Array, Scalar
 
 LOSSES = ("pointwise", "ranking", "listwise")
 INITS = ("auto", "teacher_svd", "random")
@@ -330,6 +332,7 @@ class Distill(TransferRecommender):
     init_std : standard deviation of the random initial factors (and of the columns the SVD
         cannot fill when ``factors`` exceeds the teacher's rank).
     seed, n_threads : a seed gives the same model on any thread count; 0 threads = all cores.
+    progress : tqdm bar over epochs.
 
     Attributes
     ----------
@@ -343,6 +346,16 @@ class Distill(TransferRecommender):
     # The student learns the target domain in the target's own id space from any fitted teacher of
     # that space, so a pair sharing items needs nothing special (no transposition).
     item_sharing = "native"
+
+    state_schema = {
+        "init_": Scalar(str, choices=("random", "teacher_svd")),
+        "ground_truth_": Scalar(str, choices=("bpr", "squared")),
+        "user_factors_": Array(("users", "factors"), "float32"),
+        "item_factors_": Array(("items", "factors"), "float32"),
+        "item_bias_": Array((("items", 0),), "float32"),
+        "user_bias_": Array((("users", 0),), "float32"),
+        "global_mean_": Scalar(float),
+    }
 
     def __init__(
         self,
@@ -362,6 +375,7 @@ class Distill(TransferRecommender):
         init_std: float = 0.1,
         seed: int | None = 0,
         n_threads: int = 0,
+        progress: bool = False,
     ):
         self.teacher = teacher
         self.student = student
@@ -379,6 +393,7 @@ class Distill(TransferRecommender):
         self.init_std = init_std
         self.seed = seed
         self.n_threads = n_threads
+        self.progress = progress
 
     # ---- fitting ---------------------------------------------------------------------------
     def _check_params(self) -> dict[str, Any]:
@@ -469,8 +484,10 @@ class Distill(TransferRecommender):
         c = np.zeros(n_users, np.float32) if gt == "squared" else None
         mu = float(train.data.mean()) if gt == "squared" else 0.0
         weights = rank_weights(t_items, t_scores, p["temperature"]) if p["loss"] == "ranking" else None
+        bar = progress_bar(bool(self.progress), p["epochs"], "Distill", "epoch")
         with threadpool_limits(1, "blas"):
             for epoch in range(p["epochs"]):
+                bar.update(1)
                 distill_epoch(
                     train,
                     t_items,
@@ -499,6 +516,7 @@ class Distill(TransferRecommender):
                         f"Distill diverged at epoch {epoch} (NaN or infinite factors); "
                         f"lower learning_rate (now {p['learning_rate']}) or alpha"
                     )
+        bar.close()
         self.user_factors_, self.item_factors_, self.item_bias_ = P, Q, b
         self.user_bias_ = c if c is not None else np.zeros(n_users, np.float32)
         self.global_mean_ = mu

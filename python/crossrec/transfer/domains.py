@@ -299,6 +299,13 @@ class ColdStartSplit:
     test_size: float
     seed: Optional[int]
 
+    def __repr__(self) -> str:
+        return (
+            f"ColdStartSplit({len(self.cold_users)} cold / {len(self.warm_users)} warm shared entities, "
+            f"fraction={self.fraction}, test_size={self.test_size}, seed={self.seed}; "
+            f"test {self.test!r})"
+        )
+
     @property
     def cold_user_ids(self) -> np.ndarray:
         return self.train.shared_map.ids[self.cold_users]

@@ -12,6 +12,7 @@ from ..models.base import Recommender
 from ..models.mf import ALS, FactorRecommender
 from ._common import Delegating, check_pair, check_factor_model, clone, default_factor_model, fitted_on
 from .domains import CrossDomain
+from ..schema import Array, Json, Model
 from .mapping import fit_linear_map
 
 
@@ -57,6 +58,13 @@ class FineTune(Delegating):
     cold_users_ : shared indices whose rows came from the source; map_ : {"W", "b"} of the
     cold-row map (identity for ``cold_rows="source"``, or when fewer than 2 users are warm in both).
     """
+
+    state_schema = {
+        "model_": Model(users="users", items="items"),
+        "source_model_": Model(users="users"),
+        "cold_users_": Array((None,), "int32", index_of="users"),
+        "map_": Json(optional=True),  # the learnt map of cold users' rows, kept to inspect
+    }
 
     def __init__(
         self,

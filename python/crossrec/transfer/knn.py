@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from .. import _core
 from .._validation import as_index_array, check_choice, check_float, check_positive_int, csr_parts
+from ..schema import Array, Csr, Scalar
 from .base import TransferRecommender
 from ..models.baseline import fit_biases
 from ..similarity import topk_similarity
@@ -80,6 +81,29 @@ class CrossDomainKNN(TransferRecommender):
     """
 
     item_sharing = "native"  # handles both sides itself
+
+    # "x": the shared entities (users, or items with shared="items"), "y": the target's other side
+    state_schema = {
+        "shared_users_": Scalar(bool),
+        "explicit_": Scalar(bool),
+        "target_rows_": Csr(("x", "y")),
+        "neighbors_": Csr(("x", "x")),
+        "cold_": Array(("x",), "bool"),
+        "global_mean_": Scalar(float),
+        "rating_range_": Array((2,), "float64"),
+        "entity_bias_": Array(("x",), "float64", optional=True),
+        "other_bias_": Array(("y",), "float64", optional=True),
+        "popularity_order_": Array(("items",), "int32", index_of="items"),
+    }
+
+    def validate_state(self) -> None:
+        super().validate_state()
+        if hasattr(self, "target_rows_"):
+            want = (self.n_users_, self.n_items_) if self.shared_users_ else (self.n_items_, self.n_users_)
+            if tuple(self.target_rows_.shape) != want:
+                raise ValueError(f"CrossDomainKNN.target_rows_ has shape {self.target_rows_.shape}; expected {want}")
+            if self.explicit_ and not (hasattr(self, "entity_bias_") and hasattr(self, "other_bias_")):
+                raise ValueError("CrossDomainKNN on ratings (explicit_) needs entity_bias_ and other_bias_; missing")
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from .._validation import check_choice, check_float, check_positive_int, check_s
 from ..models.base import Recommender
 from ._common import Delegating, check_pair, check_factor_model, clone, default_factor_model, fitted_on
 from .domains import CrossDomain
+from ..schema import Array, Json, Model
 
 
 def fit_linear_map(S: np.ndarray, T: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
@@ -118,6 +119,13 @@ class EMCDR(Delegating):
     model_ : target model with mapped cold rows; map_ : dict of the map's arrays;
     cold_users_ : shared indices that received mapped factors.
     """
+
+    state_schema = {
+        "map_": Json(),  # the learnt map, kept to inspect: serving uses model_'s mapped factors
+        "model_": Model(users="users", items="items"),
+        "source_model_": Model(users="users"),
+        "cold_users_": Array((None,), "int32", index_of="users"),
+    }
 
     def __init__(
         self,

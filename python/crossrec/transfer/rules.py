@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from .. import _core
 from .._validation import check_choice, check_float, check_positive_int
+from ..schema import Array, Csr, Scalar
 from .base import TransferRecommender
 from ..itemsets import frequent_itemsets, rule_arrays
 from .domains import CrossDomain
@@ -69,6 +70,32 @@ class CrossDomainRules(TransferRecommender):
     """
 
     item_sharing = "native"  # handles both sides itself
+
+    # "x": shared entities, "sources": the source side's columns, "others": the target's other side
+    state_schema = {
+        "shared_users_": Scalar(bool),
+        "source_baskets_": Csr(("x", "sources")),
+        "source_ids_": Array(("sources",), ("i", "u", "f", "U", "S", "b", "O")),
+        "other_support_": Array(("others",), "float32"),
+        "antecedents_": Csr(("rules", "sources")),
+        "consequent_": Array(("rules",), "int32", index_of="others"),
+        "rule_confidence_": Array(("rules",), "float64"),
+        "rule_scores_": Array(("rules",), "float32", finite=False),  # conviction is +inf at confidence 1
+        "n_itemsets_": Scalar(int, minimum=0),
+        "n_baskets_": Scalar(int, minimum=0),
+    }
+
+    def validate_state(self) -> None:
+        super().validate_state()
+        if hasattr(self, "source_baskets_"):
+            x, others = (self.n_users_, self.n_items_) if self.shared_users_ else (self.n_items_, self.n_users_)
+            if self.source_baskets_.shape[0] != x or len(self.other_support_) != others:
+                raise ValueError(
+                    f"CrossDomainRules: source_baskets_ rows {self.source_baskets_.shape[0]} and other_support_ "
+                    f"length {len(self.other_support_)}; expected {x} and {others} from the id maps"
+                )
+            if np.isnan(self.rule_scores_).any():
+                raise ValueError("CrossDomainRules.rule_scores_ holds NaN; expected numbers (+inf allowed)")
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ import pandas as pd
 from .._validation import check_float, check_seed
 from ..data import Interactions
 from ..evaluation import Report, evaluate
+from ..progress import bar as progress_bar
 from ..models.baseline import Baseline, MostPopular
 from .domains import ColdStartSplit, CrossDomain
 from .presets import GRIDS, NO_TRANSFER, builders, factor_model
@@ -99,6 +100,26 @@ class TransferResult:
     def table(self) -> pd.DataFrame:
         return self.report.table()
 
+    def __repr__(self) -> str:
+        # A summary: the default dataclass repr printed every user id of the split (~1,500).
+        methods = list(self.times)
+        key = self.metrics[0] if self.metrics else None
+        best = ""
+        if key is not None and len(self.gains):
+            cold = self.gains[(self.gains["segment"] == "cold") & (self.gains["metric"] == key)]
+            if len(cold):
+                lower = key in ("rmse", "mae")
+                row = cold.loc[cold["estimate"].idxmin() if lower else cold["estimate"].idxmax()]
+                best = (
+                    f", best cold {key}: {row['method']} {row['value']:.4f} vs {row['baseline']} "
+                    f"{row['baseline_value']:.4f} (95% CI of the difference {row['low']:+.4f} .. {row['high']:+.4f})"
+                )
+        return (
+            f"TransferResult({len(methods)} methods {methods}, metrics {self.metrics}, "
+            f"{len(self.split.cold_users)} cold / {len(self.split.warm_users)} warm users{best}; "
+            f".table(), .gains, .chosen for details)"
+        )
+
     def plot(self, metric: Optional[str] = None, path=None):
         """Each transfer method's improvement over the best target-only baseline per segment,
         with its paired bootstrap interval (see :mod:`crossrec.transfer.plots`); ``path`` saves
@@ -146,8 +167,9 @@ def run(
     Parameters
     ----------
     pair : CrossDomain
-    methods : list of Method, optional
-        Default: :func:`default_methods` for the target's kind.
+    methods : list of Method or of names, optional
+        Default: :func:`default_methods` for the target's kind; a name picks that default method
+        (e.g. ``["popular", "CMF"]``).
     fraction, test_size, seed :
         The cold-start split (see :meth:`CrossDomain.cold_start_split`).
     metrics : list of str
@@ -168,7 +190,7 @@ def run(
         pair, entity = pair.transposed(), "item"
     target_fraction = check_float(target_fraction, "target_fraction", 0.0, 1.0, strict_min=True)
     explicit = pair.target.explicit
-    methods = list(methods) if methods is not None else default_methods(explicit, factors, iterations)
+    methods = _methods(methods, explicit, factors, iterations)
     metrics = list(metrics) if metrics is not None else list(RATING_METRICS if explicit else RANKING_METRICS)
     key, lower_better = metrics[0], metrics[0] in RATING_METRICS
     split = pair.cold_start_split(fraction, test_size, seed)
@@ -177,7 +199,8 @@ def run(
         split = dataclasses.replace(split, train=split.train.with_target(kept))
     shared = _shared(split.train, explicit, factors, iterations)
     rows, chosen = [], {}
-    bar = _bar(progress, sum(len(m.grid) if tune and len(m.grid) > 1 else 0 for m in methods) + len(methods))
+    n_fits = sum(len(m.grid) if tune and len(m.grid) > 1 else 0 for m in methods) + len(methods)
+    bar = progress_bar(progress, n_fits, "transfer", "fit")
     if tune:
         val = split.validation(seed=seed + 1)
         shared["target"] = factor_model(explicit, factors, iterations).fit(val.train.target)
@@ -245,6 +268,33 @@ def subsample_rows(data: Interactions, fraction: float, seed: int = 0) -> Intera
     return data.subset(rank < keep_n[data.users])
 
 
+def _methods(methods, explicit: bool, factors: int, iterations: int) -> list[Method]:
+    """The methods to run: Method objects as given, names looked up among the defaults."""
+    defaults = default_methods(explicit, factors, iterations)
+    if methods is None:
+        return defaults
+    if isinstance(methods, (str, Method)) or not hasattr(methods, "__iter__"):
+        raise ValueError(f"methods must be a list of Method objects or method names, got {methods!r}")
+    by_name = {m.name: m for m in defaults}
+    out = []
+    for m in methods:
+        if isinstance(m, Method):
+            out.append(m)
+        elif isinstance(m, str) and m in by_name:
+            out.append(by_name[m])
+        else:
+            raise ValueError(
+                f"methods: {m!r} is neither a crossrec.transfer.Method nor the name of a default method "
+                f"({', '.join(by_name)} for {'ratings' if explicit else 'implicit feedback'})"
+            )
+    if not out:
+        raise ValueError("methods is empty: give at least one Method or method name")
+    names = [m.name for m in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"methods: names must be unique, got {names}")
+    return out
+
+
 def _gains(report: Report, methods: Sequence[Method], metrics: Sequence[str]) -> pd.DataFrame:
     table = report.table()
     base = [m.name for m in methods if not m.transfer]
@@ -276,19 +326,3 @@ def _gains(report: Report, methods: Sequence[Method], metrics: Sequence[str]) ->
                     }
                 )
     return pd.DataFrame(out)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(progress: bool, total: int):
-    if not progress:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="transfer", unit="fit")
