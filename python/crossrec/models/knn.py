@@ -279,7 +279,7 @@ class _NeighborhoodModel(Recommender):
             sim_row = self._neighbors()[[x]]
         sims = np.asarray(sim_row[:, raters].todense(), dtype=np.float64).ravel()
         order = np.lexsort((raters, -sims))
-        order = order[sims[order] > 0][: int(self.k)]
+        order = order[sims[order] > 0][: self._k()]
         mu = float(self.global_mean_)
         if self.centering == "baseline":
             bl = self._x_baseline()
