@@ -13,8 +13,10 @@ from crossrec import _core
 
 
 def reference_topn(scores, n, exclude=None, candidates=None):
-    """Obviously correct: sort by (-score, item) over eligible items."""
+    """Obviously correct: sort by (-score, item) over eligible items; n beyond the rankable items
+    (columns or candidates) is clamped to them."""
     m, n_items = scores.shape
+    n = max(1, min(n, n_items if candidates is None else len(candidates)))
     items = np.full((m, n), -1, np.int32)
     vals = np.full((m, n), -np.inf, np.float32)
     pool = np.arange(n_items) if candidates is None else np.asarray(candidates)

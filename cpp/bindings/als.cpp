@@ -27,6 +27,12 @@ Factors factors_arg(const py::object& Y_obj, const py::object& X_obj, const CsrA
   return a;
 }
 
+// The f x f Gram matrix and one f x f system per thread, in double.
+void require_system_memory(int64_t f, int n_threads) {
+  require_memory(static_cast<double>(f) * f * 8 * (resolve_threads(n_threads) + 2),
+                 "ALS's " + std::to_string(f) + " x " + std::to_string(f) + " systems (lower factors)");
+}
+
 void require_reg(float reg) {
   require(std::isfinite(reg) && reg >= 0.0f, "regularization: must be finite and >= 0, got " + std::to_string(reg));
 }
@@ -36,10 +42,11 @@ void require_reg(float reg) {
 CROSSREC_BINDINGS(als) {
   m.def(
       "gram_matrix",
-      [](const py::object& Y_obj, int n_threads) {
+      [](const py::object& Y_obj, int64_t threads_arg) {
         auto Y = float_matrix(Y_obj, "Y");
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         const int64_t f = Y.shape(1);
+        require_system_memory(f, 1);
         auto out = new_array<float>({f, f});
         {
           py::gil_scoped_release release;
@@ -53,14 +60,14 @@ CROSSREC_BINDINGS(als) {
   m.def(
       "als_implicit_step",
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& Y_obj,
-         const py::object& X_obj, float regularization, float alpha, const std::string& solver, int cg_steps,
-         const py::object& gram_obj, const py::object& prior_obj, const py::object& prior_weight_obj, int n_threads,
-         bool exact_short_rows) {
+         const py::object& X_obj, float regularization, float alpha, const std::string& solver, int64_t cg_steps,
+         const py::object& gram_obj, const py::object& prior_obj, const py::object& prior_weight_obj,
+         int64_t threads_arg, bool exact_short_rows) {
         require(solver == "cg" || solver == "cholesky", "solver: must be 'cg' or 'cholesky', got '" + solver + "'");
         require_reg(regularization);
         require(std::isfinite(alpha) && alpha >= 0.0f, "alpha: must be finite and >= 0, got " + std::to_string(alpha));
-        require(cg_steps >= 1, "cg_steps: must be >= 1, got " + std::to_string(cg_steps));
-        thread_arg(n_threads);
+        count_arg(cg_steps, "cg_steps", 1, 10000);
+        const int n_threads = thread_arg(threads_arg);
         auto Y0 = float_matrix(Y_obj, "Y");
         auto mat = csr_arg(indptr, indices, data, Y0.shape(0), "matrix");
         auto fa = factors_arg(Y0, X_obj, mat);
@@ -71,16 +78,18 @@ CROSSREC_BINDINGS(als) {
                   "gram: expected shape (" + std::to_string(fa.f) + ", " + std::to_string(fa.f) + ")");
         }
         auto prior = prior_arg(prior_obj, prior_weight_obj, mat.view.n_rows, fa.f, "prior");
+        require_system_memory(fa.f, n_threads);
         ImplicitAlsParams params;
         params.regularization = regularization;
         params.alpha = alpha;
         params.solver = solver == "cg" ? AlsSolver::kConjugateGradient : AlsSolver::kCholesky;
-        params.cg_steps = cg_steps;
+        params.cg_steps = static_cast<int>(cg_steps);
         params.exact_short_rows = exact_short_rows;
         int64_t failed = 0;
         {
           py::gil_scoped_release release;
           mat.validate();
+          validate_sorted_unique(mat.view, "matrix");
           validate_finite(fa.Y.data(), fa.Y.size(), "Y");
           validate_finite(fa.X.data(), fa.X.size(), "X");
           if (gram) validate_finite(gram->data(), gram->size(), "gram");
@@ -108,9 +117,9 @@ CROSSREC_BINDINGS(als) {
       "als_explicit_step",
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& Y_obj,
          const py::object& X_obj, float regularization, const py::object& weights_obj, bool weighted_lambda,
-         const py::object& prior_obj, const py::object& prior_weight_obj, int n_threads) {
+         const py::object& prior_obj, const py::object& prior_weight_obj, int64_t threads_arg) {
         require_reg(regularization);
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         require(!data.is_none(), "matrix.data: explicit ALS needs the ratings");
         auto Y0 = float_matrix(Y_obj, "Y");
         auto mat = csr_arg(indptr, indices, data, Y0.shape(0), "matrix");
@@ -123,6 +132,7 @@ CROSSREC_BINDINGS(als) {
                                                            std::to_string(weights->shape(0)));
         }
         auto prior = prior_arg(prior_obj, prior_weight_obj, mat.view.n_rows, fa.f, "prior");
+        require_system_memory(fa.f, n_threads);
         ExplicitAlsParams params;
         params.regularization = regularization;
         params.weighted_lambda = weighted_lambda;
@@ -130,6 +140,7 @@ CROSSREC_BINDINGS(als) {
         {
           py::gil_scoped_release release;
           mat.validate();
+          validate_sorted_unique(mat.view, "matrix");
           validate_finite(fa.Y.data(), fa.Y.size(), "Y");
           if (weights) {
             const float* w = weights->data();

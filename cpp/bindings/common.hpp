@@ -6,7 +6,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -15,6 +20,7 @@
 #include <vector>
 
 #include "crossrec/csr.hpp"
+#include "crossrec/parallel.hpp"
 
 namespace py = pybind11;
 
@@ -44,10 +50,11 @@ inline In<int32_t> index_array(const py::handle& obj, const std::string& name, i
           name + ": expected " + std::to_string(ndim) + "-D array, got " + std::to_string(arr.ndim()) + "-D");
   if (arr.dtype().itemsize() > 4 || kind == 'u') {
     if (arr.size() > 0) {
-      py::object lo = arr.attr("min")();
-      py::object hi = arr.attr("max")();
-      require(lo.cast<long long>() >= INT32_MIN && hi.cast<long long>() <= INT32_MAX,
-              name + ": index values do not fit in int32");
+      // Compared as Python ints: a uint64 above 2**63 does not even fit a C++ long long.
+      const py::int_ lo(arr.attr("min")()), hi(arr.attr("max")());
+      require(lo >= py::int_(INT32_MIN) && hi <= py::int_(INT32_MAX),
+              name + ": index values do not fit in int32 (got " + std::string(py::str(lo)) + " .. " +
+                  std::string(py::str(hi)) + ")");
     }
   }
   return In<int32_t>::ensure(arr);
@@ -112,7 +119,8 @@ inline CsrArg csr_arg(const py::handle& indptr, const py::handle& indices, const
   require(m.indptr.data()[m.indptr.shape(0) - 1] == nnz, name + ": indptr[-1] (" +
                                                              std::to_string(m.indptr.data()[m.indptr.shape(0) - 1]) +
                                                              ") != len(indices) (" + std::to_string(nnz) + ")");
-  require(n_cols >= 0, name + ": n_cols must be >= 0");
+  require(n_cols >= 0 && n_cols <= INT32_MAX,
+          name + ": n_cols must be in [0, 2**31 - 1] (int32 column indices), got " + std::to_string(n_cols));
   m.view.indptr = m.indptr.data();
   m.view.indices = m.indices.data();
   m.view.n_rows = m.indptr.shape(0) - 1;
@@ -126,10 +134,75 @@ inline CsrArg csr_arg(const py::handle& indptr, const py::handle& indices, const
   return m;
 }
 
-// Threads: 0 = all cores; negative is an error.
-inline int thread_arg(int n_threads) {
-  require(n_threads >= 0, "n_threads: must be >= 0 (0 = all cores), got " + std::to_string(n_threads));
-  return n_threads;
+// Threads: 0 = all cores; negative is an error; above crossrec::thread_cap() (4 x the hardware
+// threads) it is clamped to that cap, so no request can start more threads than the machine can use.
+inline int thread_arg(int64_t n_threads) {
+  require(n_threads >= 0, "n_threads: must be >= 0 (0 = all cores; at most " + std::to_string(thread_cap()) +
+                              " threads are used), got " + std::to_string(n_threads));
+  return n_threads == 0 ? 0 : resolve_threads(n_threads);
+}
+
+// A count argument (n, k, max_len, ...) taken as int64 so any Python int that fits is accepted,
+// range-checked here, then narrowed.
+inline int count_arg(int64_t value, const std::string& name, int64_t lo, int64_t hi = INT32_MAX) {
+  require(value >= lo && value <= hi,
+          name +
+              (hi == INT64_MAX ? ": must be >= " + std::to_string(lo)
+                               : ": must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]") +
+              ", got " + std::to_string(value));
+  return static_cast<int>(value);
+}
+
+// A refused allocation; module.cpp translates it to MemoryError (std::bad_alloc carries no message).
+struct MemoryLimit : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Bytes the process can still allocate: MemAvailable (/proc/meminfo), lowered to what is left under
+// an address-space limit (RLIMIT_AS). -1 when neither is known.
+inline int64_t available_memory() {
+  int64_t avail = -1;
+  if (FILE* f = std::fopen("/proc/meminfo", "r")) {
+    char line[256];
+    long long kb = 0;
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::sscanf(line, "MemAvailable: %lld kB", &kb) == 1) {
+        avail = static_cast<int64_t>(kb) * 1024;
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+#if defined(__unix__)
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    int64_t used = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      long long pages = 0;
+      if (std::fscanf(f, "%lld", &pages) == 1) used = static_cast<int64_t>(pages) * sysconf(_SC_PAGESIZE);
+      std::fclose(f);
+    }
+    const int64_t left = static_cast<int64_t>(lim.rlim_cur) - used;
+    avail = avail < 0 ? left : std::min(avail, left);
+  }
+#endif
+  return avail;
+}
+
+// Refuses, before allocating, a buffer that cannot fit: MemoryError with the estimate (the same
+// rule as crossrec._memory.check_allocation on the Python side). A zero-filled vector touches every
+// page, so under overcommit an allocation that "succeeds" can still bring the OOM killer.
+inline void require_memory(double bytes, const std::string& what) {
+  const int64_t avail = available_memory();
+  if (avail >= 0 && bytes > static_cast<double>(avail))
+    throw MemoryLimit(what + " needs about " + std::to_string(bytes / 1073741824.0) + " GiB, more than the " +
+                      std::to_string(avail / 1073741824.0) + " GiB available");
+}
+
+// A transpose (CSC copy) of m allocates n_cols + 1 offsets and the entries again; `copies` of it.
+inline void require_transpose_memory(const CsrView& m, int copies, const std::string& name) {
+  require_memory(copies * ((m.n_cols + 1) * 8.0 + m.nnz() * 8.0 + m.n_rows * 8.0),
+                 name + "'s transpose (" + std::to_string(m.n_cols) + " columns)");
 }
 
 template <class T>

@@ -60,13 +60,6 @@ void validate_teacher(const TeacherView& t, int64_t n_items) {
   validate_finite(t.rest, t.n_rows, "teacher_rest");
 }
 
-void validate_sorted_rows(const CsrView& m, const std::string& name) {
-  for (int64_t r = 0; r < m.n_rows; ++r)
-    for (int64_t p = m.begin(r) + 1; p < m.end(r); ++p)
-      if (m.indices[p] <= m.indices[p - 1])
-        fail(name + ": column indices of row " + std::to_string(r) + " are not sorted and unique");
-}
-
 struct TeacherArg {
   In<int32_t> items;
   In<float> scores;
@@ -107,8 +100,8 @@ CROSSREC_BINDINGS(distill) {
          const py::object& teacher_scores, const py::object& teacher_rest, const py::object& teacher_weights,
          const py::object& user_factors, const py::object& item_factors, const py::object& item_bias,
          const py::object& user_bias, const std::string& ground_truth, const std::string& loss, double alpha,
-         double temperature, double learning_rate, double regularization, double global_mean, int n_samples,
-         int n_negatives, uint64_t seed, int64_t epoch, int n_threads) {
+         double temperature, double learning_rate, double regularization, double global_mean, int64_t n_samples,
+         int64_t n_negatives, uint64_t seed, int64_t epoch, int64_t threads_arg) {
         DistillOptions o;
         o.ground_truth = ground_truth_arg(ground_truth);
         o.loss = loss_arg(loss);
@@ -117,17 +110,18 @@ CROSSREC_BINDINGS(distill) {
         require(learning_rate > 0.0 && std::isfinite(learning_rate), "learning_rate: must be > 0 and finite");
         require(regularization >= 0.0 && std::isfinite(regularization), "regularization: must be >= 0 and finite");
         require_finite_number(global_mean, "global_mean");
-        require(n_samples >= 1, "n_samples: must be >= 1");
-        require(n_negatives >= 0, "n_negatives: must be >= 0");
+        // n_samples only caps the teacher's list (min(k, n_samples)); n_negatives is work per user.
+        n_samples = std::min<int64_t>(count_arg(std::min<int64_t>(n_samples, INT32_MAX), "n_samples", 1), INT32_MAX);
+        count_arg(n_negatives, "n_negatives", 0, 1 << 20);
         require(epoch >= 0, "epoch: must be >= 0");
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         o.alpha = static_cast<float>(alpha);
         o.temperature = static_cast<float>(temperature);
         o.learning_rate = static_cast<float>(learning_rate);
         o.regularization = static_cast<float>(regularization);
         o.global_mean = static_cast<float>(global_mean);
-        o.n_samples = n_samples;
-        o.n_negatives = n_negatives;
+        o.n_samples = static_cast<int>(n_samples);
+        o.n_negatives = static_cast<int>(n_negatives);
         o.seed = seed;
         o.epoch = epoch;
 
@@ -163,7 +157,7 @@ CROSSREC_BINDINGS(distill) {
         {
           py::gil_scoped_release release;
           train.validate();
-          validate_sorted_rows(train.view, "train");
+          validate_sorted_unique(train.view, "train");
           validate_teacher(teacher.view, n_items);
           validate_finite(s.user_factors, n_users * s.n_factors, "user_factors");
           validate_finite(s.item_factors, n_items * s.n_factors, "item_factors");

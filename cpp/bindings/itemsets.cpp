@@ -161,20 +161,24 @@ CROSSREC_BINDINGS(itemsets) {
 
   m.def(
       "frequent_itemsets",
-      [](const py::object& indptr, const py::object& indices, int64_t n_items, int64_t min_count, int max_len,
-         int64_t max_itemsets, const std::string& algorithm, int n_threads) {
+      [](const py::object& indptr, const py::object& indices, int64_t n_items, int64_t min_count, int64_t max_len,
+         int64_t max_itemsets, const std::string& algorithm, int64_t threads_arg) {
         auto baskets = csr_arg(indptr, indices, py::none(), n_items, "baskets");
         require(min_count >= 1, "min_count: must be >= 1, got " + std::to_string(min_count));
         require(max_len >= 0, "max_len: must be >= 0 (0 = no limit), got " + std::to_string(max_len));
+        max_len = std::min<int64_t>(max_len, std::max<int64_t>(n_items, 1));  // no itemset is longer
         require(max_itemsets >= 1, "max_itemsets: must be >= 1, got " + std::to_string(max_itemsets));
         // apriori_scan / apriori_bits pin Apriori's counting method (for tests); apriori picks per level.
         require(algorithm == "fpgrowth" || algorithm == "apriori" || algorithm == "apriori_scan" ||
                     algorithm == "apriori_bits",
                 "algorithm: expected 'fpgrowth' or 'apriori', got '" + algorithm + "'");
-        MiningParams params{min_count, max_len, max_itemsets, thread_arg(n_threads),
+        MiningParams params{min_count, static_cast<int>(max_len), max_itemsets, thread_arg(threads_arg),
                             algorithm == "apriori_scan"   ? 1
                             : algorithm == "apriori_bits" ? 2
                                                           : 0};
+        // per-item counts and ranks, and the recoded baskets
+        require_memory(n_items * 24.0 + baskets.view.nnz() * 8.0,
+                       "frequent_itemsets (" + std::to_string(n_items) + " items)");
         ItemsetResult result;
         {
           py::gil_scoped_release release;
@@ -191,13 +195,13 @@ CROSSREC_BINDINGS(itemsets) {
 
   m.def(
       "sort_itemsets",
-      [](const py::object& offsets_obj, const py::object& items_obj, int n_threads) {
+      [](const py::object& offsets_obj, const py::object& items_obj, int64_t threads_arg) {
         auto offsets = int64_array(offsets_obj, "offsets");
         auto items = index_array(items_obj, "items");
         const int64_t n = offsets.shape(0) - 1;
         require(n >= 0, "offsets: must have at least one entry");
         require(offsets.data()[n] == items.shape(0), "offsets: offsets[-1] != len(items)");
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         auto out = new_array<int32_t>({items.shape(0)});
         {
           py::gil_scoped_release release;
@@ -215,7 +219,8 @@ CROSSREC_BINDINGS(itemsets) {
   m.def(
       "association_rules",
       [](const py::object& offsets_obj, const py::object& items_obj, const py::object& support_obj,
-         const std::string& metric, double min_threshold, int max_consequent, int64_t max_rules, int n_threads) {
+         const std::string& metric, double min_threshold, int64_t max_consequent, int64_t max_rules,
+         int64_t threads_arg) {
         auto offsets = int64_array(offsets_obj, "offsets");
         auto items = index_array(items_obj, "items");
         require_float_kind(support_obj, "support");
@@ -230,13 +235,13 @@ CROSSREC_BINDINGS(itemsets) {
         require(max_consequent >= 0, "max_consequent: must be >= 0 (0 = no limit)");
         require(max_rules >= 0, "max_rules: must be >= 0");
         const RuleMetric m_id = metric_arg(metric);
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         RuleResult rules;
         {
           py::gil_scoped_release release;
           validate_itemsets(offsets.data(), n, items.data(), support.data());
           rules = association_rules(offsets.data(), items.data(), support.data(), n, m_id, min_threshold,
-                                    max_consequent, max_rules, n_threads);
+                                    static_cast<int>(std::min<int64_t>(max_consequent, 64)), max_rules, n_threads);
         }
         return py::make_tuple(to_numpy(std::move(rules.itemset)), to_numpy(std::move(rules.antecedent_mask)),
                               to_numpy(std::move(rules.antecedent_support)),
@@ -252,7 +257,7 @@ CROSSREC_BINDINGS(itemsets) {
       "rule_scores",
       [](const py::object& b_indptr, const py::object& b_indices, int64_t n_items, const py::object& rows_obj,
          const py::object& a_indptr, const py::object& a_indices, const py::object& c_indptr,
-         const py::object& c_indices, const py::object& weights_obj, bool sum_scores, int n_threads) {
+         const py::object& c_indices, const py::object& weights_obj, bool sum_scores, int64_t threads_arg) {
         auto baskets = csr_arg(b_indptr, b_indices, py::none(), n_items, "baskets");
         auto rows = index_array(rows_obj, "rows");
         auto ante = csr_arg(a_indptr, a_indices, py::none(), n_items, "antecedents");
@@ -260,7 +265,9 @@ CROSSREC_BINDINGS(itemsets) {
         require(ante.view.n_rows == cons.view.n_rows, "antecedents and consequents: rule counts differ");
         auto weights = float_vector(weights_obj, "weights");
         require(weights.shape(0) == ante.view.n_rows, "weights: length != number of rules");
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
+        require_memory(rows.shape(0) * 4.0 * n_items, "rule_scores output (" + std::to_string(rows.shape(0)) + " x " +
+                                                          std::to_string(n_items) + " scores)");
         auto out = new_array<float>({rows.shape(0), static_cast<py::ssize_t>(n_items)});
         {
           py::gil_scoped_release release;

@@ -14,15 +14,18 @@ struct PredictArgs {
   std::optional<In<float>> bx, by;
 };
 
-PredictArgs predict_args(const std::string& centering, int k, int min_k, double global_mean, const py::object& x_mean,
-                         const py::object& bx, const py::object& by, bool clip, double lo, double hi, int64_t n_x,
-                         int64_t n_y) {
+PredictArgs predict_args(const std::string& centering, int64_t k, int64_t min_k, double global_mean,
+                         const py::object& x_mean, const py::object& bx, const py::object& by, bool clip, double lo,
+                         double hi, int64_t n_x, int64_t n_y) {
   PredictArgs a;
-  require(k >= 1, "k: must be >= 1, got " + std::to_string(k));
-  require(min_k >= 0, "min_k: must be >= 0, got " + std::to_string(min_k));
+  count_arg(k, "k", 1, INT64_MAX);
+  count_arg(min_k, "min_k", 0, INT64_MAX);
+  // No one has more than n_x neighbours: larger k / min_k mean "all of them".
+  k = std::max<int64_t>(1, std::min<int64_t>(k, n_x));
+  min_k = std::min<int64_t>(min_k, n_x + 1);
   require(std::isfinite(global_mean), "global_mean: must be finite");
-  a.pp.k = k;
-  a.pp.min_k = min_k;
+  a.pp.k = static_cast<int>(k);
+  a.pp.min_k = static_cast<int>(min_k);
   a.pp.global_mean = global_mean;
   if (centering == "none") {
     a.pp.centering = Centering::none;
@@ -77,26 +80,27 @@ CROSSREC_BINDINGS(knn) {
   m.def(
       "knn_predict_rated",
       [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_y,
-         const py::object& sim_data, const std::string& kind, double shrink, int min_support, const py::object& qx,
-         const py::object& qy, const std::string& centering, int k, int min_k, double global_mean,
+         const py::object& sim_data, const std::string& kind, double shrink, int64_t min_support, const py::object& qx,
+         const py::object& qy, const std::string& centering, int64_t k, int64_t min_k, double global_mean,
          const py::object& x_mean, const py::object& bx, const py::object& by, bool clip, double lo, double hi,
-         int n_threads) {
+         int64_t threads_arg) {
         CsrArg X = csr_arg(indptr, indices, data, n_y, "matrix");
         require(X.data.has_value(), "matrix.data: ratings are required");
         std::optional<CsrArg> S;
         if (!sim_data.is_none()) S = csr_arg(indptr, indices, sim_data, n_y, "sim_data");
-        SimOptions opt = sim_options(kind, shrink, min_support);
+        SimOptions opt = sim_options(kind, shrink, count_arg(min_support, "min_support", 0));
         auto [x, y] = query_args(qx, qy);
         const int64_t n_x = X.view.n_rows;
         PredictArgs pa = predict_args(centering, k, min_k, global_mean, x_mean, bx, by, clip, lo, hi, n_x, n_y);
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         const int64_t nq = x.shape(0);
+        require_transpose_memory(X.view, S ? 2 : 1, "matrix");
         auto out = new_array<float>({nq});
         auto used = new_array<int32_t>({nq});
         {
           py::gil_scoped_release release;
           X.validate();
-          validate_sorted(X.view, "matrix");
+          validate_sorted_unique(X.view, "matrix");
           if (S) S->validate();
           validate_predict(pa);
           validate_indices(x.data(), nq, n_x, "qx");
@@ -126,9 +130,9 @@ CROSSREC_BINDINGS(knn) {
       "knn_predict_fixed",
       [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_y,
          const py::object& nb_indptr, const py::object& nb_indices, const py::object& nb_data, const py::object& qx,
-         const py::object& qy, const std::string& centering, int k, int min_k, double global_mean,
+         const py::object& qy, const std::string& centering, int64_t k, int64_t min_k, double global_mean,
          const py::object& x_mean, const py::object& bx, const py::object& by, bool clip, double lo, double hi,
-         int n_threads) {
+         int64_t threads_arg) {
         CsrArg X = csr_arg(indptr, indices, data, n_y, "matrix");
         require(X.data.has_value(), "matrix.data: ratings are required");
         const int64_t n_x = X.view.n_rows;
@@ -137,14 +141,15 @@ CROSSREC_BINDINGS(knn) {
                 "neighbors: expected " + std::to_string(n_x) + " rows, got " + std::to_string(N.view.n_rows));
         auto [x, y] = query_args(qx, qy);
         PredictArgs pa = predict_args(centering, k, min_k, global_mean, x_mean, bx, by, clip, lo, hi, n_x, n_y);
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         const int64_t nq = x.shape(0);
+        require_transpose_memory(X.view, 1, "matrix");
         auto out = new_array<float>({nq});
         auto used = new_array<int32_t>({nq});
         {
           py::gil_scoped_release release;
           X.validate();
-          validate_sorted(X.view, "matrix");
+          validate_sorted_unique(X.view, "matrix");
           N.validate();
           validate_predict(pa);
           validate_indices(x.data(), nq, n_x, "qx");
@@ -167,15 +172,17 @@ CROSSREC_BINDINGS(knn) {
       "knn_recommend",
       [](const py::object& a_indptr, const py::object& a_indices, const py::object& a_data, int64_t a_cols,
          const py::object& rows_obj, const py::object& b_indptr, const py::object& b_indices, const py::object& b_data,
-         int64_t n_items, const py::object& tie_rank_obj, const py::object& order_obj, int n,
+         int64_t n_items, const py::object& tie_rank_obj, const py::object& order_obj, int64_t n_arg,
          const py::object& exclude_indptr, const py::object& exclude_indices, const py::object& exclude_rows_obj,
-         const py::object& allowed_obj, int n_threads) {
+         const py::object& allowed_obj, int64_t threads_arg) {
         CsrArg A = csr_arg(a_indptr, a_indices, a_data, a_cols, "A");
         CsrArg B = csr_arg(b_indptr, b_indices, b_data, n_items, "B");
         require(B.view.n_rows == a_cols, "B: expected " + std::to_string(a_cols) + " rows (the columns of A), got " +
                                              std::to_string(B.view.n_rows));
-        require(n >= 1, "n: must be >= 1, got " + std::to_string(n));
-        thread_arg(n_threads);
+        count_arg(n_arg, "n", 1, INT64_MAX);
+        // Never more than the catalogue: a larger n would only allocate padding.
+        const int n = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n_arg, n_items)));
+        const int n_threads = thread_arg(threads_arg);
         auto rows = index_array(rows_obj, "rows");
         const int64_t nq = rows.shape(0);
         auto tie_rank = index_array(tie_rank_obj, "tie_rank");

@@ -30,15 +30,4 @@ inline SimOptions sim_options(const std::string& kind, double shrink, int min_su
   return o;
 }
 
-// The kernels need strictly increasing column indices per row (binary search, no duplicates).
-inline void validate_sorted(const CsrView& m, const std::string& name) {
-  for (int64_t r = 0; r < m.n_rows; ++r) {
-    for (int64_t p = m.begin(r) + 1; p < m.end(r); ++p) {
-      if (m.indices[p] <= m.indices[p - 1])
-        throw std::invalid_argument(name + ": column indices of row " + std::to_string(r) +
-                                    " are not strictly increasing (unsorted or duplicated)");
-    }
-  }
-}
-
 }  // namespace crossrec::bind

@@ -23,4 +23,14 @@ PYBIND11_MODULE(_core, m) {
   m.attr("openmp") = false;
 #endif
   m.def("max_threads", [] { return crossrec::resolve_threads(0); }, "Threads used when n_threads=0.");
+  m.def(
+      "thread_cap", [] { return crossrec::thread_cap(); },
+      "The most threads a kernel starts (4 x hardware threads); larger n_threads are clamped to it.");
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const crossrec::bind::MemoryLimit& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    }
+  });
 }

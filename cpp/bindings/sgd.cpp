@@ -61,13 +61,6 @@ SgdParams params_arg(float lr, float reg, float reg_b, uint64_t seed, uint64_t e
   return p;
 }
 
-void validate_sorted_rows(const CsrView& m, const std::string& name) {
-  for (int64_t u = 0; u < m.n_rows; ++u)
-    for (int64_t p = m.begin(u) + 1; p < m.end(u); ++p)
-      if (!(m.indices[p - 1] < m.indices[p]))
-        fail(name + ": column indices must be sorted and unique within each row (row " + std::to_string(u) + ")");
-}
-
 }  // namespace
 
 CROSSREC_BINDINGS(sgd) {
@@ -76,9 +69,9 @@ CROSSREC_BINDINGS(sgd) {
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& X_obj,
          const py::object& Y_obj, const py::object& ub, const py::object& ib, float global_mean, float learning_rate,
          float regularization, float bias_regularization, uint64_t epoch, uint64_t seed, const py::object& weights_obj,
-         const py::object& up_t, const py::object& up_w, const py::object& ip_t, const py::object& ip_w, int n_threads,
-         const py::object& ub_t) {
-        thread_arg(n_threads);
+         const py::object& up_t, const py::object& up_w, const py::object& ip_t, const py::object& ip_w,
+         int64_t threads_arg, const py::object& ub_t) {
+        const int n_threads = thread_arg(threads_arg);
         require(std::isfinite(global_mean), "global_mean: must be finite");
         require(!data.is_none(), "matrix.data: SGD needs the ratings");
         auto st = state_arg(X_obj, Y_obj, ub, ib, true);
@@ -108,6 +101,7 @@ CROSSREC_BINDINGS(sgd) {
         {
           py::gil_scoped_release release;
           mat.validate();
+          validate_sorted_unique(mat.view, "matrix");
           validate_state(st);
           if (weights) {
             const float* w = weights->data();
@@ -136,8 +130,8 @@ CROSSREC_BINDINGS(sgd) {
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& X_obj,
          const py::object& Y_obj, const py::object& ib, float learning_rate, float regularization,
          float bias_regularization, uint64_t epoch, uint64_t seed, const py::object& up_t, const py::object& up_w,
-         const py::object& ip_t, const py::object& ip_w, int n_threads) {
-        thread_arg(n_threads);
+         const py::object& ip_t, const py::object& ip_w, int64_t threads_arg) {
+        const int n_threads = thread_arg(threads_arg);
         auto st = state_arg(X_obj, Y_obj, py::none(), ib, false);
         auto mat = csr_arg(indptr, indices, data, st.Y.shape(0), "matrix");
         require(mat.view.n_rows == st.X.shape(0), "X: has " + std::to_string(st.X.shape(0)) +
@@ -150,7 +144,7 @@ CROSSREC_BINDINGS(sgd) {
         {
           py::gil_scoped_release release;
           mat.validate();
-          validate_sorted_rows(mat.view, "matrix");
+          validate_sorted_unique(mat.view, "matrix");
           validate_state(st);
           up.validate("user_prior");
           ip.validate("item_prior");

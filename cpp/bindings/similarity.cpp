@@ -9,20 +9,22 @@ namespace crossrec::bind {
 CROSSREC_BINDINGS(similarity) {
   m.def(
       "topk_similarity",
-      [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_cols, int k,
-         const std::string& kind, double shrink, int min_support, const py::object& rows_obj, int n_threads,
+      [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_cols, int64_t k_arg,
+         const std::string& kind, double shrink, int64_t min_support, const py::object& rows_obj, int64_t threads_arg,
          const py::object& allowed_obj) {
         CsrArg X = csr_arg(indptr, indices, data, n_cols, "matrix");
-        require(k >= 1, "k: must be >= 1, got " + std::to_string(k));
-        SimOptions opt = sim_options(kind, shrink, min_support);
-        thread_arg(n_threads);
+        count_arg(k_arg, "k", 1, INT64_MAX);
+        // A row has at most n_rows - 1 neighbours: a larger k only sizes buffers.
+        const int k = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(k_arg, X.view.n_rows)));
+        SimOptions opt = sim_options(kind, shrink, count_arg(min_support, "min_support", 0));
+        const int n_threads = thread_arg(threads_arg);
         const int64_t n_rows = X.view.n_rows;
         std::optional<In<int32_t>> rows;
         if (!rows_obj.is_none()) rows = index_array(rows_obj, "rows");
         std::optional<In<uint8_t>> allowed;
         if (!allowed_obj.is_none()) {
           allowed = In<uint8_t>::ensure(allowed_obj);
-          require(allowed->ndim() == 1 && allowed->shape(0) == n_rows,
+          require(static_cast<bool>(*allowed) && allowed->ndim() == 1 && allowed->shape(0) == n_rows,
                   "allowed: must be a 1-D uint8 array with one flag per row (" + std::to_string(n_rows) + ")");
         }
         const int64_t n_query = rows ? rows->shape(0) : n_rows;
@@ -30,9 +32,11 @@ CROSSREC_BINDINGS(similarity) {
         std::vector<float> val;
         std::vector<int64_t> out_indptr(static_cast<size_t>(n_query) + 1, 0);
         {
+          require_memory(static_cast<double>(n_query) * k * 8 + static_cast<double>(n_cols) * 8 + X.view.nnz() * 8.0,
+                         "topk_similarity (n_query x k neighbours and the transpose)");
           py::gil_scoped_release release;
           X.validate();
-          validate_sorted(X.view, "matrix");
+          validate_sorted_unique(X.view, "matrix");
           if (rows) validate_indices(rows->data(), n_query, n_rows, "rows");
           opt.float_accumulators = use_float_accumulators(X.view, opt);
           CsrOwned T = transpose(X.view);

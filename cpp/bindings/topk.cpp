@@ -33,7 +33,24 @@ void validate_common(const Exclusion& e, const std::optional<In<int32_t>>& cand,
     e.csr->validate(false);
     validate_indices(e.rows->data(), e.rows->shape(0), e.csr->view.n_rows, "exclude_rows");
   }
-  if (cand) validate_indices(cand->data(), cand->shape(0), n_items, "candidates");
+  if (cand) {
+    validate_indices(cand->data(), cand->shape(0), n_items, "candidates");
+    // A repeated candidate would be returned repeatedly ([[x, x, x]]): refuse it.
+    std::vector<uint8_t> seen(static_cast<size_t>(n_items), 0);
+    for (int64_t p = 0; p < cand->shape(0); ++p)
+      if (seen[cand->data()[p]]++)
+        fail("candidates: item " + std::to_string(cand->data()[p]) + " appears more than once (give each once)");
+  }
+}
+
+// n above the number of rankable items only adds -1 padding: clamp it there (at least 1 column).
+int clamp_n(int64_t n, int64_t rows, int64_t items, const std::optional<In<int32_t>>& cand) {
+  count_arg(n, "n", 1, INT64_MAX);
+  const int64_t positions = cand ? cand->shape(0) : items;
+  const int64_t width = std::max<int64_t>(1, std::min<int64_t>(n, positions));
+  require_memory(static_cast<double>(rows) * width * 8,
+                 "top-n output (" + std::to_string(rows) + " x " + std::to_string(width) + " items and scores)");
+  return static_cast<int>(width);
 }
 
 }  // namespace
@@ -41,14 +58,15 @@ void validate_common(const Exclusion& e, const std::optional<In<int32_t>>& cand,
 CROSSREC_BINDINGS(topk) {
   m.def(
       "topn_from_scores",
-      [](const py::object& scores_obj, int n, const py::object& exclude_indptr, const py::object& exclude_indices,
-         const py::object& exclude_rows, const py::object& candidates, int n_threads) {
+      [](const py::object& scores_obj, int64_t n_arg, const py::object& exclude_indptr,
+         const py::object& exclude_indices, const py::object& exclude_rows, const py::object& candidates,
+         int64_t threads_arg) {
         auto scores = float_matrix(scores_obj, "scores");
-        require(n >= 1, "n: must be >= 1, got " + std::to_string(n));
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         const int64_t rows = scores.shape(0), items = scores.shape(1);
         auto excl = exclusion_arg(exclude_indptr, exclude_indices, exclude_rows, rows, items);
         auto cand = candidates_arg(candidates);
+        const int n = clamp_n(n_arg, rows, items, cand);
         auto out_items = new_array<int32_t>({rows, n});
         auto out_scores = new_array<float>({rows, n});
         {
@@ -63,19 +81,19 @@ CROSSREC_BINDINGS(topk) {
       },
       py::arg("scores"), py::arg("n"), py::arg("exclude_indptr") = py::none(), py::arg("exclude_indices") = py::none(),
       py::arg("exclude_rows") = py::none(), py::arg("candidates") = py::none(), py::arg("n_threads") = 0,
-      "Top-n (items, scores) of each row of a dense score block; padded with -1 / -inf.");
+      "Top-n (items, scores) of each row of a dense score block; padded with -1 / -inf; n is clamped to the\n"
+      "number of rankable items (columns or candidates, which must be distinct).");
 
   m.def(
       "topn_from_factors",
-      [](const py::object& user_obj, const py::object& item_obj, const py::object& bias_obj, int n,
+      [](const py::object& user_obj, const py::object& item_obj, const py::object& bias_obj, int64_t n_arg,
          const py::object& exclude_indptr, const py::object& exclude_indices, const py::object& exclude_rows,
-         const py::object& candidates, int n_threads) {
+         const py::object& candidates, int64_t threads_arg) {
         auto U = float_matrix(user_obj, "user_factors");
         auto V = float_matrix(item_obj, "item_factors");
         require(U.shape(1) == V.shape(1), "user_factors and item_factors: factor counts differ (" +
                                               std::to_string(U.shape(1)) + " vs " + std::to_string(V.shape(1)) + ")");
-        require(n >= 1, "n: must be >= 1, got " + std::to_string(n));
-        thread_arg(n_threads);
+        const int n_threads = thread_arg(threads_arg);
         const int64_t rows = U.shape(0), items = V.shape(0);
         std::optional<In<float>> bias;
         if (!bias_obj.is_none()) {
@@ -85,11 +103,16 @@ CROSSREC_BINDINGS(topk) {
         }
         auto excl = exclusion_arg(exclude_indptr, exclude_indices, exclude_rows, rows, items);
         auto cand = candidates_arg(candidates);
+        const int n = clamp_n(n_arg, rows, items, cand);
         auto out_items = new_array<int32_t>({rows, n});
         auto out_scores = new_array<float>({rows, n});
         {
           py::gil_scoped_release release;
           validate_common(excl, cand, items);
+          // Non-finite factors give NaN/inf scores: a ranking by them would be silently wrong.
+          validate_finite(U.data(), U.size(), "user_factors");
+          validate_finite(V.data(), V.size(), "item_factors");
+          if (bias) validate_finite(bias->data(), items, "item_bias");
           topn_from_factors(dense_view(U), dense_view(V), bias ? bias->data() : nullptr,
                             excl.csr ? &excl.csr->view : nullptr, excl.rows ? excl.rows->data() : nullptr,
                             cand ? cand->data() : nullptr, cand ? cand->shape(0) : 0, n, out_items.mutable_data(),
@@ -100,7 +123,8 @@ CROSSREC_BINDINGS(topk) {
       py::arg("user_factors"), py::arg("item_factors"), py::arg("item_bias") = py::none(), py::arg("n") = 10,
       py::arg("exclude_indptr") = py::none(), py::arg("exclude_indices") = py::none(),
       py::arg("exclude_rows") = py::none(), py::arg("candidates") = py::none(), py::arg("n_threads") = 0,
-      "Top-n items by user_factors @ item_factors.T (+ item_bias) without the full score matrix.");
+      "Top-n items by user_factors @ item_factors.T (+ item_bias) without the full score matrix; n is clamped\n"
+      "to the number of rankable items (items or candidates, which must be distinct).");
 }
 
 }  // namespace crossrec::bind

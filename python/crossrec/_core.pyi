@@ -469,6 +469,11 @@ def svdpp_user_vectors(
     p_u + |I_u|^-1/2 sum_{j in I_u} y_j for every user (zeros for users without ratings).
     """
 
+def thread_cap() -> int:
+    """
+    The most threads a kernel starts (4 x hardware threads); larger n_threads are clamped to it.
+    """
+
 def topk_similarity(
     indptr: typing.Any,
     indices: typing.Any,
@@ -500,7 +505,8 @@ def topn_from_factors(
     n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
 ) -> tuple[numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float32]]:
     """
-    Top-n items by user_factors @ item_factors.T (+ item_bias) without the full score matrix.
+    Top-n items by user_factors @ item_factors.T (+ item_bias) without the full score matrix; n is clamped
+    to the number of rankable items (items or candidates, which must be distinct).
     """
 
 def topn_from_scores(
@@ -513,7 +519,8 @@ def topn_from_scores(
     n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
 ) -> tuple[numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float32]]:
     """
-    Top-n (items, scores) of each row of a dense score block; padded with -1 / -inf.
+    Top-n (items, scores) of each row of a dense score block; padded with -1 / -inf; n is clamped to the
+    number of rankable items (columns or candidates, which must be distinct).
     """
 
 openmp: bool = True

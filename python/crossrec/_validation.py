@@ -8,23 +8,35 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from . import _core
+
 INDEX_DTYPE = np.int32
 VALUE_DTYPE = np.float32
 
 
+# n_threads above this is refused as a mistake; between the thread cap (4 x the hardware threads,
+# crossrec._core.thread_cap()) and this it is clamped to the cap: more threads only add stacks and
+# scratch (100,000 threads crashed the process, 1,000 aborted under an 8 GB address-space limit).
+MAX_N_THREADS = 1024
+
+
 def check_n_threads(n_threads: Any) -> int:
-    """0 means every usable core; returns a positive thread count."""
+    """0 means every usable core; returns the thread count the kernels will use, in
+    [1, min(n_threads, 4 x hardware threads)]."""
     if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)):
-        raise ValueError(f"n_threads must be an integer (0 = all cores), got {n_threads!r}")
+        raise ValueError(f"n_threads must be an integer in [0, {MAX_N_THREADS}] (0 = all cores), got {n_threads!r}")
     n = int(n_threads)
-    if n < 0:
-        raise ValueError(f"n_threads must be >= 0 (0 = all cores), got {n}")
+    if n < 0 or n > MAX_N_THREADS:
+        raise ValueError(
+            f"n_threads must be in [0, {MAX_N_THREADS}] (0 = all cores; above 4 x the hardware threads it is "
+            f"clamped to that), got {n}"
+        )
     if n == 0:
         try:
             n = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             n = os.cpu_count() or 1
-    return n
+    return max(1, min(n, _core.thread_cap()))
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
@@ -58,6 +70,52 @@ def check_choice(value: Any, name: str, choices) -> str:
     return value
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def as_float32(values: Any, name: str) -> np.ndarray:
+    """Values as float32, refusing NaN/inf and finite values that float32 cannot hold (|x| > 3.4e38
+    would silently become inf in the cast)."""
+    arr = np.asarray(values)
+    if arr.size and arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.size and arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            bad = np.flatnonzero(~np.isfinite(arr.ravel()))[0]
+            raise ValueError(f"{name} holds NaN or infinite values (first at position {bad})")
+        big = np.abs(arr) > FLOAT32_MAX
+        if big.any():
+            bad = np.flatnonzero(big.ravel())[0]
+            raise ValueError(
+                f"{name} holds {arr.ravel()[bad]!r} at position {bad}, beyond float32's range "
+                f"(|x| <= {FLOAT32_MAX:.4g}); rescale the values"
+            )
+    elif arr.size and arr.dtype.kind in "iu" and np.abs(arr.astype(np.float64)).max() > FLOAT32_MAX:
+        raise ValueError(f"{name} holds values beyond float32's range (|x| <= {FLOAT32_MAX:.4g})")
+    return arr.astype(VALUE_DTYPE, copy=False)
+
+
+def check_sparse_structure(matrix: Any, name: str) -> None:
+    """Refuse what scipy itself would refuse (indices out of range, indptr not monotone, wrong
+    lengths), before any conversion: scipy's own converters trust the structure and may read out of
+    bounds on a matrix built with check=False or edited in place."""
+    if getattr(matrix, "format", None) == "coo":
+        row, col = np.asarray(matrix.row), np.asarray(matrix.col)
+        n_rows, n_cols = matrix.shape
+        if not (len(row) == len(col) == len(matrix.data)):
+            raise ValueError(f"{name} is not a valid sparse matrix: row, col and data differ in length")
+        if len(row) and (row.min() < 0 or row.max() >= n_rows or col.min() < 0 or col.max() >= n_cols):
+            raise ValueError(f"{name} is not a valid sparse matrix: a row or column index is out of {matrix.shape}")
+        return
+    check = getattr(matrix, "check_format", None)
+    if check is None:
+        return
+    try:
+        check(full_check=True)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name} is not a valid sparse matrix: {err}") from None
+
+
 def as_csr(
     matrix: Any, name: str = "matrix", allow_negative: bool = True, copy: bool = True, dense: bool = True
 ) -> sp.csr_matrix:
@@ -77,6 +135,7 @@ def as_csr(
         if arr.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
         matrix = sp.csr_matrix(arr)
+    check_sparse_structure(matrix, name)
     if matrix.dtype.kind not in "fiub":
         raise ValueError(f"{name} must hold numbers, got dtype {matrix.dtype}")
     if (
@@ -93,7 +152,7 @@ def as_csr(
         m.has_sorted_indices = False
         m.has_canonical_format = False
         m.sum_duplicates()
-        m.data = m.data.astype(VALUE_DTYPE, copy=False)
+        m.data = as_float32(m.data, f"{name}.data")
         m.indices = m.indices.astype(INDEX_DTYPE, copy=False)
     if m.nnz and not np.all(np.isfinite(m.data)):
         raise ValueError(f"{name} holds NaN or infinite values")
@@ -132,10 +191,7 @@ def as_factors(x: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
     if arr.dtype.kind not in "fiu":
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=VALUE_DTYPE)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} holds NaN or infinite values")
-    return arr
+    return np.ascontiguousarray(as_float32(arr, name))
 
 
 def as_index_array(x: Any, name: str, bound: int | None = None) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._validation import INDEX_DTYPE, VALUE_DTYPE
+from ._validation import INDEX_DTYPE, VALUE_DTYPE, as_float32, check_sparse_structure
 from .errors import UnknownIdError
 
 DUPLICATE_POLICIES = ("error", "sum", "last", "mean", "max")
@@ -143,8 +143,7 @@ class Interactions:
                 raise ValueError(f"{name} indices must be integers, got {arr.dtype}")
             if n and (arr.min() < 0 or arr.max() >= bound):
                 raise ValueError(f"{name} index out of range [0, {bound})")
-        if n and not np.all(np.isfinite(values)):
-            raise ValueError("values hold NaN or infinite entries")
+        values = as_float32(values, "values")
         if not self.explicit and n and values.min() < 0:
             raise ValueError("implicit weights must be >= 0; negative weights found")
         if timestamps is not None:
@@ -156,7 +155,7 @@ class Interactions:
             if timestamps.dtype.kind == "f" and n and not np.all(np.isfinite(timestamps)):
                 raise ValueError("timestamps hold NaN or infinite entries")
             timestamps = timestamps.astype(np.int64)
-        return (users.astype(INDEX_DTYPE), items.astype(INDEX_DTYPE), values.astype(VALUE_DTYPE), timestamps)
+        return (users.astype(INDEX_DTYPE), items.astype(INDEX_DTYPE), values, timestamps)
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
@@ -250,6 +249,7 @@ class Interactions:
         """From a users x items sparse matrix; stored entries are the interactions (explicit zeros kept)."""
         if not sp.issparse(matrix):
             raise ValueError(f"expected a scipy.sparse matrix, got {type(matrix).__name__}")
+        check_sparse_structure(matrix, "matrix")
         coo = sp.coo_matrix(matrix)
         if coo.dtype.kind not in "fiub":
             raise ValueError(f"matrix must be numeric, got dtype {coo.dtype}")
@@ -399,11 +399,10 @@ class Interactions:
 
     def with_values(self, values: np.ndarray, explicit: Optional[bool] = None) -> "Interactions":
         """Same interactions with new values (e.g. binarised)."""
-        values = np.asarray(values, dtype=VALUE_DTYPE)
+        values = np.asarray(values)
         if values.shape != self.values.shape:
             raise ValueError("values must have one entry per interaction")
-        if not np.all(np.isfinite(values)):
-            raise ValueError("values hold NaN or infinite entries")
+        values = as_float32(values, "values")
         return Interactions(
             self.users,
             self.items,

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._memory import check_allocation
 from ._validation import INDEX_DTYPE, VALUE_DTYPE, check_float, check_positive_int, check_seed
 from .data import IdMap, Interactions
 
@@ -642,6 +643,14 @@ def synthetic_interactions(
     alpha = check_float(alpha, "alpha", 0.0)
     if nnz > 0.5 * n_users * n_items:
         raise ValueError(f"nnz={nnz} is more than half of n_users * n_items={n_users * n_items}: too dense to sample")
+    if max(n_users, n_items) >= 2**31 - 1:
+        raise ValueError(f"n_users and n_items must be < 2**31 - 1 (int32 indices), got {n_users} and {n_items}")
+    # popularity tables (3 float64 arrays per side), then ~6 int64/float64 arrays of about nnz entries
+    check_allocation(
+        24.0 * (n_users + n_items) + 48.0 * nnz,
+        f"synthetic_interactions({n_users}, {n_items}, {nnz})",
+        "lower nnz, n_users or n_items",
+    )
     rng = np.random.default_rng(check_seed(seed))
 
     def powerlaw(n, a):

@@ -1,7 +1,8 @@
 """Rating and ranking metrics, per user, with written definitions.
 
 Ranking metrics take ``recommended``, an (m, >= k) int array of item indices per user, best first
-(-1 = no item), and ``relevant``, an (m, n_items) sparse matrix whose row r holds user r's held-out
+(-1 = no item; any other item at most once per row in the top k, or ValueError: a repeated item
+would be counted twice and push recall or NDCG above 1), and ``relevant``, an (m, n_items) sparse matrix whose row r holds user r's held-out
 items (stored entries count as relevant, whatever their value). They return one value per user;
 users without relevant items get NaN (they cannot be scored and are left out of means).
 "Full ranking" is the caller's job: rank every item not seen in training (``recommend_indices``).
@@ -50,14 +51,25 @@ def hit_matrix(recommended: np.ndarray, relevant: sp.spmatrix, k: int) -> np.nda
     k = check_positive_int(k, "k")
     if rec.shape[1] < k:
         raise ValueError(f"recommended has {rec.shape[1]} columns, fewer than k={k}")
-    rel = sp.csr_matrix(relevant)
+    if rec.size and rec.dtype.kind not in "iu":
+        raise ValueError(f"recommended must hold integer item indices, got dtype {rec.dtype}")
+    rel = _relevant_csr(relevant)
     if rel.shape[0] != rec.shape[0]:
         raise ValueError(f"relevant has {rel.shape[0]} rows but recommended has {rec.shape[0]}")
-    rel.sort_indices()
     n_items = np.int64(rel.shape[1])
     rec = rec[:, :k].astype(np.int64)
     if rec.size and rec.max() >= n_items:
         raise ValueError(f"recommended holds item index {rec.max()} >= n_items {n_items}")
+    if rec.size and rec.min() < -1:
+        raise ValueError(f"recommended holds item index {rec.min()}; indices are >= 0, or -1 for no item")
+    ranked = np.sort(rec, axis=1)
+    repeated = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+    if repeated.any():
+        r, j = np.argwhere(repeated)[0]
+        raise ValueError(
+            f"recommended row {r} lists item {ranked[r, j + 1]} more than once in its top {k}; "
+            f"each item may appear once per list"
+        )
     rows = np.repeat(np.arange(rel.shape[0], dtype=np.int64), np.diff(rel.indptr))
     rel_keys = rows * n_items + rel.indices.astype(np.int64)  # sorted: by row, then item
     rec_keys = np.arange(rec.shape[0], dtype=np.int64)[:, None] * n_items + rec
@@ -67,8 +79,15 @@ def hit_matrix(recommended: np.ndarray, relevant: sp.spmatrix, k: int) -> np.nda
     return hits & (rec >= 0)
 
 
+def _relevant_csr(relevant) -> sp.csr_matrix:
+    """Canonical CSR of the relevant items: a pair stored twice is one relevant item."""
+    rel = sp.csr_matrix(relevant, copy=True)
+    rel.sum_duplicates()
+    return rel
+
+
 def _n_relevant(relevant) -> np.ndarray:
-    return np.diff(sp.csr_matrix(relevant).indptr).astype(np.float64)
+    return np.diff(_relevant_csr(relevant).indptr).astype(np.float64)
 
 
 def _per_user(values: np.ndarray, n_rel: np.ndarray) -> np.ndarray:

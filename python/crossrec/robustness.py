@@ -218,10 +218,16 @@ def evaluate_attack(
 ) -> AttackResult:
     """Prediction shift and hit rate at n of a pushed item, for a sweep of attack sizes.
 
-    model_factory : callable returning a new, unfitted model (called once per attack size and
-        once for the clean data). fit_params : extra keyword arguments of the model's fit.
-    target_item : the pushed item; default :func:`default_target` (a little-rated item).
-    sizes : attack sizes as counts or fractions of the genuine users (see :func:`inject`).
+    Parameters
+    ----------
+    model_factory : callable
+        Returns a new, unfitted model (called once per attack size and once for the clean data).
+    target_item : item id, optional
+        The pushed item; default :func:`default_target` (a little-rated item).
+    sizes : sequence
+        Attack sizes as counts or fractions of the genuine users (see :func:`inject`).
+    fit_params : dict, optional
+        Extra keyword arguments of the model's fit.
     """
     if not isinstance(data, Interactions):
         raise ValueError(f"data must be crossrec.Interactions, got {type(data).__name__}")

@@ -36,12 +36,13 @@ def topn_from_scores(
     n : number of items to return per row.
     exclude : CSR whose row ``exclude_rows[r]`` (row r when exclude_rows is None) lists the items
         row r must not get (e.g. items seen in training).
-    candidates : rank only these item indices.
+    candidates : rank only these item indices (each at most once, or ValueError).
 
     Returns
     -------
-    items : (m, n) int32, best first; -1 where fewer than n items were eligible.
-    scores : (m, n) float32; -inf for padding. Ties go to the lower item index; NaN scores never rank.
+    items : (m, w) int32 with w = min(n, number of columns or candidates), best first; -1 where
+        fewer than w items were eligible (n beyond the catalogue is clamped, never allocated).
+    scores : (m, w) float32; -inf for padding. Ties go to the lower item index; NaN scores never rank.
     """
     n = check_positive_int(n, "n")
     indptr, indices, rows = _exclusion(exclude, exclude_rows, np.shape(scores)[0])

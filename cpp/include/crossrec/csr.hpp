@@ -54,6 +54,21 @@ inline void validate_csr(const CsrView& m, const std::string& name, bool finite_
   }
 }
 
+// Strictly increasing column indices within each row (sorted, no duplicates): what scipy calls
+// canonical format. Kernels that binary-search a row or whose result counts an entry per stored
+// position (ALS, BPR, KNN, distillation) need it; a stale has_canonical_format=True flag in scipy
+// does not make it true, so the bindings check it, O(nnz).
+inline void validate_sorted_unique(const CsrView& m, const std::string& name) {
+  for (int64_t r = 0; r < m.n_rows; ++r) {
+    for (int64_t p = m.begin(r) + 1; p < m.end(r); ++p) {
+      if (m.indices[p] <= m.indices[p - 1])
+        throw std::invalid_argument(name + ": column indices of row " + std::to_string(r) +
+                                    " are not sorted and unique (not strictly increasing; call "
+                                    "sum_duplicates() and sort_indices() on the scipy matrix)");
+    }
+  }
+}
+
 // Checks that every value of an index array is in [0, bound).
 inline void validate_indices(const int32_t* idx, int64_t n, int64_t bound, const std::string& name) {
   for (int64_t i = 0; i < n; ++i) {

@@ -1,5 +1,6 @@
 // Parallel loops over rows with exception capture and per-thread scratch.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -29,8 +30,24 @@ inline int usable_cores() {
   return hw ? static_cast<int>(hw) : 1;
 }
 
-// 0 means every core the process may use (usable_cores).
-inline int resolve_threads(int n_threads) { return n_threads > 0 ? n_threads : usable_cores(); }
+// Hardware threads of the machine (at least 1).
+inline int hardware_threads() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw ? static_cast<int>(hw) : 1;
+}
+
+// The most threads any kernel starts: kThreadsPerCore x the hardware threads. More only adds
+// thread stacks and per-thread scratch (100,000 threads crashed; 1,000 aborted under an 8 GB
+// address-space limit) and never speed. Larger requests are clamped to it, here, for every kernel.
+constexpr int kThreadsPerCore = 4;
+inline int thread_cap() { return kThreadsPerCore * hardware_threads(); }
+
+// 0 (or less) means every core the process may use (usable_cores); the result is in [1, thread_cap()].
+inline int resolve_threads(int64_t n_threads) {
+  int64_t n = n_threads;
+  if (n <= 0) n = usable_cores();
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, thread_cap())));
+}
 
 // An exception must not leave an OpenMP region (std::terminate): keep the first, rethrow after.
 class ExceptionCapture {
@@ -56,7 +73,9 @@ void parallel_for(int64_t n, [[maybe_unused]] int n_threads, int64_t chunk, Make
   ExceptionCapture errors;
   if (chunk < 1) chunk = 1;
 #if defined(CROSSREC_HAVE_OPENMP)
-  const int threads = resolve_threads(n_threads);
+  // No thread (and no scratch) for which there is no chunk of work.
+  const int64_t n_chunks = (n + chunk - 1) / chunk;
+  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(resolve_threads(n_threads), n_chunks)));
 #pragma omp parallel num_threads(threads)
 #endif
   {

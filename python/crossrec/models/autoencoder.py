@@ -23,6 +23,7 @@ kernel could at best shave part of that last fifth.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import numpy as np
@@ -30,6 +31,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .. import progress
+from .._memory import check_allocation
 from .._validation import check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..errors import FitError
@@ -59,19 +61,64 @@ def corrupt(X: sp.csr_matrix, dropout: float, rng: np.random.Generator) -> sp.cs
     return out
 
 
+# The dense products over the items are computed in fixed blocks of items, each by single-threaded
+# BLAS, the blocks spread over n_threads Python threads (numpy releases the GIL). The partition never
+# depends on the thread count and partial sums are added in block order, so a fit is bit-identical on
+# any number of threads (multithreaded BLAS splits its work by thread count and was not: 5.7e-7).
+ITEM_BLOCK = 2048
+
+
+class BlockRunner:
+    """Runs fn(block) for the fixed item blocks of n_items columns, on n_threads threads."""
+
+    def __init__(self, n_items: int, n_threads: int = 1):
+        self.blocks = [slice(s, min(s + ITEM_BLOCK, n_items)) for s in range(0, n_items, ITEM_BLOCK)]
+        workers = min(n_threads, len(self.blocks))
+        self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def map(self, fn) -> list:
+        if self._pool is None:
+            return [fn(b) for b in self.blocks]
+        return list(self._pool.map(fn, self.blocks))
+
+    def __enter__(self) -> "BlockRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def matmul_items(self, h: np.ndarray, W2: np.ndarray) -> np.ndarray:
+        """h @ W2 (W2: hidden x n_items), column block by column block."""
+        out = np.empty((h.shape[0], W2.shape[1]), dtype=np.result_type(h, W2))
+
+        def one(b):
+            np.matmul(h, W2[:, b], out=out[:, b])
+
+        self.map(one)
+        return out
+
+
 def dae_loss_and_grads(
-    params: list[np.ndarray], X_in: sp.csr_matrix, X_target: sp.csr_matrix, l2: float, with_grads: bool = True
+    params: list[np.ndarray],
+    X_in: sp.csr_matrix,
+    X_target: sp.csr_matrix,
+    l2: float,
+    with_grads: bool = True,
+    runner: Optional[BlockRunner] = None,
 ):
     """Loss of one batch and its gradients with respect to params = [W1, b1, W2, b2].
 
     X_in: the (corrupted, normalised) input rows; X_target: the rows whose multinomial likelihood
     is maximised. Computations run in the dtype of the parameters (float64 for gradient checks).
+    runner: the item-block runner (default: one thread); results do not depend on its threads.
     """
     W1, b1, W2, b2 = params
     n = X_in.shape[0]
+    runner = runner or BlockRunner(W2.shape[1])
     a = np.asarray(X_in @ W1) + b1
     h = np.tanh(a)
-    z = h @ W2
+    z = runner.matmul_items(h, W2)
     z += b2
     z -= z.max(axis=1, keepdims=True)
     np.exp(z, out=z)  # z now holds exp(z - max)
@@ -87,10 +134,18 @@ def dae_loss_and_grads(
     dz = z  # reuse the buffer: softmax * (sum of targets) - target, averaged over the batch
     dz *= (t_sum / sum_e) / n
     dz[rows, T.indices] -= T.data / n  # CSR rows hold each item once
-    dW2 = h.T @ dz
+    dW2 = np.empty_like(W2)
+
+    def grad_block(b):
+        np.matmul(h.T, dz[:, b], out=dW2[:, b])
+        return dz[:, b] @ W2[:, b].T  # this block's share of dh
+
+    parts = runner.map(grad_block)
+    dh = parts[0]
+    for p in parts[1:]:  # in block order, whatever thread computed each
+        dh += p
     dW2 += 2 * l2 * W2
     db2 = dz.sum(axis=0)
-    dh = dz @ W2.T
     da = dh * (1.0 - h * h)
     dW1 = np.asarray(X_in.T @ da)
     dW1 += 2 * l2 * W1
@@ -205,9 +260,16 @@ class DenoisingAutoencoder(Recommender):
         threads = check_n_threads(self.n_threads)
 
         X = training_matrix(data)
+        # W1, W2, their gradients and Adam's two moments (8 x items x hidden floats), plus the batch's
+        # dense logits, softmax and gradient (3 x batch x items)
+        n_items = X.shape[1]
+        check_allocation(
+            4.0 * n_items * (8 * hidden + 3 * min(batch, X.shape[0] or 1)),
+            f"DenoisingAutoencoder ({n_items} items x {hidden} hidden units, batch {batch})",
+            "lower hidden or batch_size, or drop rare items",
+        )
         X_in = normalize_rows(X)
         active = np.flatnonzero(np.diff(X.indptr) > 0)  # empty users carry no signal
-        n_items = X.shape[1]
         rng = np.random.default_rng([seed, 0])
         params = [
             _glorot(rng, n_items, hidden),
@@ -219,7 +281,8 @@ class DenoisingAutoencoder(Recommender):
         history = np.empty(epochs)
         show = wants_progress(self)
         bar = progress.bar(show, epochs, "Mult-DAE", "epoch")
-        with threadpool_limits(threads, "blas"):
+        # BLAS single-threaded: the runner spreads item blocks over threads instead.
+        with BlockRunner(n_items, threads) as runner, threadpool_limits(1, "blas"):
             for epoch in range(epochs):
                 erng = np.random.default_rng([seed, 1, epoch])  # one stream per epoch
                 order = erng.permutation(active)
@@ -227,7 +290,7 @@ class DenoisingAutoencoder(Recommender):
                 for start in range(0, len(order), batch):
                     rows = np.sort(order[start : start + batch])
                     xin = corrupt(X_in[rows], dropout, erng)
-                    loss, grads = dae_loss_and_grads(params, xin, X[rows], l2)
+                    loss, grads = dae_loss_and_grads(params, xin, X[rows], l2, runner=runner)
                     opt.step(params, grads)
                     total += loss * len(rows)
                 history[epoch] = total / max(len(order), 1)
@@ -246,9 +309,9 @@ class DenoisingAutoencoder(Recommender):
         return self
 
     def _forward(self, X_rows: sp.csr_matrix) -> np.ndarray:
-        with threadpool_limits(self._threads(), "blas"):
+        with BlockRunner(self.W2_.shape[1], self._threads()) as runner, threadpool_limits(1, "blas"):
             h = np.tanh(np.asarray(normalize_rows(X_rows) @ self.W1_) + self.b1_)
-            z = h @ self.W2_
+            z = runner.matmul_items(h, self.W2_)
             z += self.b2_
         return z.astype(np.float32, copy=False)
 

@@ -177,6 +177,18 @@ class Recommender(Params):
     def _predict_indices(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} ranks items but does not predict ratings")
 
+    def _candidates_and_width(self, candidates, n: int) -> tuple[Optional[np.ndarray], int]:
+        """Candidate item indices (checked: in range, each once) and the list width: n clamped to
+        the number of rankable items, so n=10**9 allocates nothing beyond the catalogue."""
+        if candidates is None:
+            return None, min(n, max(1, self.n_items_))
+        cand = as_index_array(candidates, "items", self.n_items_)
+        uniq, counts = np.unique(cand, return_counts=True)
+        if len(uniq) < len(cand):
+            dup = self.item_map_.ids[uniq[counts > 1][0]]
+            raise ValueError(f"items: item {dup!r} is given more than once; each candidate item must appear once")
+        return cand, min(n, max(1, len(cand)))
+
     def _item_vectors(self) -> Optional[np.ndarray]:
         """Dense item representations for similar_items (None: the model has none)."""
         return None
@@ -227,10 +239,12 @@ class Recommender(Params):
         """Top-n item indices and scores for user indices (the fast path used by evaluation).
 
         exclude: a users x items CSR of items to skip (default: the training interactions when
-        exclude_seen). Rows are padded with -1 / -inf when fewer than n items are eligible.
-        ``n`` is checked once, by :mod:`crossrec.topn` (before any score block is computed).
+        exclude_seen). Lists have min(n, number of candidate items) columns; rows are padded with
+        -1 / -inf when fewer items are eligible (e.g. after excluding seen ones).
         """
         self._check_fitted()
+        n = check_positive_int(n, "n")
+        candidates, n = self._candidates_and_width(candidates, n)
         user_idx = as_index_array(user_idx, "user_idx", self.n_users_)
         if exclude is None and exclude_seen:
             exclude = self.seen_
@@ -281,9 +295,9 @@ class Recommender(Params):
         """Top-n items for each user.
 
         users: external user ids (scalar or list). items: optional external ids of candidate
-        items to rank (default all). Returns (ids, scores) of shape (len(users), n), best first;
-        when fewer than n items are eligible the row is padded with None / -inf (ids then have
-        object dtype).
+        items to rank (default all; each at most once). Returns (ids, scores) of shape
+        (len(users), min(n, number of candidate items)), best first; when fewer items are eligible
+        the row is padded with None / -inf (ids then have object dtype).
 
         unknown: what to do with users (and candidate items) the model has not seen.
         ``"raise"`` (default): ``UnknownIdError``, so a typo or a misaligned id space is never
@@ -308,6 +322,7 @@ class Recommender(Params):
             cand_all = self.item_map_.lookup(items, missing="ignore")
             self._warn_unknown("recommend", "candidate items", items, cand_all < 0, "left out")
             cand = cand_all[cand_all >= 0]
+        cand, n = self._candidates_and_width(cand, n)  # n clamped before the lists are allocated
         known = u >= 0
         idx = np.full((len(u), n), -1, np.int32)
         scores = np.full((len(u), n), -np.inf if unknown == "fallback" else np.nan, np.float32)

@@ -16,18 +16,18 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from .._memory import available_memory, check_allocation
 from .._validation import check_float, check_n_threads
 from ..data import Interactions
 from ..schema import Array, Csr, Scalar
 from .base import Recommender
 
-# Peak memory of the solve in n_items^2 * 8-byte units: the Gram matrix, its inverse (computed in
-# place by LAPACK), and B built from it, plus headroom for BLAS workspace.
-_SOLVE_COPIES = 3
+# Peak memory of the solve in n_items^2 * 8-byte units: the Gram matrix, numpy.linalg.inv's working
+# copy and right-hand side (the identity), and the inverse (B is then built in place from it).
+_SOLVE_COPIES = 4
 
 
 def training_matrix(data: Interactions) -> sp.csr_matrix:
@@ -39,31 +39,17 @@ def training_matrix(data: Interactions) -> sp.csr_matrix:
     return sp.csr_matrix((values, m.indices, m.indptr), shape=m.shape)
 
 
-def available_memory() -> Optional[int]:
-    """MemAvailable from /proc/meminfo in bytes (None when it cannot be read, e.g. not Linux)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def check_dense_solve_memory(n_items: int, max_memory: Optional[float], what: str = "EASE") -> None:
     """Raise MemoryError naming the limit when the dense n_items x n_items solve cannot fit."""
-    need = float(n_items) ** 2 * 8 * _SOLVE_COPIES
     limit = available_memory() if max_memory is None else float(max_memory)
-    source = "MemAvailable in /proc/meminfo" if max_memory is None else "max_memory"
-    if limit is not None and need > limit:
-        max_items = int(np.sqrt(limit / (8 * _SOLVE_COPIES)))
-        raise MemoryError(
-            f"{what} needs about {need / 2**30:.2f} GiB for the dense {n_items} x {n_items} item-item "
-            f"solve ({_SOLVE_COPIES} float64 matrices), more than the limit of {limit / 2**30:.2f} GiB "
-            f"({source}); at most {max_items} items fit. Reduce the item count (e.g. drop rare items) "
-            f"or raise max_memory."
-        )
+    max_items = int(np.sqrt(limit / (8 * _SOLVE_COPIES))) if limit is not None else None
+    check_allocation(
+        float(n_items) ** 2 * 8 * _SOLVE_COPIES,
+        f"{what}'s dense {n_items} x {n_items} item-item solve ({_SOLVE_COPIES} float64 matrices)",
+        f"at most {max_items} items fit (MemAvailable in /proc/meminfo, or ulimit -v). Reduce the item count "
+        f"(e.g. drop rare items) or raise max_memory",
+        max_memory,
+    )
 
 
 def ease_weights(X: sp.spmatrix, l2: float) -> np.ndarray:
@@ -71,12 +57,13 @@ def ease_weights(X: sp.spmatrix, l2: float) -> np.ndarray:
     X = sp.csr_matrix(X, dtype=np.float64)
     G = (X.T @ X).toarray()
     G[np.diag_indices_from(G)] += l2
-    # Cholesky + in-place inverse (potri) keeps one n x n matrix alive instead of inv()'s two.
-    c, _ = scipy.linalg.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
-    P, info = scipy.linalg.lapack.dpotri(c, lower=True, overwrite_c=True)
-    if info != 0:  # pragma: no cover - X^T X + l2 I with l2 > 0 is positive definite
-        raise np.linalg.LinAlgError(f"EASE: inverse failed (LAPACK info {info}); increase l2")
-    P = np.tril(P) + np.tril(P, -1).T  # potri fills one triangle only
+    # numpy.linalg.inv, not scipy's cho_factor + potri: scipy 1.17's bundled OpenBLAS 0.3.30
+    # segfaults in potrf with 2 threads at ~17,000 items, and scipy's LAPACK wrappers hold the GIL
+    # for the whole solve (200 s measured under load), while numpy's gufunc releases it. Measured at
+    # 8,000 items (load ~15, benchmarks/ease_solve_compare.py): inv 166 s on 2 threads / 240 s on 1,
+    # cho_factor + potri 241 s / 294 s; inv was also the fastest single-threaded.
+    P = np.linalg.inv(G)
+    del G
     diag = np.diag(P).copy()
     P /= -diag[None, :]
     np.fill_diagonal(P, 0.0)
@@ -139,9 +126,16 @@ class EASE(Recommender):
     def score_history(self, history) -> np.ndarray:
         """Scores of all items for users given by their histories (fold-in, no refit).
 
-        history : (n, n_items) sparse or dense matrix over the model's items (ratings are read as
-            0/1 when the model was trained on explicit data, weights as weights otherwise).
-        Returns a dense (n, n_items) float32 array.
+        Parameters
+        ----------
+        history : (n, n_items) sparse or dense matrix
+            Over the model's items (ratings are read as 0/1 when the model was trained on explicit
+            data, weights as weights otherwise).
+
+        Returns
+        -------
+        ndarray
+            Dense (n, n_items) float32 scores.
         """
         h = self._history_csr(history, self.binary_)
         with threadpool_limits(self._threads(), "blas"):

@@ -341,6 +341,7 @@ class _NeighborhoodModel(Recommender):
         """Top-n item indices and scores (see the module docstring for the score); C++ end to end."""
         self._check_fitted()
         n = check_positive_int(n, "n")
+        candidates, n = self._candidates_and_width(candidates, n)
         user_idx = as_index_array(user_idx, "user_idx", self.n_users_)
         if exclude is None and exclude_seen:
             exclude = self.seen_

@@ -15,9 +15,11 @@ import pandas as pd
 
 from .. import factorization as fz
 from .. import progress
+from .._memory import check_allocation
 from ..progress import wants_progress
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
+from ..errors import FitError
 from ..explain import factor_weights, frame, top_rows
 from ..schema import Array, Scalar
 from .base import Recommender
@@ -118,6 +120,13 @@ class FactorRecommender(Recommender):
         """Starting rows: ``given`` (copied; ``factors`` columns, or ``width`` with the bias last) or
         random N(0, scale^2) factors; returns (n_rows, width) with a zero bias column when width > f."""
         f = check_positive_int(self.factors, "factors")
+        # both sides' factors: float64 draws, their float32 copy, and a working copy of the same size
+        rows = self.n_users_ + self.n_items_
+        check_allocation(
+            float(rows) * f * (8 + 4 + 4),
+            f"{type(self).__name__}'s factors (({self.n_users_} users + {self.n_items_} items) x {f})",
+            "lower factors",
+        )
         width = f if width is None else width
         if given is None:
             x = (rng.standard_normal((n_rows, f)) * scale).astype(np.float32)
@@ -140,6 +149,7 @@ class FactorRecommender(Recommender):
         try:
             for epoch in range(n_epochs):
                 step(epoch)
+                self._raise_if_diverged(epoch)
                 value = loss() if (callback is not None or show) else None
                 bar.update(1)
                 if show:
@@ -148,6 +158,22 @@ class FactorRecommender(Recommender):
                     break
         finally:
             bar.close()
+
+    # What to change when the factors blow up (see _raise_if_diverged).
+    _divergence_hint = "lower learning_rate or raise regularization"
+
+    def _raise_if_diverged(self, epoch: int) -> None:
+        """FitError naming the epoch and what to change once any parameter is NaN or infinite: the
+        next epoch's kernel would otherwise refuse its own input ("X: holds a NaN"), or, after the
+        last epoch, the model would rank by NaN. A float64 sum of float32 values cannot overflow,
+        so it is NaN/inf exactly when an entry is (one pass, no temporary array)."""
+        for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+            a = getattr(self, name, None)
+            if a is not None and a.size and not np.isfinite(np.sum(a, dtype=np.float64)):
+                raise FitError(
+                    f"{type(self).__name__} diverged at epoch {epoch}: {name} holds NaN or infinite values; "
+                    f"{self._divergence_hint}"
+                )
 
 
 def _transpose(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -199,6 +225,8 @@ class ALS(FactorRecommender):
     global_mean_, user_bias_, item_bias_ : explicit with use_bias only (else 0.0 and empty arrays).
     implicit_, regularization_ : the feedback kind and ridge weight used.
     """
+
+    _divergence_hint = "raise regularization (or lower alpha for implicit data)"
 
     state_schema = {
         **FactorRecommender.state_schema,
@@ -288,6 +316,10 @@ class ALS(FactorRecommender):
         rng = np.random.default_rng(check_seed(self.seed))
         self.implicit_, self.regularization_ = implicit, reg
         n_users, n_items = m.shape
+        # the f x f Gram and one f x f system per thread (C++ scratch), in float64
+        check_allocation(
+            float(f + 1) ** 2 * 8 * (threads + 2), f"ALS's {f} x {f} systems ({threads} threads)", "lower factors"
+        )
         biased = self._biased
         width = f + 1 if biased else f
         scale = 0.01 if implicit else 0.1
@@ -602,8 +634,6 @@ class MF(FactorRecommender):
                 )
             )
             if not np.isfinite(losses[-1]):
-                from ..errors import FitError
-
                 raise FitError(
                     f"MF diverged at epoch {epoch} (training error is not finite); "
                     "lower learning_rate or raise regularization"

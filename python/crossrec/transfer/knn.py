@@ -217,6 +217,7 @@ class CrossDomainKNN(TransferRecommender):
         """Top-n item indices and scores, C++ end to end (ties and unreached items by popularity)."""
         self._check_fitted()
         n = check_positive_int(n, "n")
+        candidates, n = self._candidates_and_width(candidates, n)
         user_idx = as_index_array(user_idx, "user_idx", self.n_users_)
         if exclude is None and exclude_seen:
             exclude = self.seen_

@@ -40,7 +40,7 @@ def factor_model(explicit: bool, factors: int = 32, iterations: int = 10, seed: 
 def builders(
     explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0
 ) -> dict[str, Builder]:
-    """name -> builder(source_model, target_model, **params) of each transfer method and of the
+    """name -> ``builder(source_model, target_model, **params)`` of each transfer method and of the
     no-transfer baseline (see the module docstring)."""
 
     def model(given: Optional[Recommender]) -> Recommender:
