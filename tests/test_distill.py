@@ -459,7 +459,7 @@ def test_fit_does_not_touch_the_teacher(problem):
         ({"regularization": float("nan")}, "regularization"),
         ({"student": object()}, "student"),
         ({"teacher": "model"}, "teacher"),
-        ({"teacher": cr.ALS(factors=2)}, "teacher is not fitted"),
+        ({"teacher": cr.transfer.CrossDomainKNN()}, "needs the CrossDomain pair"),
     ],
 )
 def test_bad_parameters_raise(problem, kw, match):

@@ -174,7 +174,7 @@ def test_unknown_users_and_unfitted_and_rating_less_models():
     assert set(rep.per_user["user"]) <= set(small.user_ids)
     with pytest.raises(cr.NotFittedError, match="'raw' is not fitted"):
         cr.evaluate({"raw": cr.MostPopular()}, train, test)
-    rnd = cr.Random(seed=0).fit(train)
+    rnd = cr.EASE().fit(train)  # ranking only (cr.Random predicts ratings, like Surprise's NormalPredictor)
     with pytest.warns(UserWarning, match="does not predict ratings"):
         rep = cr.evaluate({"rand": rnd}, train, test, metrics=["rmse", "ndcg@5"])
     assert math.isnan(rep.table().loc[("rand", "all"), "rmse"])

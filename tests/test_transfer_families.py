@@ -278,3 +278,19 @@ class TestCrossDomainContentContract(TransferContract):
             return pd.DataFrame((rng.random((len(ids), 5)) < 0.5).astype(float), index=ids, columns=list("vwxyz"))
 
         return CrossDomainContent(frame(p.source.item_ids), frame(p.target.item_ids), n_threads=n_threads)
+
+
+def test_distill_fits_an_unfitted_teacher_of_any_family():
+    """Distillation across families: an unfitted cross-domain kNN teacher is fitted on the pair,
+    an unfitted EASE teacher on the target; both equal distilling the teacher fitted beforehand."""
+    from crossrec.transfer import Distill
+
+    pair = small_pair(True, "users", density=0.35)
+    kw = dict(epochs=3, n_threads=1, seed=0)
+    a = Distill(CrossDomainKNN(k=5), cr.ALS(factors=3), **kw).fit(pair)
+    b = Distill(CrossDomainKNN(k=5).fit(pair), cr.ALS(factors=3), **kw).fit(pair)
+    np.testing.assert_allclose(a.user_factors_, b.user_factors_, rtol=1e-6)
+    assert a.teacher_.is_fitted and not a.teacher.is_fitted
+    c = Distill(cr.EASE(), cr.ALS(factors=3), **kw).fit(pair)
+    d = Distill(cr.EASE().fit(pair.target), cr.ALS(factors=3), **kw).fit(pair)
+    np.testing.assert_allclose(c.item_factors_, d.item_factors_, rtol=1e-6)

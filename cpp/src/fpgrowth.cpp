@@ -303,6 +303,20 @@ class Miner {
 
 }  // namespace
 
+// The work FP-growth's first level does: every frequent item's conditional pattern base holds,
+// per basket containing it, the basket's more frequent items, so their total size is
+// sum_b L_b (L_b - 1) / 2 (L_b = frequent items in basket b). Deeper levels only shrink these
+// bases, so it is a lower bound that grows with the real cost (Groceries at 0.1 %: 0.14 M,
+// a 15 ms job; mushroom at 10 %: 1.7 M; retail at 0.05 %: 5.2 M).
+static int64_t pattern_base_size(const RecodedBaskets& db) {
+  int64_t total = 0;
+  for (int64_t b = 0; b < db.n_baskets(); ++b) {
+    const int64_t len = db.indptr[b + 1] - db.indptr[b];
+    total += len * (len - 1) / 2;
+  }
+  return total;
+}
+
 ItemsetResult fpgrowth(const CsrView& baskets, const MiningParams& params) {
   RecodedBaskets db = recode_baskets(baskets, params.min_count, params.n_threads);
   const auto n_frequent = static_cast<int32_t>(db.rank_item.size());
@@ -312,7 +326,7 @@ ItemsetResult fpgrowth(const CsrView& baskets, const MiningParams& params) {
   // Tasks run from the rarest item (longest pattern base) to the most frequent. On one thread
   // they write straight into the result; on several, each task gets its own part and the parts
   // are concatenated in task order, so the output is the same on any thread count.
-  const int threads = threads_for(static_cast<int64_t>(db.ranks.size()), params.n_threads);
+  const int threads = threads_for(pattern_base_size(db), params.n_threads);
   if (resolve_threads(threads) == 1) {
     ItemsetResult result;
     Miner miner(params, budget);

@@ -12,12 +12,16 @@ from .models.autoencoder import DenoisingAutoencoder
 from .io import load
 from .models.base import Recommender
 from .models.baseline import Baseline, MostPopular, Random
+from .models.coclustering import CoClustering
 from .models.content import ContentBased
 from .models.ease import EASE
 from .models.hybrid import Hybrid
 from .models.knn import ItemKNN, UserKNN
 from .models.mf import ALS, BPR, MF
+from .models.nmf import NMF
 from .models.rules import AssociationRules
+from .models.slope_one import SlopeOne
+from .models.svdpp import SVDpp
 from .itemsets import FrequentItemsets, association_rules, frequent_itemsets
 from .topn import topn_from_factors, topn_from_scores
 from .transfer.domains import CrossDomain
@@ -29,6 +33,7 @@ __all__ = [
     "AssociationRules",
     "BPR",
     "Baseline",
+    "CoClustering",
     "ContentBased",
     "CrossDomain",
     "CrossrecError",
@@ -45,10 +50,13 @@ __all__ = [
     "MF",
     "ModelFileError",
     "MostPopular",
+    "NMF",
     "NotFittedError",
     "Random",
     "Recommender",
     "Report",
+    "SVDpp",
+    "SlopeOne",
     "UnknownIdError",
     "UserKNN",
     "association_rules",

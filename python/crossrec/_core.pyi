@@ -3,6 +3,7 @@ crossrec native kernels (C++). Use the typed wrappers in crossrec.* instead.
 """
 
 from __future__ import annotations
+import collections.abc
 import numpy
 import numpy.typing
 import typing
@@ -83,6 +84,47 @@ def bpr_epoch(
 ) -> tuple[int, float, int]:
     """
     One stratified BPR epoch; updates X, Y (and item_bias) in place; returns (samples, loss sum, correct).
+    """
+
+def coclustering_assign(
+    indptr: typing.Any,
+    indices: typing.Any,
+    data: typing.Any,
+    item_indptr: typing.Any,
+    item_indices: typing.Any,
+    item_data: typing.Any,
+    user_mean: typing.Any,
+    item_mean: typing.Any,
+    cltr_u: typing.Any,
+    cltr_i: typing.Any,
+    user_avg: typing.Any,
+    item_avg: typing.Any,
+    cocluster_avg: typing.Any,
+    n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    min_work: typing.SupportsFloat | typing.SupportsIndex = 30000000.0,
+) -> int:
+    """
+    One co-clustering reassignment (users, then items); updates cltr_u and cltr_i in place and returns
+    how many moved.
+    """
+
+def coclustering_averages(
+    indptr: typing.Any,
+    indices: typing.Any,
+    data: typing.Any,
+    n_items: typing.SupportsInt | typing.SupportsIndex,
+    cltr_u: typing.Any,
+    cltr_i: typing.Any,
+    n_cltr_u: typing.SupportsInt | typing.SupportsIndex,
+    n_cltr_i: typing.SupportsInt | typing.SupportsIndex,
+    global_mean: typing.SupportsFloat | typing.SupportsIndex,
+    n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    min_work: typing.SupportsFloat | typing.SupportsIndex = 30000000.0,
+) -> tuple[
+    numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]
+]:
+    """
+    Mean ratings of user clusters, item clusters and co-clusters (global mean when empty).
     """
 
 def distill_epoch(
@@ -249,6 +291,35 @@ def max_threads() -> int:
     Threads used when n_threads=0.
     """
 
+def nmf_epochs(
+    n_epochs: typing.SupportsInt | typing.SupportsIndex,
+    indptr: typing.Any,
+    indices: typing.Any,
+    data: typing.Any,
+    item_indptr: typing.Any,
+    item_indices: typing.Any,
+    item_data: typing.Any,
+    item_pos: typing.Any,
+    user_order: typing.Any,
+    P: typing.Any,
+    Q: typing.Any,
+    user_bias: typing.Any = None,
+    item_bias: typing.Any = None,
+    global_mean: typing.SupportsFloat | typing.SupportsIndex = 0.0,
+    reg_pu: typing.SupportsFloat | typing.SupportsIndex = 0.06,
+    reg_qi: typing.SupportsFloat | typing.SupportsIndex = 0.06,
+    reg_bu: typing.SupportsFloat | typing.SupportsIndex = 0.02,
+    reg_bi: typing.SupportsFloat | typing.SupportsIndex = 0.02,
+    lr_bu: typing.SupportsFloat | typing.SupportsIndex = 0.005,
+    lr_bi: typing.SupportsFloat | typing.SupportsIndex = 0.005,
+    n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    min_work: typing.SupportsFloat | typing.SupportsIndex = 30000000.0,
+) -> float:
+    """
+    n_epochs epochs of Surprise's NMF (multiplicative updates; SGD biases when given). Updates P, Q (and
+    the biases) in place; returns the sum of squared errors of the last epoch.
+    """
+
 def rule_scores(
     basket_indptr: typing.Any,
     basket_indices: typing.Any,
@@ -292,11 +363,110 @@ def sgd_epoch(
     One stratified SGD epoch of biased MF; updates X, Y and the biases in place; returns sum v e^2.
     """
 
+def slope_one_fit(
+    indptr: typing.Any,
+    indices: typing.Any,
+    data: typing.Any,
+    item_indptr: typing.Any,
+    item_indices: typing.Any,
+    item_data: typing.Any,
+    n_items: typing.SupportsInt | typing.SupportsIndex,
+    n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    min_work: typing.SupportsFloat | typing.SupportsIndex = 30000000.0,
+) -> tuple[
+    numpy.typing.NDArray[numpy.int64],
+    numpy.typing.NDArray[numpy.int32],
+    numpy.typing.NDArray[numpy.float32],
+    numpy.typing.NDArray[numpy.int32],
+]:
+    """
+    The item x item Slope One table (indptr, indices, dev, freq) over co-rated pairs, rows sorted.
+    """
+
+def slope_one_predict(
+    table_indptr: typing.Any,
+    table_indices: typing.Any,
+    dev: typing.Any,
+    freq: typing.Any,
+    indptr: typing.Any,
+    indices: typing.Any,
+    data: typing.Any,
+    user_mean: typing.Any,
+    item_count: typing.Any,
+    global_mean: typing.SupportsFloat | typing.SupportsIndex,
+    weighted: bool,
+    users: typing.Any,
+    items: typing.Any,
+    clip: bool = True,
+    lo: typing.SupportsFloat | typing.SupportsIndex = 1.0,
+    hi: typing.SupportsFloat | typing.SupportsIndex = 5.0,
+    n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    min_work: typing.SupportsFloat | typing.SupportsIndex = 30000000.0,
+) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    Slope One predictions of (users[k], items[k]).
+    """
+
+def slope_one_scores(
+    table_indptr: typing.Any,
+    table_indices: typing.Any,
+    dev: typing.Any,
+    freq: typing.Any,
+    indptr: typing.Any,
+    indices: typing.Any,
+    data: typing.Any,
+    user_mean: typing.Any,
+    item_count: typing.Any,
+    global_mean: typing.SupportsFloat | typing.SupportsIndex,
+    weighted: bool,
+    users: typing.Any,
+    n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    min_work: typing.SupportsFloat | typing.SupportsIndex = 30000000.0,
+) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    Unclipped Slope One estimates of every item for the given users: (len(users), n_items).
+    """
+
 def sort_itemsets(
     offsets: typing.Any, items: typing.Any, n_threads: typing.SupportsInt | typing.SupportsIndex = 0
 ) -> numpy.typing.NDArray[numpy.int32]:
     """
     A copy of items with each itemset's items sorted ascending.
+    """
+
+def svdpp_epoch(
+    indptr: typing.Any,
+    indices: typing.Any,
+    data: typing.Any,
+    user_order: typing.Any,
+    P: typing.Any,
+    Q: typing.Any,
+    Y: typing.Any,
+    user_bias: typing.Any,
+    item_bias: typing.Any,
+    global_mean: typing.SupportsFloat | typing.SupportsIndex,
+    learning_rates: typing.Annotated[
+        collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], "FixedSize(5)"
+    ],
+    regularizations: typing.Annotated[
+        collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], "FixedSize(5)"
+    ],
+) -> float:
+    """
+    One sequential SGD epoch of SVD++ (Surprise's update rules); learning_rates and regularizations are
+    (bu, bi, pu, qi, yj). Updates P, Q, Y and the biases in place; returns the sum of squared errors.
+    """
+
+def svdpp_user_vectors(
+    indptr: typing.Any,
+    indices: typing.Any,
+    P: typing.Any,
+    Y: typing.Any,
+    n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
+    min_work: typing.SupportsFloat | typing.SupportsIndex = 30000000.0,
+) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    p_u + |I_u|^-1/2 sum_{j in I_u} y_j for every user (zeros for users without ratings).
     """
 
 def thread_cap() -> int:
@@ -335,7 +505,8 @@ def topn_from_factors(
     n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
 ) -> tuple[numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float32]]:
     """
-    Top-n items by user_factors @ item_factors.T (+ item_bias) without the full score matrix.
+    Top-n items by user_factors @ item_factors.T (+ item_bias) without the full score matrix; n is clamped
+    to the number of rankable items (items or candidates, which must be distinct).
     """
 
 def topn_from_scores(
@@ -348,7 +519,8 @@ def topn_from_scores(
     n_threads: typing.SupportsInt | typing.SupportsIndex = 0,
 ) -> tuple[numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float32]]:
     """
-    Top-n (items, scores) of each row of a dense score block; padded with -1 / -inf.
+    Top-n (items, scores) of each row of a dense score block; padded with -1 / -inf; n is clamped to the
+    number of rankable items (columns or candidates, which must be distinct).
     """
 
 openmp: bool = True

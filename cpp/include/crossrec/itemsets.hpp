@@ -60,8 +60,11 @@ void sort_itemsets(const int64_t* offsets, int64_t n_itemsets, int32_t* items, i
 ItemsetResult concat_results(std::vector<ItemsetResult>& parts);
 
 // Threads worth starting for `work` units (roughly item occurrences touched): waking a thread
-// team costs more than small inputs take to mine, badly so on a loaded machine.
-inline int threads_for(int64_t work, int n_threads) { return work < 20000 ? 1 : n_threads; }
+// team costs more than small inputs take to mine, badly so on a loaded machine, where a parallel
+// region waits a time slice or more for each thread (a 15 ms Groceries job on 2 threads ran at
+// 0.8x pyfim's single-threaded speed). About a million units is ~1-10 ms of one core.
+constexpr int64_t kMinParallelItemsetWork = 1'000'000;
+inline int threads_for(int64_t work, int n_threads) { return work < kMinParallelItemsetWork ? 1 : n_threads; }
 
 // Stops mining with a clear error once more than `limit` itemsets have been found, before
 // memory runs out. Threads report in batches to keep the shared counter off the hot path.

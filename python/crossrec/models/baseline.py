@@ -96,17 +96,38 @@ class MostPopular(Recommender):
 
 
 class Random(Recommender):
-    """Uniformly random ranking; each user's scores come from the stream (seed, user index), so
-    results do not depend on batching."""
+    """Random baseline, for ranking and for ratings.
 
-    state_schema = {"seed_": Scalar(int, minimum=0)}
+    Ranking: uniformly random; each user's scores come from the stream (seed, user index), so
+    results do not depend on batching.
 
-    def __init__(self, seed: int = 0):
+    Ratings (Surprise's ``NormalPredictor``): a draw from N(mu, sigma^2), mu and sigma the mean and
+    the (maximum-likelihood, ``ddof=0``) standard deviation of the training values; clipped to the
+    training rating range when ``clip``. Each pair's draw comes from the stream (seed, user, item):
+    the same pair always gets the same prediction, whatever the batch (Surprise draws from
+    numpy's global generator, a new value per call).
+    """
+
+    state_schema = {
+        "seed_": Scalar(int, minimum=0),
+        "global_mean_": Scalar(float, optional=True),
+        "std_": Scalar(float, minimum=0, optional=True),
+        "rating_range_": Array((2,), "float64", optional=True),
+    }
+
+    def __init__(self, seed: int = 0, clip: bool = True):
         self.seed = seed
+        self.clip = clip
 
     def fit(self, data: Interactions) -> "Random":
-        self._start_fit(data)
+        if not isinstance(self.clip, (bool, np.bool_)):
+            raise ValueError(f"clip must be True or False, got {self.clip!r}")
+        m = self._start_fit(data)
         self.seed_ = check_seed(self.seed)
+        values = m.data.astype(np.float64)
+        self.global_mean_ = float(values.mean())
+        self.std_ = float(values.std())
+        self.rating_range_ = np.array([values.min(), values.max()])
         return self
 
     def _score_block(self, user_idx):
@@ -114,3 +135,36 @@ class Random(Recommender):
         for r, u in enumerate(user_idx):
             out[r] = np.random.default_rng([self.seed_, int(u)]).random(self.n_items_, dtype=np.float32)
         return out
+
+    def _predict_indices(self, user_idx, item_idx):
+        z = pair_normals(self.seed_, np.asarray(user_idx), np.asarray(item_idx))
+        est = self.global_mean_ + self.std_ * z
+        if self.clip:
+            est = np.clip(est, *self.rating_range_)
+        return est
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on uint64 arrays (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        x = x + _GOLDEN
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def pair_normals(seed: int, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+    """One standard normal per (user, item) pair from a hash of (seed, user, item), by Box-Muller:
+    independent of batching and order."""
+    u = np.asarray(user_idx).astype(np.uint64)
+    i = np.asarray(item_idx).astype(np.uint64)
+    key = _splitmix64(_splitmix64(_splitmix64(np.full(u.shape, seed, np.uint64)) ^ u) ^ i)
+    a = _splitmix64(key)
+    b = _splitmix64(key ^ np.uint64(0xD1B54A32D192ED03))
+    scale = 1.0 / 9007199254740992.0  # 2^-53
+    u1 = ((a >> np.uint64(11)).astype(np.float64) + 1.0) * scale  # (0, 1]
+    u2 = (b >> np.uint64(11)).astype(np.float64) * scale
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

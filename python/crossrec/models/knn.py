@@ -38,6 +38,7 @@ import warnings
 from typing import Optional
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .. import _core
@@ -50,6 +51,7 @@ from .._validation import (
     csr_parts,
 )
 from ..data import Interactions
+from ..explain import frame, top_rows
 from ..similarity import KINDS, kernel_input, topk_similarity
 from ..schema import Array, Csr, Scalar
 from .base import Recommender
@@ -240,6 +242,92 @@ class _NeighborhoodModel(Recommender):
             )
         nb = self._neighbors()
         return _core.knn_predict_fixed(indptr, indices, data, X.shape[1], *csr_parts(nb), x, y, **common)
+
+    # ---- explanations -----------------------------------------------------------------
+    def explain(self, user, item, n: Optional[int] = None) -> pd.DataFrame:
+        """Why ``predict(user, item)`` is what it is: the neighbours used, their similarity
+        (``value`` is their rating of the other side, ``weight`` their share s / sum s) and
+        contribution, plus the centering term (the global mean, the mean of x or the baseline
+        b_xy), a fallback row when no neighbour qualifies, and a clipping row when the estimate
+        was clipped. Neighbours are chosen as ``predict`` chooses them (ties: lower index). The
+        rows sum to ``predict(user, item)``; see :mod:`crossrec.explain`.
+
+        n: neighbours shown, the rest summed in one row (None: all of the k used)."""
+        self._check_fitted()
+        u = int(self.user_map_.lookup(user)[0])
+        i = int(self.item_map_.lookup(item)[0])
+        x, y = (u, i) if self._user_based else (i, u)
+        x_ids = self.user_map_.ids if self._user_based else self.item_map_.ids
+        X = self._x_matrix()
+        score = float(self.predict([user], [item])[0])
+        column = X[:, [y]].tocsc()
+        raters, ratings = column.indices, column.data.astype(np.float64)
+        keep = raters != x
+        raters, ratings = raters[keep], ratings[keep]
+        if self.neighborhood == "rated":
+            sim_row = topk_similarity(
+                X,
+                X.shape[0],
+                self.similarity,
+                self.shrink,
+                self.min_support,
+                rows=np.array([x], np.int32),
+                baseline=self._x_baseline(),
+                n_threads=self._threads(),
+            )
+        else:
+            sim_row = self._neighbors()[[x]]
+        sims = np.asarray(sim_row[:, raters].todense(), dtype=np.float64).ravel()
+        order = np.lexsort((raters, -sims))
+        order = order[sims[order] > 0][: self._k()]
+        mu = float(self.global_mean_)
+        if self.centering == "baseline":
+            bl = self._x_baseline()
+            bx, by = bl[1].astype(np.float64), bl[2].astype(np.float64)
+            base, base_part = mu + bx[x] + by[y], "baseline mu + b_u + b_i"
+            offsets = mu + bx[raters] + by[y]
+        elif self.centering == "mean":
+            base, base_part = float(self.x_mean_[x]), ("user mean" if self._user_based else "item mean")
+            offsets = np.asarray(self.x_mean_, np.float64)[raters]
+        else:
+            base, base_part, offsets = 0.0, None, np.zeros(len(raters))
+        known = X.indptr[x + 1] > X.indptr[x] and len(column.indices) > 0
+        rows = []
+        if not known or len(order) < max(int(self.min_k), 1):
+            fallback = base if self.centering != "none" else mu
+            if self.centering == "mean" and not known:
+                fallback = mu
+            rows.append(("fallback (no usable neighbour)", None, None, None, fallback))
+        else:
+            total = sims[order].sum()
+            if base_part is not None:
+                rows.append((base_part, None, None, None, base))
+            rows += top_rows(
+                [
+                    (
+                        "neighbour",
+                        x_ids[raters[k]],
+                        ratings[k],
+                        sims[k] / total,
+                        sims[k] / total * (ratings[k] - offsets[k]),
+                    )
+                    for k in order
+                ],
+                n,
+                "neighbours",
+            )
+        estimate = sum(r[4] for r in rows)
+        lo, hi = self.rating_range_
+        if self.clip and not lo <= estimate <= hi:
+            rows.append(("clipped to the rating range", None, None, None, float(np.clip(estimate, lo, hi)) - estimate))
+        df = frame(rows, score, user=user, item=item)
+        df["similarity"] = np.nan
+        if len(order):
+            sim_of = {x_ids[raters[k]]: sims[k] for k in order}
+            df.loc[df["part"] == "neighbour", "similarity"] = [
+                sim_of[v] for v in df.loc[df["part"] == "neighbour", "id"]
+            ]
+        return df
 
     # ---- top-N ------------------------------------------------------------------------
     def recommend_indices(

@@ -11,6 +11,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import scipy.sparse as sp
 
+import pandas as pd
+
 from .. import factorization as fz
 from .. import progress
 from .._memory import check_allocation
@@ -18,6 +20,7 @@ from ..progress import wants_progress
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
 from ..errors import FitError
+from ..explain import factor_weights, frame, top_rows
 from ..schema import Array, Scalar
 from .base import Recommender
 
@@ -404,6 +407,70 @@ class ALS(FactorRecommender):
     def _predict_rows(self, m: sp.csr_matrix) -> np.ndarray:
         rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
         return self._predict_indices(rows, m.indices)
+
+    # ---- explanations -----------------------------------------------------------------
+    def explain(self, user, item, data: Interactions, n: Optional[int] = 10) -> pd.DataFrame:
+        """Why ``user`` gets its score for ``item``: the score split over the user's history.
+
+        The user's factors solve x_u = A_u^-1 sum_j t_j y_j (implicit: A_u = Y^T Y + sum_j (c_uj - 1)
+        y_j y_j^T + reg I, t_j = c_uj p_uj; explicit: A_u = sum_j y_j y_j^T + reg n_u I, t_j = r_uj
+        minus the global mean and item bias, biases as an extra factor), so the score y_i . x_u is
+        sum_j (y_i^T A_u^-1 y_j) t_j: item j's contribution (implicit's ``explain``). Explicit
+        models add rows for the global mean and the item bias. The stored factors come from the
+        last half-sweep, not from a fresh solve against the final item factors, so a last row
+        ("solver residual") holds the difference; the rows sum to the model's score.
+
+        Parameters
+        ----------
+        user, item : external ids.
+        data : the training Interactions (ALS does not keep them; implicit's ``user_items``).
+        n : history items shown, the rest summed in one row (None: all).
+
+        Returns
+        -------
+        DataFrame (see :mod:`crossrec.explain`); ``attrs["score"]`` is ``predict`` (explicit) or
+        the ranking score (implicit).
+        """
+        self._check_fitted()
+        u = int(self.user_map_.lookup(user)[0])
+        i = int(self.item_map_.lookup(item)[0])
+        if data.n_items != self.n_items_ or data.n_users != self.n_users_:
+            raise ValueError("data must be in the model's id space (the Interactions it was fitted on)")
+        row = data.matrix[u]
+        hist, values = row.indices, row.data.astype(np.float64)
+        f = self.user_factors_.shape[1]
+        implicit = bool(getattr(self, "implicit_", self.implicit))
+        reg = self.regularization_for(implicit)
+        rows: list[tuple] = []
+        if implicit:
+            Y = self.item_factors_.astype(np.float64)
+            conf = 1.0 + float(self.alpha) * np.abs(values)
+            gram = Y.T @ Y + (Y[hist].T * (conf - 1.0)) @ Y[hist] + reg * np.eye(f)
+            targets = conf * (values > 0)
+            weights = factor_weights(gram, Y[hist], Y[i])
+            score = float(self.user_factors_[u].astype(np.float64) @ Y[i])
+        else:
+            biased = self._biased
+            Y = self.item_factors_.astype(np.float64)
+            mu = float(self.global_mean_)
+            if biased:
+                Y = np.hstack([Y, np.ones((self.n_items_, 1))])
+                targets = values - mu - self.item_bias_[hist].astype(np.float64)
+            else:
+                targets = values.copy()
+            gram = Y[hist].T @ Y[hist] + reg * len(hist) * np.eye(Y.shape[1])
+            weights = factor_weights(gram, Y[hist], Y[i]) if len(hist) else np.zeros(0)
+            score = float(self.predict([user], [item])[0])
+            if biased:
+                rows += [("global mean", None, mu, 1.0, mu), ("item bias", item, None, 1.0, float(self.item_bias_[i]))]
+        ids = self.item_map_.ids[hist]
+        rows = rows + top_rows(
+            [("history item", ids[k], values[k], weights[k], weights[k] * targets[k]) for k in range(len(hist))],
+            n,
+            "history items",
+        )
+        rows.append(("solver residual", None, None, None, score - sum(r[4] for r in rows)))
+        return frame(rows, score, user=user, item=item)
 
     # ---- fold-in ----------------------------------------------------------------------
     def recalculate_user(self, rows) -> np.ndarray:

@@ -10,6 +10,7 @@ import pandas as pd
 from .. import _core
 from .._validation import check_choice, check_float, check_positive_int
 from ..data import Interactions
+from ..explain import frame
 from ..itemsets import itemset_frozensets, frequent_itemsets, rule_arrays
 from ..schema import Array, Csr, Scalar
 from .base import Recommender
@@ -130,6 +131,45 @@ class AssociationRules(Recommender):
             fallback = np.broadcast_to(self.item_support_ - np.float32(1.0), scores.shape)
             scores[none] = fallback[none]
         return scores
+
+    def explain(self, user, item) -> pd.DataFrame:
+        """The rules that fire for ``user`` and recommend ``item``: one row per rule (``id`` its
+        antecedent as a frozenset of item ids, ``value`` its ``metric`` value, ``weight`` its
+        confidence), with the rule(s) that make the score as contributions: every fired rule
+        with ``aggregate="sum"``, the best one with ``"max"`` (the others contribute 0). With no
+        rule the score is the popularity fallback support(item) - 1 (one row). The rows sum to
+        the item's ranking score; see :mod:`crossrec.explain`."""
+        self._check_fitted()
+        u = int(self.user_map_.lookup(user)[0])
+        i = int(self.item_map_.lookup(item)[0])
+        basket = np.zeros(self.n_items_, bool)
+        basket[self.seen_.indices[self.seen_.indptr[u] : self.seen_.indptr[u + 1]]] = True
+        ante, cons = self.antecedents_, self.consequents_
+        which = np.flatnonzero(cons.indices[cons.indptr[:-1]] == i)
+        fired = [r for r in which if basket[ante.indices[ante.indptr[r] : ante.indptr[r + 1]]].all()]
+        score = float(self.score_indices(np.array([u], np.int32))[0, i])
+        ids = self.item_map_.ids
+        if not fired:
+            support = float(self.item_support_[i])
+            return frame([("popularity fallback: support - 1", item, support, None, support - 1.0)], score)
+        values = self.rule_scores_[fired].astype(np.float64)
+        if self.aggregate == "sum":
+            shares = values
+        else:
+            shares = np.zeros(len(fired))
+            shares[int(np.argmax(values))] = values.max()
+        rows = [
+            (
+                "rule",
+                frozenset(ids[ante.indices[ante.indptr[r] : ante.indptr[r + 1]]].tolist()),
+                values[k],
+                float(self.rule_confidence_[r]),
+                shares[k],
+            )
+            for k, r in enumerate(fired)
+        ]
+        rows.sort(key=lambda row: -row[2])
+        return frame(rows, score, user=user, item=item)
 
     def rules_to_pandas(self) -> pd.DataFrame:
         """The kept rules: antecedents (frozensets of item ids), consequent (an item id),

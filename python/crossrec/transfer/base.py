@@ -19,8 +19,10 @@ import functools
 from typing import Any, Callable, Optional
 
 import numpy as np
+import pandas as pd
 
 from .. import schema
+from ..explain import frame
 from ..models.base import Recommender
 from .domains import CrossDomain
 
@@ -171,3 +173,55 @@ class TransferRecommender(Recommender):
     def _transposed_item_vectors(self, inner: Recommender):
         view = inner.scoring_factors(np.arange(inner.n_users_))
         return None if view is None else np.asarray(view[0], np.float32)
+
+    # ---- explanations -------------------------------------------------------------------
+    def explain(self, user, item) -> pd.DataFrame:
+        """How much of the score of (user, item) comes from the source domain.
+
+        The reference is what the target domain alone offers a row it knows nothing about: the
+        average over the target's warm rows (users with target training data; items, for a pair
+        sharing items) of their scores for the same item (user) - crossrec's ``NoTransfer``. For a
+        user (item) cold in the target, everything beyond that reference comes from the source:
+        the rows are ``"target-only reference"`` and ``"from the source domain"``. For a warm one
+        the difference also holds its own target data, and the second row says so
+        (``"own target data and the source, together"``). The score is ``predict`` when the model
+        predicts ratings, else the ranking score; the two rows sum to it (see
+        :mod:`crossrec.explain`); ``attrs["cold"]`` tells which case applies."""
+        self._check_fitted()
+        u = int(self.user_map_.lookup(user)[0])
+        i = int(self.item_map_.lookup(item)[0])
+        items_shared = self.__dict__.get("transposed_") is not None
+        counts = np.diff(self.seen_.tocsc().indptr) if items_shared else np.diff(self.seen_.indptr)
+        warm = np.flatnonzero(counts > 0).astype(np.int32)
+        cold = bool(counts[i if items_shared else u] == 0)
+        try:
+            score = float(self.predict_indices(np.array([u], np.int32), np.array([i], np.int32))[0])
+            if items_shared:
+                ref = self.predict_indices(np.full(len(warm), u, np.int32), warm)
+            else:
+                ref = self.predict_indices(warm, np.full(len(warm), i, np.int32))
+        except NotImplementedError:
+            score = float(self.score_indices(np.array([u], np.int32))[0, i])
+            block = self.score_indices(np.array([u], np.int32))[0] if items_shared else None
+            ref = block[warm] if block is not None else _column(self, warm, i)
+        base = float(np.mean(np.asarray(ref, np.float64))) if len(warm) else 0.0
+        side = "item" if items_shared else "user"
+        rows = [
+            (f"target-only reference: the average warm {side}", None, None, None, base),
+            (
+                "from the source domain" if cold else "own target data and the source, together",
+                item if items_shared else user,
+                None,
+                None,
+                score - base,
+            ),
+        ]
+        return frame(rows, score, user=user, item=item, cold=cold)
+
+
+def _column(model: Recommender, users: np.ndarray, item: int, block: int = 4096) -> np.ndarray:
+    """Ranking scores of one item for many users, in blocks (no users x items matrix)."""
+    out = np.empty(len(users), np.float64)
+    for s in range(0, len(users), block):
+        out[s : s + block] = model.score_indices(users[s : s + block])[:, item]
+    return out

@@ -49,7 +49,7 @@ from ..models.protocol import check_is_fitted
 from ..progress import bar as progress_bar
 from .base import TransferRecommender
 from .domains import CrossDomain
-from ..schema import Array, Scalar
+from ..schema import Array, Model, Scalar
 
 LOSSES = ("pointwise", "ranking", "listwise")
 INITS = ("auto", "teacher_svd", "random")
@@ -299,8 +299,11 @@ class Distill(TransferRecommender):
 
     Parameters
     ----------
-    teacher : fitted Recommender that scores the target items, e.g. a fine-tuned, collective or
-        mapped model. Matched to the target data by external user and item ids.
+    teacher : Recommender of any family that scores the target items: a fine-tuned, collective or
+        mapped factor model, a cross-domain kNN, rules or content model, EASE, an item kNN, ...
+        Matched to the target data by external user and item ids. Fitted: used as is; unfitted: a
+        copy is fitted in ``fit`` (a transfer model on the pair, any other on the target) and kept
+        as ``teacher_``.
     student : unfitted factor model giving the student's size: its ``factors`` (and, unless set
         here, its ``regularization``). A ``BPR`` student (or implicit data) trains on the BPR loss,
         an ``MF`` student (or explicit data) on squared error; see ``ground_truth``.
@@ -355,6 +358,8 @@ class Distill(TransferRecommender):
         "item_bias_": Array((("items", 0),), "float32"),
         "user_bias_": Array((("users", 0),), "float32"),
         "global_mean_": Scalar(float),
+        # the copy fitted in fit when the teacher was given unfitted (any id space of its own)
+        "teacher_": Model(optional=True),
     }
 
     def __init__(
@@ -402,10 +407,6 @@ class Distill(TransferRecommender):
             raise ValueError(  # noqa: TRY004
                 f"teacher must be a fitted crossrec Recommender, got {type(self.teacher).__name__}"
             )
-        try:
-            check_is_fitted(self.teacher)
-        except NotFittedError:
-            raise ValueError("teacher is not fitted; fit it (e.g. on the cross-domain pair) first") from None
         factors = _student_param(self.student, "factors")
         if factors is None:
             raise ValueError(
@@ -432,6 +433,28 @@ class Distill(TransferRecommender):
             "n_threads": check_n_threads(self.n_threads),
         }
 
+    def _fitted_teacher(self, pair) -> Recommender:
+        """The teacher as given when fitted; an unfitted teacher of any family is fitted here on a
+        copy: a transfer model (CMF, CrossDomainKNN, ...) on the pair, a plain model (EASE, ItemKNN,
+        ...) on the target. The copy is kept as ``teacher_``; ``teacher`` is left as it was."""
+        self.__dict__.pop("teacher_", None)
+        try:
+            check_is_fitted(self.teacher)
+            return self.teacher
+        except NotFittedError:
+            pass
+        copy = type(self.teacher)(**self.teacher.get_params())
+        if isinstance(copy, TransferRecommender):
+            if not isinstance(pair, CrossDomain):
+                raise ValueError(
+                    f"an unfitted cross-domain teacher ({type(copy).__name__}) needs the CrossDomain pair to fit on"
+                )
+            copy.fit(pair)
+        else:
+            copy.fit(getattr(pair, "target", pair))
+        self.teacher_ = copy
+        return copy
+
     def _default_lr(self, from_svd: bool) -> float:
         lr = _student_param(self.student, "learning_rate")
         lr = 0.05 if lr is None else float(lr)
@@ -451,6 +474,7 @@ class Distill(TransferRecommender):
             raise ValueError(  # noqa: TRY004 (crossrec reports bad arguments as ValueError)
                 f"Distill.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}"
             )
+        teacher = self._fitted_teacher(pair)
         m = self._start_fit(target)
         gt = p["ground_truth"] if p["ground_truth"] != "auto" else _auto_ground_truth(self.student, target)
         if gt == "bpr":
@@ -458,7 +482,7 @@ class Distill(TransferRecommender):
         else:
             train = as_csr(m, "target ratings")
         t_items, t_scores, t_rest = teacher_knowledge(
-            self.teacher, self.user_map_.ids, self.item_map_.ids, p["top_k"], p["n_threads"]
+            teacher, self.user_map_.ids, self.item_map_.ids, p["top_k"], p["n_threads"]
         )
 
         n_users, n_items, f = m.shape[0], m.shape[1], p["factors"]
@@ -468,7 +492,7 @@ class Distill(TransferRecommender):
         self.init_ = "random"
         # alpha = 0 is the plain student: "auto" then ignores the teacher entirely.
         if p["init"] == "teacher_svd" or (p["init"] == "auto" and p["alpha"] > 0):
-            svd = teacher_svd(self.teacher, self.user_map_.ids, self.item_map_.ids, f, scale=1.0 / p["temperature"])
+            svd = teacher_svd(teacher, self.user_map_.ids, self.item_map_.ids, f, scale=1.0 / p["temperature"])
             if svd is None and p["init"] == "teacher_svd":
                 raise ValueError(
                     "init='teacher_svd' needs a factor teacher (its _factors returned None); "
