@@ -536,3 +536,22 @@ def test_kernel_csr_does_not_trust_a_stale_canonical_flag():
     fz.als_explicit_step(m, Y, a, 0.1)
     fz.als_explicit_step(sp.csr_matrix(expected), Y, b, 0.1)
     np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_inplace_factors_accept_an_unpickled_float32_array():
+    """A float32 array that went through pickle (as Dask ships it between processes) carries its own
+    dtype object, equal to float32 but not the same object: the in-place check must accept it."""
+    import pickle
+
+    from crossrec import factorization
+
+    rng = np.random.default_rng(0)
+    R = sp.random(30, 20, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    Y = rng.standard_normal((20, 4)).astype(np.float32)
+    X0 = rng.standard_normal((30, 4)).astype(np.float32)
+    X_plain, X_pickled = X0.copy(), pickle.loads(pickle.dumps(X0))
+    assert X_pickled.dtype == np.float32
+    factorization.als_explicit_step(R, Y, X_plain, regularization=0.1)
+    factorization.als_explicit_step(R, Y, X_pickled, regularization=0.1)
+    np.testing.assert_array_equal(X_plain, X_pickled)
+    assert not np.array_equal(X_plain, X0)  # the update happened in place

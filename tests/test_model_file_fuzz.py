@@ -54,7 +54,9 @@ OPTIONAL_STATE = {
     "item_popularity_",
 }
 INF_ALLOWED = {"rule_scores_"}
-FREE_LENGTH = {"loss_history_"}  # one entry per epoch: any length is a valid history
+# one entry per epoch: any length is a valid history; cold_users_ is a set of user indices (which
+# rows came from the source): any in-range set is valid, so only its range is checkable
+FREE_LENGTH = {"loss_history_", "cold_users_"}
 # JSON-like records kept to inspect, not used to answer (EMCDR's learnt map, Auto's trial log):
 # any content is a valid record
 RECORDS = re.compile(r"(^|[./])(map_|trials_)[./]")
@@ -383,12 +385,21 @@ def m_nonfinite(c: Case):
     return True
 
 
+def _optional(cls, name: str) -> bool:
+    """Whether the class declares ``name`` optional (its schema or the base one), or the hand list
+    says so: removing an optional attribute leaves a valid model, so loading it is no silent accept."""
+    from crossrec.schema import BASE_SCHEMA
+
+    spec = {**BASE_SCHEMA, **(getattr(cls, "state_schema", None) or {})}.get(name)
+    return name in OPTIONAL_STATE or (spec is not None and spec.optional)
+
+
 def m_missing(c: Case):
     state = c.header["model"]["state"]
     if c.choose([True, False]):
         name = c.choose(sorted(state))
         del state[name]
-        c.must_reject = name not in OPTIONAL_STATE
+        c.must_reject = not _optional(c.cls, name)
         c.what = f"state {name} removed"
     else:
         key = c.choose(sorted(c.arrays))

@@ -12,7 +12,7 @@ namespace crossrec::bind {
 inline InOut<float> inplace_array(const py::object& obj, const std::string& name, int ndim) {
   require(py::isinstance<py::array>(obj), name + ": expected a float32 numpy array (updated in place)");
   py::array a = py::reinterpret_borrow<py::array>(obj);
-  require(a.dtype().is(py::dtype::of<float>()),
+  require(a.dtype().equal(py::dtype::of<float>()),  // equal, not is: an unpickled float32 has its own dtype object
           name + ": must be float32 (it is updated in place; a converted copy would lose the update), got " +
               std::string(py::str(a.dtype())));
   require(a.ndim() == ndim,
