@@ -76,6 +76,45 @@ def _knn_schema(x: str) -> dict:
     }
 
 
+def neighbourhood_topn(
+    A: sp.csr_matrix,
+    B: sp.csr_matrix,
+    user_idx: np.ndarray,
+    n_items: int,
+    popularity_order: np.ndarray,
+    n: int,
+    exclude: Optional[sp.csr_matrix],
+    candidates: Optional[np.ndarray],
+    n_threads: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-n items of the neighbourhood score ``A[user_idx] @ B`` in C++ (``_core.knn_recommend``):
+    ties and unreached items ordered by popularity, ``exclude`` rows (indexed by ``user_idx``)
+    left out, only ``candidates`` ranked when given. Returns items, scores and, per user, how many
+    items got a neighbourhood score. Shared by the single-domain and cross-domain kNN models."""
+    tie_rank = np.empty(n_items, np.int32)
+    tie_rank[popularity_order] = np.arange(n_items, dtype=np.int32)
+    allowed = None
+    if candidates is not None:
+        allowed = np.zeros(n_items, np.uint8)
+        allowed[as_index_array(candidates, "candidates", n_items)] = 1
+    ex = (None, None, None) if exclude is None else (*csr_parts(sp.csr_matrix(exclude))[:2], user_idx)
+    return _core.knn_recommend(
+        *csr_parts(sp.csr_matrix(A, dtype=np.float32)),
+        A.shape[1],
+        user_idx,
+        *csr_parts(sp.csr_matrix(B, dtype=np.float32)),
+        n_items,
+        tie_rank,
+        popularity_order,
+        n,
+        ex[0],
+        ex[1],
+        ex[2],
+        allowed,
+        n_threads,
+    )
+
+
 class _NeighborhoodModel(Recommender):
     """Shared implementation of UserKNN / ItemKNN; subclasses set ``_user_based``."""
 
@@ -349,27 +388,8 @@ class _NeighborhoodModel(Recommender):
             A, B = self._neighbors(), self.ratings_
         else:
             A, B = self.ratings_, self._neighbors()
-        tie_rank = np.empty(self.n_items_, np.int32)
-        tie_rank[self.popularity_order_] = np.arange(self.n_items_, dtype=np.int32)
-        allowed = None
-        if candidates is not None:
-            allowed = np.zeros(self.n_items_, np.uint8)
-            allowed[as_index_array(candidates, "candidates", self.n_items_)] = 1
-        ex = (None, None, None) if exclude is None else (*csr_parts(sp.csr_matrix(exclude))[:2], user_idx)
-        items, scores, scored = _core.knn_recommend(
-            *csr_parts(A),
-            A.shape[1],
-            user_idx,
-            *csr_parts(B),
-            self.n_items_,
-            tie_rank,
-            self.popularity_order_,
-            n,
-            ex[0],
-            ex[1],
-            ex[2],
-            allowed,
-            self._threads(),
+        items, scores, scored = neighbourhood_topn(
+            A, B, user_idx, self.n_items_, self.popularity_order_, n, exclude, candidates, self._threads()
         )
         lonely = int((scored == 0).sum())
         if lonely:

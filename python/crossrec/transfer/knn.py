@@ -26,11 +26,11 @@ from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _core
-from .._validation import as_index_array, check_choice, check_float, check_positive_int, csr_parts
+from .._validation import as_index_array, check_choice, check_float, check_positive_int
 from ..schema import Array, Csr, Scalar
 from .base import TransferRecommender
 from ..models.baseline import fit_biases
+from ..models.knn import neighbourhood_topn
 from ..similarity import topk_similarity
 from .domains import CrossDomain
 
@@ -226,26 +226,7 @@ class CrossDomainKNN(TransferRecommender):
         else:
             A, B = self.target_rows_.T.tocsr(), self.neighbors_.T.tocsr()
         B.sort_indices()
-        tie_rank = np.empty(self.n_items_, np.int32)
-        tie_rank[self.popularity_order_] = np.arange(self.n_items_, dtype=np.int32)
-        allowed = None
-        if candidates is not None:
-            allowed = np.zeros(self.n_items_, np.uint8)
-            allowed[as_index_array(candidates, "candidates", self.n_items_)] = 1
-        ex = (None, None, None) if exclude is None else (*csr_parts(sp.csr_matrix(exclude))[:2], user_idx)
-        items, scores, _ = _core.knn_recommend(
-            *csr_parts(sp.csr_matrix(A, dtype=np.float32)),
-            A.shape[1],
-            user_idx,
-            *csr_parts(sp.csr_matrix(B, dtype=np.float32)),
-            self.n_items_,
-            tie_rank,
-            self.popularity_order_,
-            n,
-            ex[0],
-            ex[1],
-            ex[2],
-            allowed,
-            self._threads(),
+        items, scores, _ = neighbourhood_topn(
+            A, B, user_idx, self.n_items_, self.popularity_order_, n, exclude, candidates, self._threads()
         )
         return items, scores
