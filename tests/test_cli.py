@@ -24,6 +24,20 @@ def test_demo_generated(capsys):
     assert "95% CI" in out
 
 
+def test_demo_gains_are_against_the_best_target_only_model(capsys):
+    """The demo's reference is the best model that uses no source data (NoTransfer included), per metric."""
+    report = cli.run_demo(seed=0, quick=True, out=open(os.devnull, "w"), progress=False)
+    table = report.table().droplevel("segment")
+    target_only = [n for n in table.index if not n.endswith("(transfer)")]
+    assert "no transfer (average user)" in target_only
+    best_rmse = table.loc[target_only, "rmse"].dropna().idxmin()
+    best_ndcg = table.loc[target_only, "ndcg@10"].idxmax()
+    cli.run_demo(seed=0, quick=True, progress=False)
+    out = capsys.readouterr().out
+    assert f"rmse gain over the best target-only model, {best_rmse!r}" in out
+    assert f"ndcg@10 gain over the best target-only model, {best_ndcg!r}" in out
+
+
 def test_demo_report_is_reproducible():
     a = cli.run_demo(seed=1, quick=True, out=open(os.devnull, "w"), progress=False)
     b = cli.run_demo(seed=1, quick=True, out=open(os.devnull, "w"), progress=False)
