@@ -120,6 +120,7 @@ def _pair_files(tmp_path, header=False, duplicate=False):
 
 
 def test_transfer_plot_checked_before_work(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")  # the folder check is reached only when the plot extra is installed
     source, target = _pair_files(tmp_path)
     bad = str(tmp_path / "no" / "such" / "folder" / "out.png")
     called = []

@@ -298,6 +298,8 @@ def test_title_keys_fold_articles_alternates_and_accents():
 
 
 def test_movielens_item_pair_both_directions():
+    data_path("movielens-100k", "u.item")
+    data_path("movielens-latest-small", "movies.csv")
     m = cr.datasets.movielens_title_matches()
     counts = m["rule"].value_counts()
     assert (counts["exact"], counts["alternate"], counts["year+-1"]) == (1205, 92, 38)

@@ -151,6 +151,7 @@ def test_target_fraction_keeps_a_share_of_each_warm_users_rows():
 
 
 def test_cli_transfer_shared_items(tmp_path):
+    pytest.importorskip("matplotlib")  # --plot needs it (the plot extra); the CLI refuses before work without it
     pair = item_pair(density=0.4)
     paths = []
     for name, d in (("s", pair.source), ("t", pair.target)):
