@@ -32,8 +32,9 @@ GATES = (0, 2, 5, 10, 20)
 
 
 class Routed(TransferRecommender):
-    """Scores each user with one of two fitted models: ``transfer_`` where ``route_`` is True,
-    ``base_`` elsewhere (the per-user gate). Both models score the same target id space."""
+    """Scores each user with one of its fitted models: ``transfer_`` where ``route_`` is True,
+    ``warm_`` where ``warm_route_`` is True (when it has one), ``base_`` elsewhere (the per-user
+    gate). All models score the same target id space."""
 
     transfer_: Recommender
     base_: Recommender
@@ -53,20 +54,28 @@ class Routed(TransferRecommender):
         routed.transfer_, routed.base_, routed.route_ = transfer, base, np.asarray(route, bool)
         return routed
 
+    def _routes(self):
+        yield self.route_, self.transfer_
+        warm = self.__dict__.get("warm_")
+        if warm is not None:
+            yield self.warm_route_, warm
+
     def _score_block(self, user_idx):
         user_idx = np.asarray(user_idx)
-        r = self.route_[user_idx]
         out = np.array(self.base_.score_indices(user_idx), np.float32, copy=True)
-        if r.any():
-            out[r] = self.transfer_.score_indices(user_idx[r])
+        for route, model in self._routes():
+            r = route[user_idx]
+            if r.any():
+                out[r] = model.score_indices(user_idx[r])
         return out
 
     def _predict_indices(self, user_idx, item_idx):
         user_idx = np.asarray(user_idx)
-        r = self.route_[user_idx]
         out = np.asarray(self.base_.predict_indices(user_idx, item_idx), np.float64).copy()
-        if r.any():
-            out[r] = self.transfer_.predict_indices(user_idx[r], np.asarray(item_idx)[r])
+        for route, model in self._routes():
+            r = route[user_idx]
+            if r.any():
+                out[r] = model.predict_indices(user_idx[r], np.asarray(item_idx)[r])
         return out
 
 
@@ -99,9 +108,10 @@ class Auto(Routed):
         Per-user gating: route only users with >= ``min_source`` source interactions to the
         transferred model (threshold chosen on validation among 0, 2, 5, 10, 20).
     confidence : float
-        Level of the bootstrap interval a transfer gain must clear (the negative-transfer guard),
-        on the validation cold users for the choice, and on the validation warm users for routing
-        warm users to it (else they keep the target-only model).
+        Level of the bootstrap interval a transfer gain must clear (the negative-transfer guard):
+        on the validation cold users for the choice for cold users, and on the validation warm
+        users for the choice for warm users (chosen separately: the method that maps cold users
+        best need not help warm ones; without a significant gain they keep the target-only model).
     factors, iterations, seed : model size, sweeps of the final models and the validation split's seed.
     validation_iterations : int or None
         Sweeps of the candidates' own fits on validation (None: half of ``iterations``, at least 2).
@@ -114,8 +124,11 @@ class Auto(Routed):
     choice_ : str, the chosen candidate; min_source_ : the gate threshold;
     trials_ : list of dicts (candidate, validation score on cold and warm users, gain over no
     transfer with its interval, fit seconds, or "skipped: time budget"); reason_ : str;
-    transfer_ / base_ : the fitted chosen model and the no-transfer model (the same object when
-    every user is routed to the choice); route_ : users routed to ``transfer_``.
+    warm_choice_ : str, the candidate warm users get (``"no transfer"`` unless one helped the
+    validation warm users with the guard's confidence); transfer_for_warm_ : whether one did;
+    transfer_ / warm_ / base_ : the fitted cold choice, warm choice and no-transfer model (one
+    object where they coincide or one is unused); route_ : cold users routed to ``transfer_``
+    (the gate), warm_route_ : warm users routed to ``warm_``; the rest get ``base_``.
     """
 
     state_schema = {
@@ -126,6 +139,9 @@ class Auto(Routed):
         "min_source_": Scalar(int, minimum=0),
         "choice_": Scalar(str),
         "transfer_for_warm_": Scalar(bool),
+        "warm_choice_": Scalar(str),
+        "warm_": Model(users="users", items="items"),
+        "warm_route_": Array(("users",), "bool"),
         "validation_seconds_": Scalar(float),
         "fit_seconds_": Scalar(float),
     }
@@ -179,9 +195,12 @@ class Auto(Routed):
         lower = explicit
         val = pair.cold_start_split(self.fraction, 0.2, seed=seed + 1)
         src = Fits(pair, explicit, self.factors, iterations, n_threads=threads).source
-        # validation models: the same source model (the source is not split); the cheap budget
-        # (val_iters sweeps) for every model fitted on the validation split
-        shared = Fits(val.train, explicit, self.factors, val_iters, n_threads=threads, source=src)
+        # validation models: the same source model (the source is not split), the target-only
+        # model at the full budget (the guard's reference: a transfer method must beat a converged
+        # no-transfer model, not one cut short), the cheap budget (val_iters sweeps) for the
+        # candidates' own fits
+        tgt = Fits(val.train, explicit, self.factors, iterations, n_threads=threads).model().fit(val.train.target)
+        shared = Fits(val.train, explicit, self.factors, val_iters, n_threads=threads, source=src, target=tgt)
         # cheap candidates (they only reuse the shared fits) first, then by cost
         order = sorted(names, key=lambda n: (n != NO_TRANSFER, known[n].cost))
         bar = progress_bar(bool(self.progress), len(names) + 2, "Auto", "fit")
@@ -227,50 +246,67 @@ class Auto(Routed):
             )
         # Per-user gate on the validation cold users: threshold on source activity.
         self.min_source_ = 0
-        warm_ok = False
         if best != NO_TRANSFER:
             if self.gate:
                 n_src = val.train.source.user_counts()[val.train.shared_map.lookup(cold_ids)]
                 self.min_source_ = _choose_gate(rep, best, dict(zip(cold_ids.tolist(), n_src.tolist())), metric)
-            # Warm users keep the target-only model unless the choice helps them on validation
-            # too, with the same confidence (the guard for warm users).
-            pick = {n: fitted[n] for n in (NO_TRANSFER, best)}
+        # Warm users: the candidate that helps them most on validation, with the same guard (a
+        # method that leaves warm users' rows alone, such as EMCDR, is not scored on them).
+        warm_names = [n for n in fitted if n == NO_TRANSFER or known[n].changes_warm]
+        warm_best, warm_gain = NO_TRANSFER, None
+        if len(warm_names) > 1:
+            pick = {n: fitted[n] for n in warm_names}
             wrep = _evaluate(pick, val, val.warm_user_ids, metric, seed, self.confidence, "warm")
-            gw = wrep.gain(best, over=NO_TRANSFER, metric=metric, segment="warm")
-            warm_ok = bool(gw.high < 0 if lower else gw.low > 0)
             wt = wrep.table()
-            trials[best]["warm"] = float(wt.loc[(best, "warm"), metric])
-            trials[NO_TRANSFER]["warm"] = float(wt.loc[(NO_TRANSFER, "warm"), metric])
-            trials[best]["gain_warm"], trials[best]["warm_low"], trials[best]["warm_high"] = (
-                gw.estimate,
-                gw.low,
-                gw.high,
-            )
+            for n in warm_names:
+                trials[n]["warm"] = float(wt.loc[(n, "warm"), metric])
+                if n == NO_TRANSFER:
+                    continue
+                gw = wrep.gain(n, over=NO_TRANSFER, metric=metric, segment="warm")
+                trials[n]["gain_warm"], trials[n]["warm_low"], trials[n]["warm_high"] = gw.estimate, gw.low, gw.high
+                helps = gw.high < 0 if lower else gw.low > 0
+                if helps and (warm_gain is None or (gw.estimate < warm_gain if lower else gw.estimate > warm_gain)):
+                    warm_best, warm_gain = n, gw.estimate
         self.choice_ = best
-        self.transfer_for_warm_ = warm_ok
+        self.warm_choice_ = warm_best
+        self.transfer_for_warm_ = warm_best != NO_TRANSFER
         self.validation_seconds_ = time.perf_counter() - t_start
         # Final models on the whole training pair; the target-only model only when some user uses it.
         bar.update(1)
         left = max(1, iterations - val_iters)
         final = Fits(pair, explicit, self.factors, iterations, n_threads=threads, source=src)
-        if shared.target_fitted and best != NO_TRANSFER:
-            # the final target-only model serves only users the gate keeps from the choice, so it
+        if shared.target_fitted and (best != NO_TRANSFER or warm_best != NO_TRANSFER):
+            # the final target-only model serves only users the gates keep from the choices, so it
             # continues from the validation one; a refusal fits it from scratch (exactly NoTransfer)
-            final.warm_target, final.warm_iterations = shared.target, left
+            final.warm_target, final.warm_iterations = tgt, left
+        final_models: dict[str, Recommender] = {}
+
+        def final_model(n: str) -> Recommender:
+            if n not in final_models:
+                bar.update(1)
+                c = known[n]
+                if c.refit is not None and n in fitted:  # continue from the validation fit
+                    final_models[n] = c.refit(final.with_iterations(left), fitted[n], pair)
+                else:
+                    final_models[n] = c.build(final).fit(pair)
+            return final_models[n]
+
         n_src = pair.source.user_counts()
         has_tgt = pair.target.user_counts() > 0
-        if best == NO_TRANSFER:
-            self.base_ = self.transfer_ = known[NO_TRANSFER].build(final).fit(pair)
-            self.route_ = np.zeros(pair.n_shared, bool)
+        with_source = n_src >= 1
+        self.route_ = (n_src >= max(self.min_source_, 1)) & ~has_tgt & (best != NO_TRANSFER)
+        self.warm_route_ = with_source & has_tgt & (warm_best != NO_TRANSFER)
+        cold_model = final_model(best) if best != NO_TRANSFER else None
+        warm_model = final_model(warm_best) if warm_best != NO_TRANSFER else None
+        if (self.route_ | self.warm_route_).all():
+            base = cold_model if cold_model is not None else warm_model
         else:
-            chosen = known[best]
-            if chosen.refit is not None:  # continue from the validation fit: the sweeps left
-                self.transfer_ = chosen.refit(final.with_iterations(left), fitted[best], pair)
-            else:
-                self.transfer_ = chosen.build(final).fit(pair)
-            self.route_ = (n_src >= max(self.min_source_, 1)) & (~has_tgt | self.transfer_for_warm_)
-            bar.update(1)
-            self.base_ = self.transfer_ if self.route_.all() else known[NO_TRANSFER].build(final).fit(pair)
+            base = final_model(NO_TRANSFER)
+        assert base is not None  # a refusal routes nobody, so base is the no-transfer model then
+        # every attribute holds a model (a saved Auto has no empty slot): unused ones are base_
+        self.base_ = base
+        self.transfer_ = cold_model if cold_model is not None else base
+        self.warm_ = warm_model if warm_model is not None else base
         bar.close()
         self.fit_seconds_ = time.perf_counter() - t_start
         return self

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from .. import factorization as fz
 from .._validation import check_choice, check_float, check_n_threads, check_positive_int, check_seed
+from ..models.base import Recommender
 from ..models.mf import ALS, FactorRecommender
 from ._common import check_pair
 from .base import TransferRecommender
@@ -178,7 +179,7 @@ class CMF(FactorRecommender, TransferRecommender):
     def user_width(self, explicit_data: bool = True) -> int:
         return check_positive_int(self._als().factors, "factors") + int(self.has_user_bias(explicit_data))
 
-    def fit(self, pair: CrossDomain, warm_start: Optional[CMF] = None) -> CMF:
+    def fit(self, pair: CrossDomain, warm_start: Optional[Recommender] = None) -> CMF:
         """Fit on the pair. ``warm_start``: a CMF fitted on a pair of the same id spaces and the
         same kind and size (e.g. on a validation split carved from this pair); its rows start the
         sweeps instead of random ones, so fewer ``iterations`` reach the same fit."""

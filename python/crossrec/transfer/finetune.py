@@ -80,7 +80,7 @@ class FineTune(Delegating):
         self.cold_rows = cold_rows
         self.map_l2 = map_l2
 
-    def fit(self, pair: CrossDomain, warm_start: Optional[FineTune] = None) -> FineTune:
+    def fit(self, pair: CrossDomain, warm_start: Optional[Recommender] = None) -> FineTune:
         """Fit on the pair. ``warm_start``: a FineTune fitted on a pair of the same id spaces with a
         target model of the same kind and size (e.g. on a validation split carved from this pair):
         the target model starts from its user and item rows instead of the source rows (the pull

@@ -143,13 +143,16 @@ class Candidate:
     budget cuts the costly ones. ``kinds``: the feedback kinds it applies to. ``refit(fits,
     validation_model, pair)``, optional: the final fit on the whole training pair, continued from
     the model fitted on validation (a warm start; ``fits.iterations`` is then the sweeps left of
-    the final budget), instead of ``build(fits).fit(pair)`` from scratch.
+    the final budget), instead of ``build(fits).fit(pair)`` from scratch. ``changes_warm``: False
+    for a method whose warm users' scores are the target-only model's (EMCDR), so Auto does not
+    score it on warm users.
     """
 
     build: Callable[[Fits], Recommender]
     cost: float = 1.0
     kinds: tuple[str, ...] = ("explicit", "implicit")
     refit: Optional[Callable[[Fits, Recommender, Any], Recommender]] = None
+    changes_warm: bool = True
 
 
 def _cmf_weights(explicit: bool) -> tuple[float, float]:
@@ -177,11 +180,14 @@ def _cmf(f: Fits) -> CMF:
 #: beside the variants that won elsewhere.
 AUTO_CANDIDATES: dict[str, Candidate] = {
     NO_TRANSFER: Candidate(lambda f: NoTransfer(f.target), cost=0.0),
-    "EMCDR": Candidate(lambda f: EMCDR(f.source, f.target), cost=0.0),
-    "EMCDR l2=10": Candidate(lambda f: EMCDR(f.source, f.target, l2=10.0), cost=0.0),
+    "EMCDR": Candidate(lambda f: EMCDR(f.source, f.target), cost=0.0, changes_warm=False),
+    "EMCDR l2=10": Candidate(lambda f: EMCDR(f.source, f.target, l2=10.0), cost=0.0, changes_warm=False),
     # the rating level in the user statistics is all there is for ratings (implicit: activity only)
     "EMCDR user stats": Candidate(
-        lambda f: EMCDR(f.source, f.target, l2=10.0, user_stats=True), cost=0.0, kinds=("explicit",)
+        lambda f: EMCDR(f.source, f.target, l2=10.0, user_stats=True),
+        cost=0.0,
+        kinds=("explicit",),
+        changes_warm=False,
     ),
     "fine-tune pull=1": Candidate(_fine_tune(1.0), refit=_fine_tune_refit(1.0)),
     # implicit feedback: the pull barely moves fine-tuning (Amazon phone->electronic validation
