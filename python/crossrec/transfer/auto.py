@@ -98,7 +98,9 @@ class Auto(Routed):
     Parameters
     ----------
     candidates : sequence of str or None
-        Names from :func:`crossrec.transfer.presets.auto_candidates` (``"no transfer"`` is always tried first).
+        Names from :func:`crossrec.transfer.presets.auto_candidates` (``"no transfer"`` is always tried
+        first). None: every registered candidate marked ``default`` (all but PTUPCDR, whose fit costs
+        about 14 times an EMCDR's).
     time_budget : float
         Seconds for trying candidates on validation; candidates not started within it are skipped
         (recorded as such). The final refit of the choice comes on top.
@@ -186,7 +188,8 @@ class Auto(Routed):
         explicit = pair.target.explicit
         threads = check_n_threads(self.n_threads)
         known = auto_candidates(explicit)
-        names = [NO_TRANSFER] + [n for n in (self.candidates or list(known)) if n != NO_TRANSFER]
+        defaults = [n for n, c in known.items() if c.default]
+        names = [NO_TRANSFER] + [n for n in (self.candidates or defaults) if n != NO_TRANSFER]
         for n in names:
             if n not in known:
                 raise ValueError(f"unknown candidate {n!r}; known: {sorted(known)}")
