@@ -188,6 +188,30 @@ Explicit, per rating (ALS-WR): 0.1 is within noise of the best value on ML-100K 
 against 0.9256) and on Douban book and music; 0.01 overfits explicit ratings badly (RMSE 1.096)."""
 
 
+def als_start(implicit: bool, factors: int, user_init_given: bool, item_init_given: bool) -> tuple[float, bool]:
+    """How ALS starts: ``(std, items_first)``, the standard deviation of the random rows drawn for
+    a side not given, and whether the first half-sweep solves the item rows (the one place it is
+    set; :class:`ALS` and ``crossrec.distributed.ALS`` use it).
+
+    * Only ``user_init`` given: items first, so the given user rows are not overwritten by a solve
+      against random item rows (fine-tuning starts from source rows this way).
+    * Both given: users first (the implicit library's order; ``benchmarks/bench_als.py`` gives
+      both libraries the same rows).
+    * Implicit, neither given: N(0, 1/f) rows (std ``1 / sqrt(factors)``) and items first,
+      the start ``TransferALS`` had. From it the factors end user-heavy after ten sweeps (Amazon
+      sport, ridge 1: mean user-row norm 0.61 against 0.37 from implicit's tiny users-first
+      start, item rows 0.09 against 0.15). Target-only ranking is the same within seed noise,
+      but the transfer methods read the source's *user* rows, and fine-tuning and EMCDR lost
+      10-20 % NDCG@10 on the Amazon pairs from the tiny start (``benchmarks/results/als_start.md``).
+    * Otherwise (explicit with no rows given, or only ``item_init``): std 0.01 (implicit) or 0.1
+      (explicit), users first.
+    """
+    items_first = user_init_given and not item_init_given
+    if implicit and not user_init_given and not item_init_given:
+        return 1.0 / float(np.sqrt(factors)), True
+    return (0.01 if implicit else 0.1), items_first
+
+
 class ALS(FactorRecommender):
     """Alternating least squares matrix factorisation.
 
@@ -206,7 +230,7 @@ class ALS(FactorRecommender):
     Parameters
     ----------
     factors : latent dimension f.
-    iterations : full sweeps (users then items; items first when only ``user_init`` is given).
+    iterations : full sweeps (which half first and the random start: :func:`als_start`).
     regularization : ridge weight (per row for implicit, per rating for explicit); None: the
         per-kind default :data:`DEFAULT_REGULARIZATION` (1.0 implicit, 0.1 explicit).
     implicit : feedback type (see above); None: follow the training data (implicit unless the
@@ -322,12 +346,11 @@ class ALS(FactorRecommender):
         )
         biased = self._biased
         width = f + 1 if biased else f
-        scale = 0.01 if implicit else 0.1
+        scale, items_first = als_start(implicit, f, user_init is not None, item_init is not None)
         X = self._init_factors(user_init, n_users, "user_init", rng, scale, width)
         Y = self._init_factors(item_init, n_items, "item_init", rng, scale, width)
         up = fz.row_prior_args(user_prior, user_prior_weight, n_users, f, width, "user_prior")
         ip = fz.row_prior_args(item_prior, item_prior_weight, n_items, f, width, "item_prior")
-        items_first = user_init is not None and item_init is None
         mt = _transpose(m)
         # No threadpool_limits here: the kernels use no BLAS, and numpy's BLAS (in the loss only)
         # never runs concurrently with them; scanning the loaded libraries costs ~20 ms per fit.
