@@ -27,6 +27,27 @@ candidates are the users active in both domains), ``crossrec transfer``, ``cross
    interactions go to test, never their last ``min_train`` ones (``test_size=0``: none);
 4. the same seed gives the same split; evaluate the segments ``cold`` and ``warm`` separately
    (``ColdStart.segments`` / ``ColdStartSplit.segments`` give them as external ids).
+
+The EMCDR / PTUPCDR cold-start rating protocol (``protocol="ptupcdr"``)
+-----------------------------------------------------------------------
+The protocol of PTUPCDR (Zhu et al., WSDM 2022; github easezyc/WSDM2022-PTUPCDR,
+``preprocessing.py`` ``DataPreprocessingReady.split``), used by the cold-start rating papers after
+EMCDR with beta = 20 %, 50 %, 80 % of the overlapping users cold, scored by MAE and RMSE:
+
+1. candidates: the users of both domains (``CrossDomain.cold_start_split`` passes the overlap);
+2. cold ("test") users: ``round(beta * n_candidates)`` of them (Python's round, half to even;
+   the same as step 2 above), drawn uniformly without replacement; no clamp, so with few
+   candidates every one may be cold, and zero cold users is an error;
+3. no warm holdout: the target training set is every interaction of every non-cold user
+   (target-only users included), the test set every target interaction of the cold users
+   (``test_size`` must be 0 or left out); the source domain is untouched;
+4. MAE and RMSE pooled over the test interactions, which is what ``crossrec.evaluate``'s
+   ``mae``/``rmse`` compute.
+
+Differences that remain, on purpose: their draw is Python's ``random.sample`` on a set (seed 2020),
+ours a seeded numpy Generator (same distribution, other users); and their ``run.py`` reports the
+smallest test MAE and, separately, the smallest test RMSE over the training epochs (selection on
+test). crossrec selects on validation carved from training (``ColdStartSplit.validation``).
 """
 
 from __future__ import annotations
@@ -231,24 +252,29 @@ def _ids(data: Interactions, idx: Indices) -> np.ndarray:
     return (data.item_ids if idx.kind == "item" else data.user_ids)[np.asarray(idx)]
 
 
+COLD_START_PROTOCOLS = ("crossrec", "ptupcdr")
+
+
 def cold_start(
     data: Interactions,
     fraction: float = 0.5,
-    test_size: float = 0.2,
+    test_size: Optional[float] = None,
     seed: Optional[int] = 0,
     users: Optional[Iterable] = None,
     min_train: int = 1,
     axis: str = "users",
+    protocol: str = "crossrec",
 ) -> ColdStart:
-    """The cold-start split (see the protocol in the module docstring).
+    """The cold-start split (see the protocols in the module docstring).
 
     Parameters
     ----------
     data : Interactions
     fraction : float in (0, 1)
-        Fraction of the candidate users made cold.
-    test_size : float in [0, 1)
-        Fraction of each warm user's interactions held out (rounded down).
+        Fraction of the candidate users made cold (PTUPCDR's beta).
+    test_size : float in [0, 1), optional
+        Fraction of each warm user's interactions held out (rounded down). Default 0.2 for
+        ``protocol="crossrec"``; ``"ptupcdr"`` has no warm holdout and accepts only 0 or None.
     seed : int or None
         Seed of both draws.
     users : iterable of external user ids, or :class:`~crossrec.data.Indices`, optional
@@ -259,6 +285,9 @@ def cold_start(
         Interactions every warm user keeps in train.
     axis : {"users", "items"}
         Which side is made cold ("items": cold items, for pairs that share items).
+    protocol : {"crossrec", "ptupcdr"}
+        "crossrec": the protocol above (at least one cold and one warm candidate, warm holdout).
+        "ptupcdr": exactly the EMCDR/PTUPCDR protocol (module docstring).
 
     Returns
     -------
@@ -266,9 +295,16 @@ def cold_start(
     """
     data = _check_data(data)
     check_choice(axis, "axis", ("users", "items"))
+    check_choice(protocol, "protocol", COLD_START_PROTOCOLS)
     fraction = check_float(fraction, "fraction", 0.0, 1.0, strict_min=True)
     if fraction >= 1.0:
         raise ValueError(f"fraction must be < 1 (some candidate {axis} must stay warm), got {fraction}")
+    if protocol == "ptupcdr":
+        if test_size is not None and test_size != 0:
+            raise ValueError(f"protocol='ptupcdr' has no warm holdout: test_size must be 0 or None, got {test_size!r}")
+        test_size = 0.0
+    elif test_size is None:
+        test_size = 0.2
     test_size = check_float(test_size, "test_size", 0.0, 1.0)
     if test_size >= 1.0:
         raise ValueError(f"test_size must be < 1, got {test_size}")
@@ -285,13 +321,23 @@ def cold_start(
         lookup = data.user_index if axis == "users" else data.item_index
         pool = np.unique(lookup(list(users)))
         pool = pool[counts[pool] > 0]
-    if len(pool) < 2:
+    rng = np.random.default_rng(check_seed(seed))
+    if protocol == "ptupcdr":
+        n_cold = int(round(fraction * len(pool)))  # their round(ratio * len(co_users)), no clamp
+        if n_cold == 0:
+            raise ValueError(
+                f"protocol='ptupcdr': round({fraction} * {len(pool)} candidate {axis}) = 0 cold {axis}; "
+                "give more candidates or a larger fraction"
+            )
+        if n_cold == np.count_nonzero(counts):
+            raise ValueError(f"protocol='ptupcdr': every {axis[:-1]} of data would be cold, leaving no training data")
+    elif len(pool) < 2:
         raise ValueError(
             f"a cold-start split needs at least 2 candidate {axis} with interactions (one cold, one warm); "
             f"got {len(pool)}"
         )
-    rng = np.random.default_rng(check_seed(seed))
-    n_cold = min(max(int(round(fraction * len(pool))), 1), len(pool) - 1)
+    else:
+        n_cold = min(max(int(round(fraction * len(pool))), 1), len(pool) - 1)
     cold = np.sort(rng.choice(pool, size=n_cold, replace=False)).astype(np.int32)
     is_cold = np.zeros(n_owners, bool)
     is_cold[cold] = True

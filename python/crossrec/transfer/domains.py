@@ -235,7 +235,12 @@ class CrossDomain:
 
     # ---- splits --------------------------------------------------------------------------
     def cold_start_split(
-        self, fraction: float = 0.5, test_size: float = 0.2, seed: int = 0, min_train: int = 1
+        self,
+        fraction: float = 0.5,
+        test_size: Optional[float] = None,
+        seed: int = 0,
+        min_train: int = 1,
+        protocol: str = "crossrec",
     ) -> ColdStartSplit:
         """Seeded cold-start split of the target domain: :func:`crossrec.split.cold_start` with the
         overlapping entities as candidates (the protocol is documented there, once).
@@ -245,11 +250,15 @@ class CrossDomain:
         fraction : float in (0, 1)
             Fraction of the overlapping entities made cold: all their target interactions go to
             the test set (their source interactions stay in training).
-        test_size : float in [0, 1)
+        test_size : float in [0, 1), optional
             Fraction of each warm entity's target interactions held out for testing (rounded
             down, and never the last ``min_train`` ones, so every warm entity keeps training data).
+            Default 0.2; ``protocol="ptupcdr"`` has none (0 or None only).
         seed : int
             Seed of both draws; the same seed gives the same split.
+        protocol : {"crossrec", "ptupcdr"}
+            "ptupcdr": the EMCDR/PTUPCDR cold-start rating protocol (beta = ``fraction`` of the
+            overlapping users cold, no warm holdout; see :mod:`crossrec.split`).
 
         Returns
         -------
@@ -260,16 +269,29 @@ class CrossDomain:
             ``validation(...)`` to carve a validation split out of ``train`` only.
         """
         split = cold_start(
-            self.target, fraction, test_size, seed, users=self.overlap, min_train=min_train, axis=self.shared
+            self.target,
+            fraction,
+            test_size,
+            seed,
+            users=self.overlap,
+            min_train=min_train,
+            axis=self.shared,
+            protocol=protocol,
         )
+        if len(split.cold_users) == len(self.overlap):  # only possible with protocol="ptupcdr"
+            raise ValueError(
+                f"fraction={fraction} makes all {len(self.overlap)} overlapping {self.shared} cold, leaving none "
+                "to learn the transfer from; use a smaller fraction"
+            )
         return ColdStartSplit(
             train=CrossDomain(self.source, split.train, self.shared),
             test=split.test,
             cold_users=split.cold_users,
             warm_users=split.warm_users,
             fraction=float(fraction),
-            test_size=float(test_size),
+            test_size=0.0 if protocol == "ptupcdr" else (0.2 if test_size is None else float(test_size)),
             seed=seed,
+            protocol=protocol,
         )
 
 
@@ -298,11 +320,12 @@ class ColdStartSplit:
     fraction: float
     test_size: float
     seed: Optional[int]
+    protocol: str = "crossrec"
 
     def __repr__(self) -> str:
         return (
             f"ColdStartSplit({len(self.cold_users)} cold / {len(self.warm_users)} warm shared entities, "
-            f"fraction={self.fraction}, test_size={self.test_size}, seed={self.seed}; "
+            f"fraction={self.fraction}, test_size={self.test_size}, seed={self.seed}, protocol={self.protocol!r}; "
             f"test {self.test!r})"
         )
 
@@ -329,5 +352,8 @@ class ColdStartSplit:
         ``train.target``: no test interaction is seen. Defaults: this split's fraction/test_size.
         """
         return self.train.cold_start_split(
-            self.fraction if fraction is None else fraction, self.test_size if test_size is None else test_size, seed
+            self.fraction if fraction is None else fraction,
+            self.test_size if test_size is None else test_size,
+            seed,
+            protocol=self.protocol,
         )
