@@ -1,22 +1,21 @@
-"""Implicit ALS's start, measured: the default start (:func:`crossrec.models.mf.als_start`: N(0, 1/f)
-user rows, items solved first) against the implicit library's start that crossrec.ALS used before
-(N(0, 0.01^2) rows for both sides, users first), same seeds, one factor changed.
+"""Implicit ALS's random start, measured: ``start="small"`` (the default: N(0, 0.01^2) rows, users
+solved first, as the implicit library) against ``start="wide"`` (N(0, 1/f) rows, items first: the
+start the former TransferALS had), same seeds, one factor changed (:func:`crossrec.models.mf.als_start`).
 
-Why: after "One ALS" merged TransferALS into crossrec.ALS, bench_transfer's Amazon numbers fell
-(target-only warm NDCG@10 0.0092 -> 0.0084, fine-tune warm 0.022 -> 0.018, EMCDR cold up to 10 %).
-The old TransferALS started from N(0, 1/f) rows and solved items first.
+Why: after "One ALS" merged TransferALS into crossrec.ALS (small start), bench_transfer's Amazon
+numbers fell (target-only warm NDCG@10 0.0092 -> 0.0084, fine-tune warm 0.022 -> 0.018, EMCDR cold
+up to 10 %).
 
 * Amazon sport <-> cloth (bench_transfer's cold-start split, seed 0, 50 % cold): target-only ALS
   (warm NDCG@10), fine-tune (pull 5) and EMCDR (l2 1, user statistics), the settings
   bench_transfer chose, with bench_transfer's ALS (32 factors, 10 sweeps, ridge 1, alpha 10).
   Scored on the validation split carved from training (``split.validation(seed=1)``: the data a
-  default may be chosen on) and on the test split (what bench_transfer reports).
-* ML-100K ratings >= 4 and Last.fm 2K: default ``cr.ALS()`` (as bench_defaults), NDCG@10 on
-  validation carved from training (80/20 of the 80 % training part, seed 1) and on test.
+  setting may be chosen on) and on the test split (what bench_transfer reports).
+* ML-100K ratings >= 4 and Last.fm 2K: ``cr.ALS(start=...)`` otherwise default (as
+  bench_defaults), NDCG@10 on validation carved from training (80/20 of the 80 % training part,
+  seed 1) and on test.
 
-Each cell: mean +- sd over ``--seeds`` ALS seeds (the split is fixed). The "before" start is given
-through the public API: both ``user_init`` and ``item_init`` drawn as crossrec.ALS drew them
-(``rng.standard_normal * 0.01``, users then items), which makes crossrec.ALS sweep users first.
+Each cell: mean +- sd over ``--seeds`` ALS seeds (the splits are fixed).
 
     python benchmarks/bench_als_start.py [--seeds 5] [--skip-amazon] [--skip-defaults]
 
@@ -39,21 +38,7 @@ import crossrec as cr  # noqa: E402
 from crossrec.transfer.presets import als_defaults  # noqa: E402
 from _common import RESULTS, machine, write  # noqa: E402
 
-STARTS = ("before: 0.01, users first", "now: 1/sqrt(f), items first")
-
-
-def before_start(model: cr.ALS, data: cr.Interactions) -> dict:
-    """The rows crossrec.ALS drew before (implicit: std 0.01, users then items), given explicitly."""
-    rng = np.random.default_rng(model.seed)
-    f = model.factors
-    return {
-        "user_init": (rng.standard_normal((data.n_users, f)) * 0.01).astype(np.float32),
-        "item_init": (rng.standard_normal((data.n_items, f)) * 0.01).astype(np.float32),
-    }
-
-
-def fit(model: cr.ALS, data: cr.Interactions, start: str) -> cr.ALS:
-    return model.fit(data, **(before_start(model, data) if start == STARTS[0] else {}))
+STARTS = ("small", "wide")
 
 
 def ndcg(models: dict, split, segments) -> dict:
@@ -71,9 +56,9 @@ def amazon(seeds: int) -> list[dict]:
         for part, split in (("validation", test_split.validation(seed=1)), ("test", test_split)):
             for start in STARTS:
                 for seed in range(seeds):
-                    mk = lambda: cr.ALS(**als_defaults(False), seed=seed)  # noqa: B023
-                    src = fit(mk(), split.train.source, start)
-                    tgt = fit(mk(), split.train.target, start)
+                    mk = lambda: cr.ALS(**als_defaults(False), start=start, seed=seed)  # noqa: B023
+                    src = mk().fit(split.train.source)
+                    tgt = mk().fit(split.train.target)
                     ft = cr.transfer.FineTune(mk(), source_model=src, pull=5.0).fit(split.train)
                     em = cr.transfer.EMCDR(src, tgt, l2=1.0, user_stats=True).fit(split.train)
                     res = ndcg({"target ALS": tgt, "fine-tune": ft, "EMCDR": em}, split, split.segments)
@@ -107,7 +92,7 @@ def defaults(seeds: int) -> list[dict]:
         for part, (tr, te) in (("validation", (fit_part, valid)), ("test", (train, test))):
             for start in STARTS:
                 for seed in range(seeds):
-                    model = fit(cr.ALS(seed=seed), tr, start)
+                    model = cr.ALS(start=start, seed=seed).fit(tr)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         rep = cr.evaluate(
@@ -144,10 +129,10 @@ def summary(rows: list[dict]) -> list[dict]:
                 method=key[1],
                 segment=key[2],
                 part=key[3],
-                before=m0,
-                before_sd=s0,
-                now=m1,
-                now_sd=s1,
+                small=m0,
+                small_sd=s0,
+                wide=m1,
+                wide_sd=s1,
                 change=m1 / m0 - 1.0 if m0 else float("nan"),
                 t=(m1 - m0) / se if se > 0 else float("nan"),
             )
@@ -159,18 +144,18 @@ def markdown(out: dict) -> str:
     lines = [
         "# Implicit ALS's start (`benchmarks/bench_als_start.py`)",
         "",
-        f"NDCG@10, mean +- sd over {out['seeds']} ALS seeds (fixed splits); before = N(0, 0.01^2) rows, users "
-        "first (implicit's start); now = N(0, 1/f) user rows, items first (TransferALS's start, the default "
-        f"since this change). t: Welch's t of now - before. {out['seconds']:.0f} s at load average "
+        f"NDCG@10, mean +- sd over {out['seeds']} ALS seeds (fixed splits); small = N(0, 0.01^2) rows, users "
+        "first (implicit's start, cr.ALS's default); wide = N(0, 1/f) rows, items first (TransferALS's start, "
+        f"now the implicit transfer presets'). t: Welch's t of wide - small. {out['seconds']:.0f} s at load average "
         f"{out['load_before'][0]:.1f} -> {out['load_after'][0]:.1f} on {out['machine'].get('cpus', '?')} shared cores.",
         "",
-        "| data | model | segment | split | before | now | change | t |",
+        "| data | model | segment | split | small | wide | change | t |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in out["summary"]:
         lines.append(
-            f"| {r['data']} | {r['method']} | {r['segment']} | {r['part']} | {r['before']:.4f} +- {r['before_sd']:.4f} | "
-            f"{r['now']:.4f} +- {r['now_sd']:.4f} | {r['change'] * 100:+.1f} % | {r['t']:+.1f} |"
+            f"| {r['data']} | {r['method']} | {r['segment']} | {r['part']} | {r['small']:.4f} +- {r['small_sd']:.4f} | "
+            f"{r['wide']:.4f} +- {r['wide_sd']:.4f} | {r['change'] * 100:+.1f} % | {r['t']:+.1f} |"
         )
     norms = [r for r in out["rows"] if "source_user_norm" in r and r["part"] == "test"]
     if norms:

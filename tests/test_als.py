@@ -571,22 +571,26 @@ def _sweeps(m, X, Y, model, items_first):
     return X, Y
 
 
-def test_implicit_default_start_is_wide_rows_items_first():
-    """No rows given: N(0, 1/f) rows drawn users then items, the first half-sweep solves items
-    (TransferALS's start, models.mf.als_start); both given: users first (implicit's order, which
-    bench_als relies on to give both libraries the same start)."""
+def test_start_small_is_the_default_and_wide_is_wide_rows_items_first():
+    """No rows given: start="small" (default) draws N(0, 0.01^2) rows (users then items) and
+    solves users first, as the implicit library; start="wide" draws N(0, 1/f) rows and solves
+    items first (TransferALS's start, models.mf.als_start). Both rows given: users first whatever
+    the start (bench_als relies on it to give both libraries the same start)."""
     d = small(explicit=False)
-    model = cr.ALS(factors=5, iterations=3, seed=7)
-    fitted = cr.ALS(**model.get_params()).fit(d)
-    rng = np.random.default_rng(7)
-    X = (rng.standard_normal((d.n_users, 5)) * (1 / np.sqrt(5))).astype(np.float32)
-    Y = (rng.standard_normal((d.n_items, 5)) * (1 / np.sqrt(5))).astype(np.float32)
     m = fz.kernel_csr(d.matrix)
-    X1, Y1 = _sweeps(m, X.copy(), Y.copy(), model, items_first=True)
-    np.testing.assert_array_equal(fitted.user_factors_, X1)
-    np.testing.assert_array_equal(fitted.item_factors_, Y1)
-    given = cr.ALS(**model.get_params()).fit(d, user_init=X, item_init=Y)
-    X2, Y2 = _sweeps(m, X.copy(), Y.copy(), model, items_first=False)
-    np.testing.assert_array_equal(given.user_factors_, X2)
-    np.testing.assert_array_equal(given.item_factors_, Y2)
-    assert cr.models.mf.als_start(False, 5, False, False) == (0.1, False)
+    for start, std, items_first in (("small", 0.01, False), ("wide", 1 / np.sqrt(5), True)):
+        model = cr.ALS(factors=5, iterations=3, seed=7, start=start)
+        fitted = cr.ALS(**model.get_params()).fit(d)
+        rng = np.random.default_rng(7)
+        X = (rng.standard_normal((d.n_users, 5)) * std).astype(np.float32)
+        Y = (rng.standard_normal((d.n_items, 5)) * std).astype(np.float32)
+        X1, Y1 = _sweeps(m, X.copy(), Y.copy(), model, items_first)
+        np.testing.assert_array_equal(fitted.user_factors_, X1)
+        np.testing.assert_array_equal(fitted.item_factors_, Y1)
+        given = cr.ALS(**model.get_params()).fit(d, user_init=X, item_init=Y)
+        X2, Y2 = _sweeps(m, X.copy(), Y.copy(), model, items_first=False)
+        np.testing.assert_array_equal(given.user_factors_, X2)
+        np.testing.assert_array_equal(given.item_factors_, Y2)
+    assert cr.ALS().start == "small"
+    with pytest.raises(ValueError, match="start"):
+        cr.ALS(start="large").fit(d)

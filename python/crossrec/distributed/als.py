@@ -162,6 +162,7 @@ class DistributedALS(LocalALS):
         n_blocks: Optional[int] = None,
         exchange: str = "auto",
         client: Any = None,
+        start: str = "small",
     ):
         super().__init__(
             factors=factors,
@@ -177,6 +178,7 @@ class DistributedALS(LocalALS):
             progress=progress,
             show_progress=show_progress,
             callback=callback,
+            start=start,
         )
         self.n_blocks = n_blocks
         self.exchange = exchange
@@ -214,7 +216,7 @@ class DistributedALS(LocalALS):
         run = FactorFit(client, blocks, width, self.exchange, keys)
 
         rng = np.random.default_rng(check_seed(self.seed))
-        scale, items_first = als_start(implicit, f, user_init is not None, item_init is not None)  # as crossrec.ALS
+        scale, items_first = als_start(self.start, implicit, f, user_init is not None, item_init is not None)
         X0 = self._start(user_init, n_users, f, "user_init", rng, scale, blocks.user_bounds, biased)
         Y0 = self._start(item_init, n_items, f, "item_init", rng, scale, blocks.item_bounds, biased)
         X = run.put_rows(X0, blocks.user_bounds, "users-init")

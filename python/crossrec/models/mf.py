@@ -188,7 +188,12 @@ Explicit, per rating (ALS-WR): 0.1 is within noise of the best value on ML-100K 
 against 0.9256) and on Douban book and music; 0.01 overfits explicit ratings badly (RMSE 1.096)."""
 
 
-def als_start(implicit: bool, factors: int, user_init_given: bool, item_init_given: bool) -> tuple[float, bool]:
+STARTS = ("small", "wide")
+
+
+def als_start(
+    start: str, implicit: bool, factors: int, user_init_given: bool, item_init_given: bool
+) -> tuple[float, bool]:
     """How ALS starts: ``(std, items_first)``, the standard deviation of the random rows drawn for
     a side not given, and whether the first half-sweep solves the item rows (the one place it is
     set; :class:`ALS` and ``crossrec.distributed.ALS`` use it).
@@ -197,19 +202,21 @@ def als_start(implicit: bool, factors: int, user_init_given: bool, item_init_giv
       against random item rows (fine-tuning starts from source rows this way).
     * Both given: users first (the implicit library's order; ``benchmarks/bench_als.py`` gives
       both libraries the same rows).
-    * Implicit, neither given: N(0, 1/f) rows (std ``1 / sqrt(factors)``) and items first,
-      the start ``TransferALS`` had. From it the factors end user-heavy after ten sweeps (Amazon
-      sport, ridge 1: mean user-row norm 0.61 against 0.37 from implicit's tiny users-first
-      start, item rows 0.09 against 0.15). Target-only ranking is the same within seed noise,
-      but the transfer methods read the source's *user* rows, and fine-tuning and EMCDR lost
-      10-20 % NDCG@10 on the Amazon pairs from the tiny start (``benchmarks/results/als_start.md``).
-    * Otherwise (explicit with no rows given, or only ``item_init``): std 0.01 (implicit) or 0.1
-      (explicit), users first.
+    * ``start="small"`` (default), neither given: std 0.01 (implicit) or 0.1 (explicit), users
+      first: the implicit library's start.
+    * ``start="wide"``, neither given: std ``1 / sqrt(factors)`` and items first: the start the
+      former ``TransferALS`` had. After ten sweeps with ridge 1 the factors end *user-heavy* (Amazon
+      sport: mean user-row norm 0.61 and item-row norm 0.09, against 0.37 and 0.15 from the small
+      start). A target-only ranking does not care (Amazon within seed noise), but the transfer
+      methods read the source model's user rows: from the small start fine-tuning lost 20 % and
+      EMCDR's cold users 6 % NDCG@10 on Amazon sport<->cloth, over five seeds
+      (``benchmarks/results/als_start.md``), so the implicit transfer presets use "wide". It is not
+      the default: plain ALS on Last.fm 2K lost 3 % NDCG@10 on test from it (dev data: within noise).
     """
-    items_first = user_init_given and not item_init_given
-    if implicit and not user_init_given and not item_init_given:
+    check_choice(start, "start", STARTS)
+    if start == "wide" and not user_init_given and not item_init_given:
         return 1.0 / float(np.sqrt(factors)), True
-    return (0.01 if implicit else 0.1), items_first
+    return (0.01 if implicit else 0.1), user_init_given and not item_init_given
 
 
 class ALS(FactorRecommender):
@@ -230,7 +237,7 @@ class ALS(FactorRecommender):
     Parameters
     ----------
     factors : latent dimension f.
-    iterations : full sweeps (which half first and the random start: :func:`als_start`).
+    iterations : full sweeps (users then items; items first when only ``user_init`` is given).
     regularization : ridge weight (per row for implicit, per rating for explicit); None: the
         per-kind default :data:`DEFAULT_REGULARIZATION` (1.0 implicit, 0.1 explicit).
     implicit : feedback type (see above); None: follow the training data (implicit unless the
@@ -239,6 +246,9 @@ class ALS(FactorRecommender):
     solver : "cg" or "cholesky" (implicit only; explicit is always exact).
     cg_steps : CG steps per row and half-sweep.
     use_bias : user and item biases (explicit only).
+    start : random start when no rows are given: "small" (N(0, 0.01^2) rows, users solved first,
+        as the implicit library) or "wide" (N(0, 1/f) rows, items first: user-heavy factors, what
+        the transfer methods want from an implicit source model); see :func:`als_start`.
     n_threads : 0 = all cores. seed : initial factors (results are the same on any thread count).
     progress : tqdm bar over iterations (``show_progress``: its deprecated name). callback : ``callback(iteration, loss)`` after every iteration, where
         loss is the training objective divided by the number of stored entries; return True to stop.
@@ -273,6 +283,7 @@ class ALS(FactorRecommender):
         progress: bool = False,
         show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, float], Any]] = None,
+        start: str = "small",
     ):
         self.factors = factors
         self.iterations = iterations
@@ -287,6 +298,7 @@ class ALS(FactorRecommender):
         self.progress = progress
         self.show_progress = show_progress
         self.callback = callback
+        self.start = start
 
     def implicit_for(self, explicit_data: bool) -> bool:
         """The feedback kind this model uses on data of the given kind (``implicit=None`` follows it)."""
@@ -346,7 +358,7 @@ class ALS(FactorRecommender):
         )
         biased = self._biased
         width = f + 1 if biased else f
-        scale, items_first = als_start(implicit, f, user_init is not None, item_init is not None)
+        scale, items_first = als_start(self.start, implicit, f, user_init is not None, item_init is not None)
         X = self._init_factors(user_init, n_users, "user_init", rng, scale, width)
         Y = self._init_factors(item_init, n_items, "item_init", rng, scale, width)
         up = fz.row_prior_args(user_prior, user_prior_weight, n_users, f, width, "user_prior")

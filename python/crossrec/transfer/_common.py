@@ -48,11 +48,17 @@ def fitted_on(model: M, data, who: str, role: str) -> M:
     return fitted
 
 
-def default_factor_model() -> ALS:
-    """The model the transfer methods use when given none: a new unfitted ``crossrec.ALS(factors=32,
-    iterations=10, regularization=0.1, implicit=None, alpha=10.0)`` (the data's own feedback kind;
-    the former ``TransferALS`` defaults)."""
-    return ALS(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0)
+def default_factor_model(explicit: bool) -> ALS:
+    """The model the transfer methods use when given none, for data of the given kind: a new
+    unfitted ``crossrec.ALS(factors=32, iterations=10, regularization=0.1, implicit=None,
+    alpha=10.0)`` (the former ``TransferALS`` defaults), with the wide start for implicit feedback
+    (user-heavy factors, what transfer reads: :func:`crossrec.models.mf.als_start`)."""
+    return ALS(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0, start=transfer_start(explicit))
+
+
+def transfer_start(explicit: bool) -> str:
+    """ALS's random start for the transfer methods' factor models (see :func:`crossrec.models.mf.als_start`)."""
+    return "small" if explicit else "wide"
 
 
 def check_factor_model(model, who: str, role: str) -> FactorRecommender:

@@ -87,7 +87,9 @@ class FineTune(Delegating):
         if cold_rows == "auto":
             cold_rows = "mapped" if pair.target.explicit else "source"
         map_l2 = check_float(self.map_l2, "map_l2", 0.0)
-        base = check_factor_model(self.model if self.model is not None else default_factor_model(), "FineTune", "model")
+        base = check_factor_model(
+            self.model if self.model is not None else default_factor_model(pair.target.explicit), "FineTune", "model"
+        )
         self._start_fit(pair.target)
         src = fitted_on(self.source_model if self.source_model is not None else base, pair.source, "FineTune", "source")
         S = check_factor_model(src, "FineTune", "source_model").user_rows()

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 from ..models.base import Recommender
 from ..models.mf import ALS
+from ._common import transfer_start
 from .baselines import NoTransfer
 from .cmf import CMF
 from .finetune import FineTune
@@ -33,8 +34,12 @@ def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dic
 
 
 def factor_model(explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0) -> ALS:
-    """The unfitted :class:`crossrec.ALS` the transfer methods build on (source, target and target-only)."""
-    return ALS(**als_defaults(explicit, factors, iterations), seed=seed, n_threads=n_threads)
+    """The unfitted :class:`crossrec.ALS` the transfer methods build on (source, target and target-only);
+    implicit feedback starts wide, so the user rows the transfer methods read are user-heavy
+    (:func:`crossrec.models.mf.als_start`)."""
+    return ALS(
+        **als_defaults(explicit, factors, iterations), start=transfer_start(explicit), seed=seed, n_threads=n_threads
+    )
 
 
 def builders(
