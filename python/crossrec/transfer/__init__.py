@@ -16,7 +16,9 @@ from .finetune import FineTune
 from .content import CrossDomainContent
 from .knn import CrossDomainKNN
 from .mapping import EMCDR
+from .personalized import PTUPCDR
 from .rules import CrossDomainRules
+from .sparse_distill import SparseDistill
 from .run import Method, TransferResult, default_methods, learning_curve, run
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "FineTune",
     "Method",
     "NoTransfer",
+    "PTUPCDR",
     "TransferALS",
     "TransferRecommender",
     "TransferResult",
@@ -42,4 +45,5 @@ __all__ = [
     "linear_cka",
     "presets",
     "run",
+    "SparseDistill",
 ]
