@@ -48,12 +48,14 @@ def fitted_on(model: M, data, who: str, role: str) -> M:
     return fitted
 
 
-def default_factor_model(explicit: bool) -> ALS:
+def default_factor_model(explicit: Optional[bool] = None) -> ALS:
     """The model the transfer methods use when given none, for data of the given kind: a new
     unfitted ``crossrec.ALS(factors=32, iterations=10, regularization=0.1, implicit=None,
     alpha=10.0)`` (the former ``TransferALS`` defaults), with the wide start for implicit feedback
-    (user-heavy factors, what transfer reads: :func:`crossrec.models.mf.als_start`)."""
-    return ALS(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0, start=transfer_start(explicit))
+    (user-heavy factors, what transfer reads: :func:`crossrec.models.mf.als_start`). Pass the kind
+    of the data it will be fitted on; None (kind unknown) gives the small start."""
+    start = "small" if explicit is None else transfer_start(explicit)
+    return ALS(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0, start=start)
 
 
 def transfer_start(explicit: bool) -> str:

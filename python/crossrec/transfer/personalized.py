@@ -255,12 +255,16 @@ class PTUPCDR(Delegating):
         rng = np.random.default_rng(check_seed(self.seed))
         self._start_fit(pair.target)
         src = check_factor_model(
-            fitted_on(self.source_model or default_factor_model(), pair.source, "PTUPCDR", "source"),
+            fitted_on(
+                self.source_model or default_factor_model(pair.source.explicit), pair.source, "PTUPCDR", "source"
+            ),
             "PTUPCDR",
             "source_model",
         )
         tgt = check_factor_model(
-            fitted_on(self.target_model or default_factor_model(), pair.target, "PTUPCDR", "target"),
+            fitted_on(
+                self.target_model or default_factor_model(pair.target.explicit), pair.target, "PTUPCDR", "target"
+            ),
             "PTUPCDR",
             "target_model",
         )
