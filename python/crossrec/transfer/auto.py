@@ -153,7 +153,7 @@ class Auto(Routed):
         metric = "rmse" if explicit else "ndcg@10"
         lower = explicit
         val = pair.cold_start_split(self.fraction, 0.2, seed=seed + 1)
-        src = factor_model(explicit, self.factors, self.iterations, n_threads=threads).fit(pair.source)
+        src = factor_model(explicit, self.factors, self.iterations, n_threads=threads, source=True).fit(pair.source)
         fitted: dict[str, Recommender] = {}
         trials: list[dict[str, Any]] = []
         bar = progress_bar(bool(self.progress), len(names) + 2, "Auto", "fit")

@@ -48,7 +48,7 @@ class NoTransfer(TransferRecommender):
         if not isinstance(data, Interactions):
             raise ValueError(f"NoTransfer.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}")
         self._start_fit(data)
-        base = self.model if self.model is not None else default_factor_model(data.explicit)
+        base = self.model if self.model is not None else default_factor_model()
         if base.is_fitted:
             if not base.user_map_ == data.user_map:
                 raise ValueError("NoTransfer: the fitted model was trained in another user id space")

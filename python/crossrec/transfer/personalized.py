@@ -256,15 +256,16 @@ class PTUPCDR(Delegating):
         self._start_fit(pair.target)
         src = check_factor_model(
             fitted_on(
-                self.source_model or default_factor_model(pair.source.explicit), pair.source, "PTUPCDR", "source"
+                self.source_model or default_factor_model(pair.source.explicit, source=True),
+                pair.source,
+                "PTUPCDR",
+                "source",
             ),
             "PTUPCDR",
             "source_model",
         )
         tgt = check_factor_model(
-            fitted_on(
-                self.target_model or default_factor_model(pair.target.explicit), pair.target, "PTUPCDR", "target"
-            ),
+            fitted_on(self.target_model or default_factor_model(), pair.target, "PTUPCDR", "target"),
             "PTUPCDR",
             "target_model",
         )

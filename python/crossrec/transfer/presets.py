@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 from ..models.base import Recommender
 from ..models.mf import ALS
-from ._common import transfer_start
+from ._common import source_start
 from .baselines import NoTransfer
 from .cmf import CMF
 from .finetune import FineTune
@@ -33,12 +33,17 @@ def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dic
     return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0, implicit=True)
 
 
-def factor_model(explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0) -> ALS:
-    """The unfitted :class:`crossrec.ALS` the transfer methods build on (source, target and target-only);
-    implicit feedback starts wide, so the user rows the transfer methods read are user-heavy
-    (:func:`crossrec.models.mf.als_start`)."""
+def factor_model(
+    explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0, source: bool = False
+) -> ALS:
+    """The unfitted :class:`crossrec.ALS` the transfer methods build on (target and target-only;
+    ``source=True``: the source model, which starts wide on implicit feedback so that the user rows
+    the methods read are user-heavy: :func:`crossrec.transfer._common.source_start`)."""
     return ALS(
-        **als_defaults(explicit, factors, iterations), start=transfer_start(explicit), seed=seed, n_threads=n_threads
+        **als_defaults(explicit, factors, iterations),
+        start=source_start(explicit, source),
+        seed=seed,
+        n_threads=n_threads,
     )
 
 
