@@ -15,7 +15,8 @@ its own functions and caches metrics, fit time, load and the sampled candidates 
 ``ours`` reads that cache, fits crossrec's methods (best of ``--repeats`` fit times) and scores
 them on the very same candidates with CDIMF's ``topn_recommendations`` and ``model_evaluate``, and
 times ONE CDIMF epoch (both domains + aggregation) in the same process, side by side with
-crossrec's fits (``cdimf_epoch_seconds`` in the results). ``all`` does both.
+crossrec's fits (``cdimf_epoch_seconds`` in the results). ``all`` does both; ``report`` only
+writes ``benchmarks/results/cdimf.{json,md}`` from the cache (every stage that ran ``ours`` does too).
 
 The CDIMF candidate lists and ranking: its ``Dataset.generate_samples`` (999 negatives per test
 row drawn without replacement from the domain's training items, the user's other test items
@@ -501,7 +502,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cdimf-dir", type=Path, default=None, help="checkout of aa-samra/cd-imf; absent: skip")
     ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
-    ap.add_argument("--stage", choices=("peer", "ours", "all"), default="all")
+    ap.add_argument("--stage", choices=("peer", "ours", "all", "report"), default="all")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/cdimf_cache"))
     ap.add_argument("--seed", type=int, default=15, help="seeds their candidate draw (their driver leaves it unseeded)")
     ap.add_argument("--repeats", type=int, default=3)
@@ -511,12 +512,12 @@ def main() -> None:
         return
     cdimf_dir = args.cdimf_dir.resolve()
     mods = peer_modules(cdimf_dir)
-    for task_key in args.tasks:
+    for task_key in args.tasks if args.stage != "report" else ():
         if args.stage in ("peer", "all"):
             run_peer(cdimf_dir, mods, task_key, args.seed, args.cache)
         if args.stage in ("ours", "all"):
             run_ours(cdimf_dir, mods, task_key, args)
-    if args.stage in ("ours", "all"):
+    if args.stage in ("ours", "all", "report"):
         report(args.cache, peer_commit(cdimf_dir))
 
 
