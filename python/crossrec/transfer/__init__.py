@@ -18,6 +18,7 @@ from .content import CrossDomainContent
 from .knn import CrossDomainKNN
 from .mapping import EMCDR
 from .rules import CrossDomainRules
+from .sparse_distill import SparseDistill
 from .run import Method, TransferResult, default_methods, learning_curve, run
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "linear_cka",
     "presets",
     "run",
+    "SparseDistill",
 ]

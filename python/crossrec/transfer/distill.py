@@ -148,27 +148,19 @@ def _teacher_moments(
     return mean, std
 
 
-def teacher_svd(
-    teacher: Recommender, user_ids, item_ids, factors: int, *, standardize: bool = True, scale: float = 1.0
+def teacher_score_factors(
+    teacher: Recommender, user_ids, item_ids, *, standardize: bool = True
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The best rank-``factors`` approximation of a factor teacher's score matrix, as student factors.
+    """A factor teacher's score matrix (or its per-user z-scores) as an exact product ``A B'``.
 
     With the teacher's scores ``S = U V' + 1 b'`` restricted to the given users and items (users
-    and items it does not know score 0), and ``Z`` either ``S`` or, with ``standardize``, the
-    per-user z-scores of :func:`teacher_knowledge` (``(S - mean_u) / std_u`` over the shared items,
-    0 on the others), this returns ``P`` (n_users, factors) and ``Q`` (n_items, factors), float32,
-    such that ``P Q' = scale * Z_f``, ``Z_f`` the truncated SVD of ``Z`` (Eckart-Young: the best
-    rank-f approximation in Frobenius norm), with ``sqrt(singular values)`` on each side.
-
-    ``Z`` is never formed: it is ``A B'`` with A, B of width r = F + 2 (F teacher factors, plus
-    the bias and mean columns), so QR of A and B and an SVD of the r x r core ``R_a R_b'`` cost
-    O((n_users + n_items) r^2). Standardising gives every user the same weight in the
-    approximation (NDCG weighs users equally; raw score scales differ by orders of magnitude) and
-    makes the factors match the distillation targets (``scale = 1 / temperature``).
-    Returns None when the teacher has no factors (``_factors`` is None).
+    and items it does not know score 0), returns float64 ``A`` (n_users, F + 2) and ``B``
+    (n_items, F + 2) with ``A B' = S`` or, with ``standardize``, ``A B' = Z``, the per-user
+    z-scores of :func:`teacher_knowledge` (``(S - mean_u) / std_u`` over the shared items, 0 on the
+    others): the columns are the F factors, the item bias and the mean column. None when the
+    teacher has no factors (``scoring_factors`` returns None).
     """
     check_is_fitted(teacher)
-    factors = check_positive_int(factors, "factors")
     n_users, n_items = len(user_ids), len(item_ids)
     t_users = teacher.user_map_.lookup(user_ids, missing="ignore")
     t_items = teacher.item_map_.lookup(item_ids, missing="ignore")
@@ -192,6 +184,36 @@ def teacher_svd(
         A[known_u, : F + 1] /= std[:, None]
         A[known_u, F + 1] = -mean / std  # the mean column: B holds 1 on the shared items
         B[known_i, F + 1] = 1.0
+    return A, B
+
+
+def teacher_svd(
+    teacher: Recommender, user_ids, item_ids, factors: int, *, standardize: bool = True, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The best rank-``factors`` approximation of a factor teacher's score matrix, as student factors.
+
+    With the teacher's scores ``S = U V' + 1 b'`` restricted to the given users and items (users
+    and items it does not know score 0), and ``Z`` either ``S`` or, with ``standardize``, the
+    per-user z-scores of :func:`teacher_knowledge` (``(S - mean_u) / std_u`` over the shared items,
+    0 on the others), this returns ``P`` (n_users, factors) and ``Q`` (n_items, factors), float32,
+    such that ``P Q' = scale * Z_f``, ``Z_f`` the truncated SVD of ``Z`` (Eckart-Young: the best
+    rank-f approximation in Frobenius norm), with ``sqrt(singular values)`` on each side.
+
+    ``Z`` is never formed: it is ``A B'`` with A, B of width r = F + 2 (F teacher factors, plus
+    the bias and mean columns), so QR of A and B and an SVD of the r x r core ``R_a R_b'`` cost
+    O((n_users + n_items) r^2). Standardising gives every user the same weight in the
+    approximation (NDCG weighs users equally; raw score scales differ by orders of magnitude) and
+    makes the factors match the distillation targets (``scale = 1 / temperature``).
+    Returns None when the teacher has no factors (``_factors`` is None).
+    """
+    factors = check_positive_int(factors, "factors")
+    low_rank = teacher_score_factors(teacher, user_ids, item_ids, standardize=standardize)
+    if low_rank is None:
+        return None
+    A, B = low_rank
+    n_users, n_items = A.shape[0], B.shape[0]
+    known_u = np.flatnonzero(np.abs(A).sum(axis=1) > 0)
+    known_i = np.flatnonzero(np.abs(B).sum(axis=1) > 0)
     # all-zero columns (no bias, no centring) would make the QR factors arbitrary there
     used = (np.abs(A).sum(axis=0) > 0) & (np.abs(B).sum(axis=0) > 0)
     qa, ra = _orthogonal_factor(A[:, used])

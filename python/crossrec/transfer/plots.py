@@ -100,3 +100,48 @@ def plot_learning_curve(curve: pd.DataFrame, metric: Optional[str] = None, path=
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def plot_retention_frontier(frontier: pd.DataFrame, path=None, title: str = ""):
+    """Quality kept against serving cost: one panel per (pair, segment), x = the student's serving
+    cost as a fraction of the teacher's (log), y = its NDCG@10 over the teacher's with the paired
+    bootstrap interval, one line per student family. Dotted guides at 95 % retention and 1/4 cost.
+
+    ``frontier``: rows with columns pair, segment, family, cost_ratio, retention, low, high.
+    Returns the Figure."""
+    need = {"pair", "segment", "family", "cost_ratio", "retention", "low", "high"}
+    if not need <= set(frontier.columns):
+        raise ValueError(f"frontier needs the columns {sorted(need)}; missing {sorted(need - set(frontier.columns))}")
+    plt = _plt(path is not None)
+    pairs = list(dict.fromkeys(frontier["pair"]))
+    segments = list(dict.fromkeys(frontier["segment"]))
+    fig, axes = plt.subplots(
+        len(pairs), len(segments), figsize=(1.5 + 3.6 * len(segments), 0.6 + 3.0 * len(pairs)), squeeze=False
+    )
+    families = list(dict.fromkeys(frontier["family"]))
+    for r, pair in enumerate(pairs):
+        for c, seg in enumerate(segments):
+            ax = axes[r][c]
+            for family in families:
+                part = frontier[
+                    (frontier["pair"] == pair) & (frontier["segment"] == seg) & (frontier["family"] == family)
+                ].sort_values("cost_ratio")
+                if part.empty:
+                    continue
+                est = part["retention"].to_numpy(np.float64)
+                lo = np.minimum(part["low"].to_numpy(np.float64), est)
+                hi = np.maximum(part["high"].to_numpy(np.float64), est)
+                ax.errorbar(part["cost_ratio"], est, yerr=[est - lo, hi - est], marker="o", capsize=3, label=family)
+            ax.axhline(0.95, color="k", lw=0.8, ls=":")
+            ax.axvline(0.25, color="k", lw=0.8, ls=":")
+            ax.set_xscale("log")
+            ax.set_title(f"{pair}: {seg} users", fontsize=9)
+            ax.set_xlabel("serving cost / teacher's (multiply-adds per user)")
+            ax.set_ylabel("NDCG@10 / teacher's")
+            ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(title or "Distilled students: teacher's NDCG@10 kept vs serving cost (95 % paired bootstrap)")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
