@@ -379,10 +379,15 @@ def run_ours(cdimf_dir: Path, mods: dict, task_key: str, args) -> dict:
         makers["CMF, defaults"] = (lambda: cr.transfer.CMF(), pair, args.repeats)
         best_cmf, res["tuning"]["CMF"] = tune("CMF", ALS_GRID, v_pair, v_train, v_test, v_users)
         makers["CMF, tuned"] = (lambda p=best_cmf: cr.transfer.CMF(**p, weights=(1.0, 1.0), seed=0), pair, args.repeats)
-        makers["ConsensusCMF, defaults"] = (lambda: cr.transfer.ConsensusCMF(), pair, args.repeats)
-        grid = [dict(best_cmf, rho=rho) for rho in (1.0, 10.0, 100.0)]
-        best_cons, res["tuning"]["ConsensusCMF"] = tune("ConsensusCMF", grid, v_pair, v_train, v_test, v_users)
-        makers["ConsensusCMF, tuned"] = (lambda p=best_cons: cr.transfer.ConsensusCMF(**p, seed=0), pair, args.repeats)
+        if not getattr(args, "no_consensus", False):
+            makers["ConsensusCMF, defaults"] = (lambda: cr.transfer.ConsensusCMF(), pair, args.repeats)
+            grid = [dict(best_cmf, rho=rho) for rho in (1.0, 10.0, 100.0)]
+            best_cons, res["tuning"]["ConsensusCMF"] = tune("ConsensusCMF", grid, v_pair, v_train, v_test, v_users)
+            makers["ConsensusCMF, tuned"] = (
+                lambda p=best_cons: cr.transfer.ConsensusCMF(**p, seed=0),
+                pair,
+                args.repeats,
+            )
         makers["FineTune, defaults"] = (lambda: cr.transfer.FineTune(), pair, args.repeats)
         makers["EMCDR, defaults"] = (lambda: cr.transfer.EMCDR(), pair, args.repeats)
         makers["Auto, defaults"] = (lambda: cr.transfer.Auto(), pair, 1)
@@ -506,12 +511,16 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/cdimf_cache"))
     ap.add_argument("--seed", type=int, default=15, help="seeds their candidate draw (their driver leaves it unseeded)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-consensus", action="store_true", help="leave ConsensusCMF out (time)")
+    ap.add_argument("--grid", choices=("full", "small"), default="full", help="small: the 64-factor grid points only")
     args = ap.parse_args()
     if args.cdimf_dir is None or not (args.cdimf_dir / "cdimf.py").exists():
         print("skipped: give --cdimf-dir, a checkout of github.com/aa-samra/cd-imf")
         return
     cdimf_dir = args.cdimf_dir.resolve()
     mods = peer_modules(cdimf_dir)
+    if args.grid == "small":
+        ALS_GRID[:] = [p for p in ALS_GRID if p["factors"] == 64]
     for task_key in args.tasks if args.stage != "report" else ():
         if args.stage in ("peer", "all"):
             run_peer(cdimf_dir, mods, task_key, args.seed, args.cache)

@@ -125,7 +125,6 @@ class ConsensusCMF(FactorRecommender, TransferRecommender):
         # prior weights: rho for the users of both domains; 1 (toward the zero row) for users absent
         # from the domain, whose ALS-WR system would otherwise be empty (singular)
         weight = [np.where(both, rho, np.where(a, 0.0, 1.0)).astype(np.float32) for a in active]
-        kw = dict(solver=self.solver)
         means = [0.0, 0.0] if implicit else [float(R.data.mean()) for R in mats]
         for _ in range(iters):
             for dom in (0, 1):
@@ -137,12 +136,12 @@ class ConsensusCMF(FactorRecommender, TransferRecommender):
                         X[dom],
                         reg,
                         alpha,
-                        **kw,
+                        solver=self.solver,
                         prior=prior,
                         prior_weight=weight[dom],
                         n_threads=threads,
                     )
-                    fz.als_implicit_step(trans[dom], X[dom], Y[dom], reg, alpha, **kw, n_threads=threads)
+                    fz.als_implicit_step(trans[dom], X[dom], Y[dom], reg, alpha, solver=self.solver, n_threads=threads)
                 else:
                     fz.als_biased_step(
                         mats[dom], Y[dom], X[dom], reg, offset=means[dom], prior=prior, prior_weight=weight[dom],
