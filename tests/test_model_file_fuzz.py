@@ -57,9 +57,10 @@ INF_ALLOWED = {"rule_scores_"}
 # one entry per epoch: any length is a valid history; cold_users_ is a set of user indices (which
 # rows came from the source): any in-range set is valid, so only its range is checkable
 FREE_LENGTH = {"loss_history_", "cold_users_"}
-# JSON-like records kept to inspect, not used to answer (EMCDR's learnt map, Auto's trial log):
+# JSON-like records kept to inspect, not used to answer (EMCDR's learnt map, Auto's trial log,
+# PTUPCDR's trained network and training record):
 # any content is a valid record
-RECORDS = re.compile(r"(^|[./])(map_|trials_)[./]")
+RECORDS = re.compile(r"(^|[./])(map_|trials_|network_|training_)[./]")
 
 
 def _models():
@@ -112,6 +113,8 @@ def _transfer_models():
         Distill,
         FineTune,
         NoTransfer,
+        PTUPCDR,
+        SparseDistill,
         TransferALS,
     )
 
@@ -125,7 +128,9 @@ def _transfer_models():
         "EMCDR": EMCDR(TransferALS(**als), TransferALS(**als), l2=1.0).fit(pair),
         "EMCDR-mlp": EMCDR(TransferALS(**als), TransferALS(**als), mapping="mlp", hidden=4, epochs=5).fit(pair),
         "NoTransfer": NoTransfer(TransferALS(**als)).fit(pair),
+        "PTUPCDR": PTUPCDR(TransferALS(**als), TransferALS(**als), hidden=4, epochs=5).fit(pair),
         "Distill": Distill(tuned, cr.MF(factors=4), epochs=2, top_k=5).fit(pair),
+        "SparseDistill": SparseDistill(tuned, k=5).fit(pair),
         "Auto": Auto(candidates=["EMCDR"], factors=4, iterations=2, time_budget=60).fit(pair),
         "CrossDomainKNN": CrossDomainKNN(k=5).fit(pair),
         "CrossDomainRules": CrossDomainRules(min_support=2, min_confidence=0.05).fit(small_pair(explicit=False)),

@@ -17,6 +17,7 @@ from .finetune import FineTune
 from .content import CrossDomainContent
 from .knn import CrossDomainKNN
 from .mapping import EMCDR
+from .personalized import PTUPCDR
 from .rules import CrossDomainRules
 from .sparse_distill import SparseDistill
 from .run import Method, TransferResult, default_methods, learning_curve, run
@@ -36,6 +37,7 @@ __all__ = [
     "FineTune",
     "Method",
     "NoTransfer",
+    "PTUPCDR",
     "TransferALS",
     "TransferRecommender",
     "TransferResult",
