@@ -74,7 +74,9 @@ def cold_rmse(model, split) -> float:
 def one(pair, fraction: float, n_bootstrap: int) -> dict:
     split = pair.cold_start_split(fraction=fraction, test_size=0.2, seed=0)
     val = split.validation(seed=1)
-    src = default_factor_model().fit(split.train.source)  # the source is not split: one model serves all fits
+    src = default_factor_model(split.train.source.explicit, source=True).fit(
+        split.train.source
+    )  # the source is not split: one model serves all fits
     models, chosen, seconds, validation = {}, {}, {}, []
     for name, (grid, build) in METHODS.items():
         best = {}
