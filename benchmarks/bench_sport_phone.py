@@ -14,7 +14,8 @@ one left-out target item per user, so every test user is warm):
   with every user warm its choice for them is its warm guard's), differences against ALS with
   95 % paired bootstrap intervals (popularity beside them: the sampled protocol rewards it).
 
-Defaults only; nothing is selected on the test. Writes benchmarks/results/sport_phone.{json,md}.
+Defaults only; nothing is selected on the test. Writes benchmarks/results/sport_phone.{json,md}
+(the tables; the diagnosis section of sport_phone.md is written by hand from them).
 
     python benchmarks/bench_sport_phone.py [--pairs sport:phone phone:sport ...]
 """
