@@ -77,9 +77,7 @@ class Fits:
     new unfitted factor model of the same settings for candidates that fit their own.
 
     ``iterations`` is the sweep count of models built here (validation uses fewer); the shared
-    source and target models keep the ones they were fitted with. ``warm_target``: a target-only
-    ALS fitted on a split of this pair's target (same id spaces); the target model then continues
-    from its rows for ``warm_iterations`` sweeps instead of a fit from scratch.
+    source and target models keep the ones they were fitted with.
     """
 
     def __init__(
@@ -92,13 +90,10 @@ class Fits:
         n_threads: int = 0,
         source: Optional[Recommender] = None,
         target: Optional[Recommender] = None,
-        warm_target: Optional[ALS] = None,
-        warm_iterations: Optional[int] = None,
     ):
         self.pair, self.explicit, self.factors, self.iterations = pair, explicit, factors, iterations
         self.seed, self.n_threads = seed, n_threads
         self._source, self._target = source, target
-        self.warm_target, self.warm_iterations = warm_target, warm_iterations
 
     def model(self, iterations: Optional[int] = None, source: bool = False) -> ALS:
         """A new unfitted transfer-default ALS with these settings (``source``: for the source
@@ -116,12 +111,7 @@ class Fits:
     @property
     def target(self) -> Recommender:
         """The target-only factor model, fitted on ``pair.target`` on first use."""
-        if self._target is None and self.warm_target is not None:
-            # continued from a fit on a split of this target (same id spaces): the sweeps left
-            w = self.warm_target
-            model = self.model(self.warm_iterations)
-            self._target = model.fit(self.pair.target, user_init=w.user_rows(), item_init=w.item_rows())
-        elif self._target is None:
+        if self._target is None:
             self._target = self.model().fit(self.pair.target)
         return self._target
 
@@ -140,8 +130,6 @@ class Fits:
             self.n_threads,
             self._source,
             self._target,
-            self.warm_target,
-            self.warm_iterations,
         )
 
 
