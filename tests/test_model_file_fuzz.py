@@ -114,6 +114,7 @@ def _transfer_models():
         FineTune,
         NoTransfer,
         PTUPCDR,
+        SparseDistill,
         TransferALS,
     )
 
@@ -129,6 +130,7 @@ def _transfer_models():
         "NoTransfer": NoTransfer(TransferALS(**als)).fit(pair),
         "PTUPCDR": PTUPCDR(TransferALS(**als), TransferALS(**als), hidden=4, epochs=5).fit(pair),
         "Distill": Distill(tuned, cr.MF(factors=4), epochs=2, top_k=5).fit(pair),
+        "SparseDistill": SparseDistill(tuned, k=5).fit(pair),
         "Auto": Auto(candidates=["EMCDR"], factors=4, iterations=2, time_budget=60).fit(pair),
         "CrossDomainKNN": CrossDomainKNN(k=5).fit(pair),
         "CrossDomainRules": CrossDomainRules(min_support=2, min_confidence=0.05).fit(small_pair(explicit=False)),

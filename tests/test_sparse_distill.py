@@ -179,3 +179,21 @@ class TestSparseDistillExplicitTeacher(TransferContract):
 
     def make_model(self, n_threads=0):
         return SparseDistill(teacher(True), k=8, n_threads=n_threads)
+
+
+def test_plot_retention_frontier(tmp_path):
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+    from crossrec.transfer.plots import plot_retention_frontier
+
+    rows = [
+        {"pair": p, "segment": s, "family": f, "cost_ratio": c, "retention": r, "low": r - 0.05, "high": r + 0.05}
+        for p in ("a", "b")
+        for s in ("cold", "warm")
+        for f, c, r in (("low-rank", 0.25, 0.8), ("low-rank", 0.5, 0.9), ("sparse", 1e-3, 0.97))
+    ]
+    fig = plot_retention_frontier(pd.DataFrame(rows), path=tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 0
+    assert len(fig.axes) == 4 and fig.axes[0].get_xscale() == "log"
+    with pytest.raises(ValueError, match="missing"):
+        plot_retention_frontier(pd.DataFrame(rows).drop(columns=["low"]))

@@ -123,3 +123,76 @@ def test_cli_transfer(tmp_path, capsys):
     pd.DataFrame({"user": ["x"], "item": [1], "rating": [1.0]}).to_csv(bad, sep="\t", header=False, index=False)
     assert cli_main(["transfer", "--source", str(bad), "--target", str(tmp_path / "t.tsv"), "--no-progress"]) == 2
     assert "share no users" in capsys.readouterr().err
+
+
+# ---- issue 15: the candidates registry, warm starts, the guard on implicit feedback ---------
+
+
+def test_registered_candidate_is_tried_and_can_win(related_and_control, monkeypatch):
+    from crossrec.transfer import presets
+
+    split, _ = related_and_control
+    # a candidate that is one entry in the registry: EMCDR with the user statistics and weak ridge
+    cand = presets.Candidate(lambda f: cr.transfer.EMCDR(f.source, f.target, l2=0.1, user_stats=True), cost=0.0)
+    monkeypatch.setitem(presets.AUTO_CANDIDATES, "EMCDR test entry", cand)
+    auto = Auto(**SMALL, candidates=["EMCDR test entry"]).fit(split.train)
+    trial = {t["candidate"]: t for t in auto.trials_}["EMCDR test entry"]
+    assert trial["status"] == "fitted" and "cold" in trial
+    assert auto.choice_ == "EMCDR test entry"  # significant on the related pair, the only candidate
+    with pytest.raises(ValueError, match="Candidate"):
+        presets.register_candidate("bad", lambda f: None)
+
+
+def test_auto_defaults_are_candidates():
+    from crossrec.transfer.presets import auto_candidates
+
+    for explicit in (True, False):
+        names = set(auto_candidates(explicit))
+        assert {"no transfer", "EMCDR", "fine-tune pull=1", "CMF"} <= names
+
+
+def _implicit_loss(model, data):
+    """Mean squared error of the scores on the observed entries (1) plus unobserved (0), a proxy
+    of the implicit ALS objective that falls as the fit converges."""
+    s = model.score_indices(np.arange(data.n_users))
+    y = data.matrix.toarray() > 0
+    return float(((s - y) ** 2).mean())
+
+
+def test_cmf_and_finetune_warm_start_continue_a_fit():
+    pair = pair_of(1.0, explicit=False)
+    split = pair.cold_start_split(0.3, 0.2, seed=0)
+    for cls, kw in ((cr.transfer.CMF, dict(weights=(1.0, 1.0))), (cr.transfer.FineTune, {})):
+        make = (
+            (lambda it: cls(factors=8, iterations=it, **kw))
+            if cls is cr.transfer.CMF
+            else (lambda it: cls(cr.ALS(factors=8, iterations=it, implicit=True, regularization=1.0), **kw))
+        )
+        first = make(4).fit(split.train)
+        warm = make(1).fit(pair, warm_start=first)  # continued on the whole pair
+        cold = make(1).fit(pair)
+        assert _implicit_loss(warm, pair.target) < _implicit_loss(cold, pair.target), cls.__name__
+        wrong = cls(factors=4, **kw) if cls is cr.transfer.CMF else cls(cr.ALS(factors=4, implicit=True), **kw)
+        with pytest.raises(ValueError, match="warm_start"):
+            wrong.fit(pair, warm_start=first)  # rows of 8 factors for a 4-factor fit
+        with pytest.raises(ValueError, match="warm_start"):
+            make(1).fit(pair, warm_start=cr.ALS(factors=8).fit(pair.target))
+
+
+@pytest.fixture(scope="module")
+def implicit_related_and_unrelated():
+    pair = pair_of(1.0, explicit=False, seed=3)
+    return pair.cold_start_split(0.5, 0.2, seed=0), pair.permuted_source(seed=0).cold_start_split(0.5, 0.2, seed=0)
+
+
+def test_auto_implicit_accepts_related_and_refuses_unrelated(implicit_related_and_unrelated):
+    related, unrelated = implicit_related_and_unrelated
+    # 15 sweeps: at 6, implicit ALS from its small random start is still far from converged, and
+    # any start from larger rows (even a permuted source's) beats it on warm users
+    yes = Auto(factors=8, iterations=15).fit(related.train)
+    no = Auto(factors=8, iterations=15).fit(unrelated.train)
+    assert yes.choice_ != "no transfer", yes.trials_
+    assert yes.route_[related.cold_users].any()
+    assert yes.transfer_for_warm_ and yes.warm_route_[related.warm_users].all()  # CMF helps warm users here
+    assert no.choice_ == "no transfer" and "guard" in no.reason_
+    assert not no.route_.any() and not no.transfer_for_warm_

@@ -128,7 +128,9 @@ class Report:
 
     @property
     def models(self) -> list[str]:
-        return list(dict.fromkeys(self.per_user["model"]))
+        # pd.unique keeps the order of first appearance; iterating the (Arrow-backed) column in
+        # Python took ~70 ms per call on 130k rows, and table/gain call this once per row lookup
+        return [str(m) for m in pd.unique(self.per_user["model"].to_numpy(object))]
 
     def _rows(self, model: str, segment: str) -> pd.DataFrame:
         if model not in self.models:

@@ -73,7 +73,8 @@ class DistributedFineTune(LocalFineTune):
         self.exchange = exchange
         self.client = client
 
-    def fit(self, pair) -> "DistributedFineTune":
+    def fit(self, pair, warm_start: Optional[Recommender] = None) -> "DistributedFineTune":
+        _no_warm_start(warm_start, "FineTune")
         args = (self.n_blocks, self.exchange, self.client, "crossrec.distributed.FineTune")
         base = on_cluster(self.model, *args) or DistributedALS(
             n_blocks=self.n_blocks, exchange=self.exchange, client=self.client
@@ -154,7 +155,8 @@ class DistributedCMF(LocalCMF):
             n_threads=0 if not src.n_threads else int(src.n_threads),
         )
 
-    def fit(self, pair) -> "DistributedCMF":
+    def fit(self, pair, warm_start: Optional[Recommender] = None) -> "DistributedCMF":
+        _no_warm_start(warm_start, "CMF")
         pair = check_pair(pair, "crossrec.distributed.CMF")
         if np.ndim(self.weights) != 1 or len(self.weights) != 2:
             raise ValueError(f"weights must be a pair (w_source, w_target), got {self.weights!r}")
@@ -275,3 +277,8 @@ class DistributedCMF(LocalCMF):
     def save(self, path) -> None:
         """Saves the single-machine CMF (:meth:`to_local`): the file loads without Dask."""
         self.to_local().save(path)
+
+
+def _no_warm_start(warm_start, who: str) -> None:
+    if warm_start is not None:
+        raise ValueError(f"crossrec.distributed.{who}.fit: warm_start is not supported on the cluster (got a model)")

@@ -88,6 +88,16 @@ class FactorRecommender(Recommender):
             return X.copy()
         return np.hstack([X, np.asarray(b, np.float32)[:, None]])
 
+    def item_rows(self) -> np.ndarray:
+        """(n_items, width) float32 copy of the fitted item rows ``[y_i, b_i]`` (no bias column when
+        the model has no item bias): the ``item_init`` that warm-starts a fit from this one."""
+        self._check_fitted()
+        Y = np.asarray(self.item_factors_, np.float32)
+        b = getattr(self, "item_bias_", None)
+        if b is None or not np.size(b):
+            return Y.copy()
+        return np.hstack([Y, np.asarray(b, np.float32)[:, None]])
+
     def set_user_rows(self, users, rows) -> FactorRecommender:
         """Replace the rows (factors and bias) of the user indices ``users`` by ``rows`` (one row or
         (len(users), user_width)); the arrays are copied first, so a model sharing them with this

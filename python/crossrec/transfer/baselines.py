@@ -68,10 +68,16 @@ class NoTransfer(TransferRecommender):
         return self
 
     def _score_block(self, user_idx):
-        s = np.array(self.model_.score_indices(user_idx), np.float32, copy=True)
+        user_idx = np.asarray(user_idx)
         cold = ~self.has_data_[user_idx]
-        if cold.any() and not _explicit(self.model_):  # implicit: a zero row ranks nothing
-            s[cold] = self.popular_.score_indices(np.asarray(user_idx)[cold])
+        if not cold.any() or _explicit(self.model_):
+            return np.array(self.model_.score_indices(user_idx), np.float32, copy=True)
+        # implicit: a zero row ranks nothing, so cold users get popularity (and only the warm
+        # users are scored by the factor model)
+        s = np.empty((len(user_idx), self.popular_.n_items_), np.float32)
+        s[cold] = self.popular_.score_indices(user_idx[cold])
+        if (~cold).any():
+            s[~cold] = self.model_.score_indices(user_idx[~cold])
         return s
 
     def _predict_indices(self, user_idx, item_idx):

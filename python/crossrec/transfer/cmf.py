@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from .. import factorization as fz
 from .._validation import check_choice, check_float, check_n_threads, check_positive_int, check_seed
+from ..models.base import Recommender
 from ..models.mf import ALS, FactorRecommender
 from ._common import check_pair
 from .base import TransferRecommender
@@ -178,7 +179,10 @@ class CMF(FactorRecommender, TransferRecommender):
     def user_width(self, explicit_data: bool = True) -> int:
         return check_positive_int(self._als().factors, "factors") + int(self.has_user_bias(explicit_data))
 
-    def fit(self, pair: CrossDomain) -> CMF:
+    def fit(self, pair: CrossDomain, warm_start: Optional[Recommender] = None) -> CMF:
+        """Fit on the pair. ``warm_start``: a CMF fitted on a pair of the same id spaces and the
+        same kind and size (e.g. on a validation split carved from this pair); its rows start the
+        sweeps instead of random ones, so fewer ``iterations`` reach the same fit."""
         pair = check_pair(pair, "CMF")
         if np.ndim(self.weights) != 1 or len(self.weights) != 2:
             raise ValueError(f"weights must be a pair (w_source, w_target), got {self.weights!r}")
@@ -200,6 +204,8 @@ class CMF(FactorRecommender, TransferRecommender):
         d = k if implicit else k + 1
         X = _gaussian(rng, n, d, k)
         Ys, Yt = _gaussian(rng, Rs.shape[1], d, k), _gaussian(rng, Rt.shape[1], d, k)
+        if warm_start is not None:
+            X, Ys, Yt = _warm_rows(warm_start, X.shape, Ys.shape, Yt.shape)
         RsT, RtT = fz.kernel_csr(Rs.T.tocsr()), fz.kernel_csr(Rt.T.tocsr())
         self.implicit_, self.regularization_ = implicit, reg
         if implicit:
@@ -214,6 +220,30 @@ class CMF(FactorRecommender, TransferRecommender):
         self.item_factors_, self.item_bias_ = _split(Yt, k)
         self.source_item_factors_, self.source_item_bias_ = _split(Ys, k)
         return self
+
+
+def _warm_rows(model, *shapes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of a fitted CMF's shared user rows, source and target item rows (``[factors, bias]``
+    for explicit data), checked against the shapes this fit needs."""
+    if not isinstance(model, CMF) or not model.is_fitted:
+        raise ValueError(f"CMF: warm_start must be a fitted CMF, got {type(model).__name__}")
+    d = shapes[0][1]
+
+    def rows(f: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.array(np.column_stack([f, b]) if d > f.shape[1] and b.size else f, np.float32, order="C")
+
+    out = (
+        rows(model.user_factors_, model.user_bias_),
+        rows(model.source_item_factors_, model.source_item_bias_),
+        rows(model.item_factors_, model.item_bias_),
+    )
+    got = [a.shape for a in out]
+    if got != list(shapes):
+        raise ValueError(
+            f"CMF: warm_start has rows of shapes {got} (users, source items, target items) but this fit needs "
+            f"{list(shapes)}: fit it on a pair of the same id spaces with the same factors and feedback kind"
+        )
+    return out
 
 
 def _split(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -80,7 +80,11 @@ class FineTune(Delegating):
         self.cold_rows = cold_rows
         self.map_l2 = map_l2
 
-    def fit(self, pair: CrossDomain) -> FineTune:
+    def fit(self, pair: CrossDomain, warm_start: Optional[Recommender] = None) -> FineTune:
+        """Fit on the pair. ``warm_start``: a FineTune fitted on a pair of the same id spaces with a
+        target model of the same kind and size (e.g. on a validation split carved from this pair):
+        the target model starts from its user and item rows instead of the source rows (the pull
+        toward the source rows is the same), so fewer iterations reach the same fit."""
         pair = check_pair(pair, "FineTune")
         pull = check_float(self.pull, "pull", 0.0)
         cold_rows = check_choice(self.cold_rows, "cold_rows", ("auto", "mapped", "source"))
@@ -108,6 +112,8 @@ class FineTune(Delegating):
         weight = np.where(in_src, pull, 0.0)
         # ALS solves its item rows first when given only user rows; the SGD models need them given
         kw = {} if isinstance(target, ALS) else {"item_init": _items_for(target, pair.target, init)}
+        if warm_start is not None:
+            init, kw = _warm_rows(warm_start, init.shape, pair.target.n_items)
         if pull > 0:
             target.fit(pair.target, user_init=init, user_prior=S, user_prior_weight=weight, **kw)
         else:
@@ -122,6 +128,21 @@ class FineTune(Delegating):
         target.set_user_rows(cold, S[cold] @ W + b)
         self.model_, self.source_model_, self.cold_users_ = target, src, cold
         return self
+
+
+def _warm_rows(model, user_shape: tuple[int, int], n_items: int) -> tuple[np.ndarray, dict]:
+    """The user rows and ``item_init`` of a fitted FineTune's target model, checked against this fit."""
+    inner = getattr(model, "model_", None) if isinstance(model, FineTune) and model.is_fitted else None
+    if not isinstance(inner, FactorRecommender):
+        raise ValueError(f"FineTune: warm_start must be a fitted FineTune, got {type(model).__name__}")
+    users, items = inner.user_rows(), inner.item_rows()
+    if users.shape != tuple(user_shape) or items.shape != (n_items, user_shape[1]):
+        raise ValueError(
+            f"FineTune: warm_start has user rows {users.shape} and item rows {items.shape} but this fit needs "
+            f"{tuple(user_shape)} and ({n_items}, {user_shape[1]}): fit it on a pair of the same id spaces with "
+            "a target model of the same size and kind"
+        )
+    return users, {"item_init": items}
 
 
 def _n_factors(model: FactorRecommender) -> int:
