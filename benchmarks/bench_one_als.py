@@ -69,7 +69,10 @@ def cold_rmse(model, split) -> float:
 def sources(train_source) -> dict:
     # The source domain is not split (only the target is), so one source model per variant serves
     # the validation and the final fits.
-    return {"default": default_factor_model().fit(train_source), "cr.ALS": user_als().fit(train_source)}
+    return {
+        "default": default_factor_model(train_source.explicit, source=True).fit(train_source),
+        "cr.ALS": user_als().fit(train_source),
+    }
 
 
 def one(pair, fraction: float, n_bootstrap: int) -> dict:

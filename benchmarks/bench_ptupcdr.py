@@ -71,7 +71,9 @@ def one(pair, fraction: float, n_bootstrap: int, protocol: str = "crossrec") -> 
     test_size = 0.2 if protocol == "crossrec" else None
     split = pair.cold_start_split(fraction=fraction, test_size=test_size, seed=0, protocol=protocol)
     val = split.validation(seed=1)
-    src = default_factor_model().fit(split.train.source)  # the source is not split: one model serves all fits
+    src = default_factor_model(split.train.source.explicit, source=True).fit(
+        split.train.source
+    )  # the source is not split: one model serves all fits
     models, chosen, seconds, validation = {}, {}, {}, []
     for name, (grid, build) in METHODS.items():
         best = {}

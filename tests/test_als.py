@@ -555,3 +555,42 @@ def test_inplace_factors_accept_an_unpickled_float32_array():
     factorization.als_explicit_step(R, Y, X_pickled, regularization=0.1)
     np.testing.assert_array_equal(X_plain, X_pickled)
     assert not np.array_equal(X_plain, X0)  # the update happened in place
+
+
+def _sweeps(m, X, Y, model, items_first):
+    """Reference loop of implicit half-sweeps (the same C++ step, in the order given)."""
+    mt = fz.kernel_csr(m.T.tocsr())
+    kw = dict(alpha=model.alpha, solver=model.solver, cg_steps=model.cg_steps)
+    reg = model.regularization_for(True)
+    for _ in range(model.iterations):
+        for side in ("items", "users") if items_first else ("users", "items"):
+            if side == "users":
+                fz.als_implicit_step(m, Y, X, reg, **kw)
+            else:
+                fz.als_implicit_step(mt, X, Y, reg, **kw)
+    return X, Y
+
+
+def test_start_small_is_the_default_and_wide_is_wide_rows_items_first():
+    """No rows given: start="small" (default) draws N(0, 0.01^2) rows (users then items) and
+    solves users first, as the implicit library; start="wide" draws N(0, 1/f) rows and solves
+    items first (TransferALS's start, models.mf.als_start). Both rows given: users first whatever
+    the start (bench_als relies on it to give both libraries the same start)."""
+    d = small(explicit=False)
+    m = fz.kernel_csr(d.matrix)
+    for start, std, items_first in (("small", 0.01, False), ("wide", 1 / np.sqrt(5), True)):
+        model = cr.ALS(factors=5, iterations=3, seed=7, start=start)
+        fitted = cr.ALS(**model.get_params()).fit(d)
+        rng = np.random.default_rng(7)
+        X = (rng.standard_normal((d.n_users, 5)) * std).astype(np.float32)
+        Y = (rng.standard_normal((d.n_items, 5)) * std).astype(np.float32)
+        X1, Y1 = _sweeps(m, X.copy(), Y.copy(), model, items_first)
+        np.testing.assert_array_equal(fitted.user_factors_, X1)
+        np.testing.assert_array_equal(fitted.item_factors_, Y1)
+        given = cr.ALS(**model.get_params()).fit(d, user_init=X, item_init=Y)
+        X2, Y2 = _sweeps(m, X.copy(), Y.copy(), model, items_first=False)
+        np.testing.assert_array_equal(given.user_factors_, X2)
+        np.testing.assert_array_equal(given.item_factors_, Y2)
+    assert cr.ALS().start == "small"
+    with pytest.raises(ValueError, match="start"):
+        cr.ALS(start="large").fit(d)

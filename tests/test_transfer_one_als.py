@@ -226,3 +226,27 @@ def test_distill_takes_a_teacher_fine_tuned_from_any_factor_model(kind, splits):
     cold = split.cold_users[:5]
     assert np.all(np.isfinite(student.predict_indices(cold, np.zeros(len(cold), np.int64))))
     assert student.user_factors_.shape == (tr.target.n_users, 4)
+
+
+def test_implicit_source_models_start_wide_and_the_rest_small(splits):
+    """The transfer methods' own source model (presets, and the default when given none) starts
+    wide on implicit feedback, so the source user rows they read are user-heavy (models.mf.als_start:
+    from the small start fine-tune lost 20 % NDCG@10 on Amazon); target models, target-only
+    baselines and every explicit model keep ALS's default small start."""
+    from crossrec.transfer.presets import factor_model
+
+    assert factor_model(explicit=False, source=True).start == "wide"
+    assert factor_model(explicit=True, source=True).start == factor_model(explicit=False).start == "small"
+    for explicit in (True, False):
+        split = splits[explicit]
+        want = "small" if explicit else "wide"
+        ft = FineTune(pull=1.0).fit(split.train)
+        em = EMCDR().fit(split.train)
+        assert (ft.source_model_.start, ft.model_.start) == (want, "small")
+        assert (em.source_model_.start, em.model_.start) == (want, "small")
+        assert NoTransfer().fit(split.train).model_.start == "small"
+    src = cr.ALS(start="wide", factors=8, iterations=3).fit(splits[False].train.source)
+    small = cr.ALS(factors=8, iterations=3).fit(splits[False].train.source)
+    # user-heavy: the wide start leaves larger user rows (relative to the item rows) after few sweeps
+    ratio = lambda m: np.linalg.norm(m.user_factors_) / np.linalg.norm(m.item_factors_)  # noqa: E731
+    assert ratio(src) > ratio(small)

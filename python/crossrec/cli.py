@@ -92,7 +92,7 @@ def _transfer_models(source: Interactions, train: Interactions, seed: int) -> tu
     """Transfer methods with the first settings of their validation grids (crossrec.transfer.run
     tunes them on a validation split; the demo keeps to defaults to stay fast)."""
     pair = CrossDomain(source, train)
-    source_model = presets.factor_model(train.explicit, seed=seed).fit(pair.source)
+    source_model = presets.factor_model(train.explicit, seed=seed, source=True).fit(pair.source)
     target_model = presets.factor_model(train.explicit, seed=seed).fit(pair.target)
     build = presets.builders(train.explicit, seed=seed)
     makers: dict[str, Callable[[], Any]] = {

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from .. import factorization as fz
 from .._validation import as_factors, check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..models.mf import ALS as LocalALS
+from ..models.mf import als_start
 from ..models.protocol import check_is_fitted
 from ..progress import wants_progress
 from ..schema import BASE_SCHEMA
@@ -161,6 +162,7 @@ class DistributedALS(LocalALS):
         n_blocks: Optional[int] = None,
         exchange: str = "auto",
         client: Any = None,
+        start: str = "small",
     ):
         super().__init__(
             factors=factors,
@@ -176,6 +178,7 @@ class DistributedALS(LocalALS):
             progress=progress,
             show_progress=show_progress,
             callback=callback,
+            start=start,
         )
         self.n_blocks = n_blocks
         self.exchange = exchange
@@ -213,10 +216,9 @@ class DistributedALS(LocalALS):
         run = FactorFit(client, blocks, width, self.exchange, keys)
 
         rng = np.random.default_rng(check_seed(self.seed))
-        scale = 0.01 if implicit else 0.1
+        scale, items_first = als_start(self.start, implicit, f, user_init is not None, item_init is not None)
         X0 = self._start(user_init, n_users, f, "user_init", rng, scale, blocks.user_bounds, biased)
         Y0 = self._start(item_init, n_items, f, "item_init", rng, scale, blocks.item_bounds, biased)
-        items_first = user_init is not None and item_init is None  # as crossrec.ALS
         X = run.put_rows(X0, blocks.user_bounds, "users-init")
         Y = run.put_rows(Y0, blocks.item_bounds, "items-init")
         del X0, Y0

@@ -125,6 +125,14 @@ class Hybrid(Recommender):
             for name, idx, bound in (("user_index_", u, model.n_users_), ("item_index_", i, model.n_items_)):
                 if idx.size and (idx.min() < -1 or idx.max() >= bound):
                     raise ValueError(f"Hybrid.{name}[{k}] holds indices outside [-1, {bound}) (component {k})")
+            # -1 is valid only where the component does not know the id: an in-range but wrong
+            # position (a damaged file) would silently score another user or item
+            for name, idx, own, theirs in (
+                ("user_index_", u, self.user_map_, model.user_map_),
+                ("item_index_", i, self.item_map_, model.item_map_),
+            ):
+                if not np.array_equal(idx, theirs.lookup(own.ids, missing="ignore")):
+                    raise ValueError(f"Hybrid.{name}[{k}] does not match component {k}'s ids (a damaged model file?)")
 
     def _check_models(self):
         pairs = list(self.models)

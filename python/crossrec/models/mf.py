@@ -198,6 +198,38 @@ Explicit, per rating (ALS-WR): 0.1 is within noise of the best value on ML-100K 
 against 0.9256) and on Douban book and music; 0.01 overfits explicit ratings badly (RMSE 1.096)."""
 
 
+STARTS = ("small", "wide")
+
+
+def als_start(
+    start: str, implicit: bool, factors: int, user_init_given: bool, item_init_given: bool
+) -> tuple[float, bool]:
+    """How ALS starts: ``(std, items_first)``, the standard deviation of the random rows drawn for
+    a side not given, and whether the first half-sweep solves the item rows (the one place it is
+    set; :class:`ALS` and ``crossrec.distributed.ALS`` use it).
+
+    * Only ``user_init`` given: items first, so the given user rows are not overwritten by a solve
+      against random item rows (fine-tuning starts from source rows this way).
+    * Both given: users first (the implicit library's order; ``benchmarks/bench_als.py`` gives
+      both libraries the same rows).
+    * ``start="small"`` (default), neither given: std 0.01 (implicit) or 0.1 (explicit), users
+      first: the implicit library's start.
+    * ``start="wide"``, neither given: std ``1 / sqrt(factors)`` and items first: the start the
+      former ``TransferALS`` had. After ten sweeps with ridge 1 the factors end *user-heavy* (Amazon
+      sport: mean user-row norm 0.61 and item-row norm 0.09, against 0.37 and 0.15 from the small
+      start). A target-only ranking does not care (Amazon within seed noise), but the transfer
+      methods read the source model's user rows: from the small start fine-tuning lost 20 % and
+      EMCDR's cold users 6 % NDCG@10 on Amazon sport<->cloth, over five seeds
+      (``benchmarks/results/als_start.md``), so the transfer methods' source models on implicit
+      feedback use "wide" (:func:`crossrec.transfer._common.source_start`). It is not the default:
+      plain ALS ranks as well or better from the small start (Last.fm 2K test: 3 % better).
+    """
+    check_choice(start, "start", STARTS)
+    if start == "wide" and not user_init_given and not item_init_given:
+        return 1.0 / float(np.sqrt(factors)), True
+    return (0.01 if implicit else 0.1), user_init_given and not item_init_given
+
+
 class ALS(FactorRecommender):
     """Alternating least squares matrix factorisation.
 
@@ -225,6 +257,9 @@ class ALS(FactorRecommender):
     solver : "cg" or "cholesky" (implicit only; explicit is always exact).
     cg_steps : CG steps per row and half-sweep.
     use_bias : user and item biases (explicit only).
+    start : random start when no rows are given: "small" (N(0, 0.01^2) rows, users solved first,
+        as the implicit library) or "wide" (N(0, 1/f) rows, items first: user-heavy factors, what
+        the transfer methods want from an implicit source model); see :func:`als_start`.
     n_threads : 0 = all cores. seed : initial factors (results are the same on any thread count).
     progress : tqdm bar over iterations (``show_progress``: its deprecated name). callback : ``callback(iteration, loss)`` after every iteration, where
         loss is the training objective divided by the number of stored entries; return True to stop.
@@ -259,6 +294,7 @@ class ALS(FactorRecommender):
         progress: bool = False,
         show_progress: Optional[bool] = None,
         callback: Optional[Callable[[int, float], Any]] = None,
+        start: str = "small",
     ):
         self.factors = factors
         self.iterations = iterations
@@ -273,6 +309,7 @@ class ALS(FactorRecommender):
         self.progress = progress
         self.show_progress = show_progress
         self.callback = callback
+        self.start = start
 
     def implicit_for(self, explicit_data: bool) -> bool:
         """The feedback kind this model uses on data of the given kind (``implicit=None`` follows it)."""
@@ -332,12 +369,11 @@ class ALS(FactorRecommender):
         )
         biased = self._biased
         width = f + 1 if biased else f
-        scale = 0.01 if implicit else 0.1
+        scale, items_first = als_start(self.start, implicit, f, user_init is not None, item_init is not None)
         X = self._init_factors(user_init, n_users, "user_init", rng, scale, width)
         Y = self._init_factors(item_init, n_items, "item_init", rng, scale, width)
         up = fz.row_prior_args(user_prior, user_prior_weight, n_users, f, width, "user_prior")
         ip = fz.row_prior_args(item_prior, item_prior_weight, n_items, f, width, "item_prior")
-        items_first = user_init is not None and item_init is None
         mt = _transpose(m)
         # No threadpool_limits here: the kernels use no BLAS, and numpy's BLAS (in the loss only)
         # never runs concurrently with them; scanning the loaded libraries costs ~20 ms per fit.

@@ -48,11 +48,23 @@ def fitted_on(model: M, data, who: str, role: str) -> M:
     return fitted
 
 
-def default_factor_model() -> ALS:
+def default_factor_model(explicit: Optional[bool] = None, source: bool = False) -> ALS:
     """The model the transfer methods use when given none: a new unfitted ``crossrec.ALS(factors=32,
-    iterations=10, regularization=0.1, implicit=None, alpha=10.0)`` (the data's own feedback kind;
-    the former ``TransferALS`` defaults)."""
-    return ALS(factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0)
+    iterations=10, regularization=0.1, implicit=None, alpha=10.0)`` (the former ``TransferALS``
+    defaults, the data's own feedback kind). ``source=True`` for the model fitted on the source
+    domain, with ``explicit`` the kind of that data: :func:`source_start`."""
+    return ALS(
+        factors=32, iterations=10, regularization=0.1, implicit=None, alpha=10.0, start=source_start(explicit, source)
+    )
+
+
+def source_start(explicit: Optional[bool], source: bool = True) -> str:
+    """ALS's random start (:func:`crossrec.models.mf.als_start`) for a transfer method's factor
+    model: "wide" for a source model on implicit feedback, whose user rows the methods read (from
+    the small start they are ~40 % shorter after ten sweeps, and fine-tuning lost 20 % NDCG@10 on
+    Amazon); "small" (ALS's default) otherwise: target models and target-only baselines rank as
+    well or better from it on the Amazon validation splits (``benchmarks/results/als_start.md``)."""
+    return "wide" if source and explicit is False else "small"
 
 
 def check_factor_model(model, who: str, role: str) -> FactorRecommender:

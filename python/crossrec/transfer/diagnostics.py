@@ -87,7 +87,7 @@ def diagnose(
     ov = pair.overlap
     a, b = _user_level(pair.source, ov), _user_level(pair.target, ov)
     out["bias_correlation"] = float(np.corrcoef(a, b)[0, 1]) if len(ov) > 2 and a.std() > 0 and b.std() > 0 else 0.0
-    src = factor_model(pair.source.explicit, factors, iterations).fit(pair.source)
+    src = factor_model(pair.source.explicit, factors, iterations, source=True).fit(pair.source)
     tgt = factor_model(pair.target.explicit, factors, iterations).fit(pair.target)
     S, T = src.user_rows()[ov].astype(np.float64), tgt.user_rows()[ov].astype(np.float64)
     out["factor_cka"] = linear_cka(S, T)
@@ -111,7 +111,7 @@ def _validation_gain(pair: CrossDomain, factors: int, iterations: int, fraction:
     explicit = pair.target.explicit
     split = pair.cold_start_split(fraction, 0.2, seed=seed + 1)
     build = builders(explicit, factors, iterations)
-    src = factor_model(explicit, factors, iterations).fit(split.train.source)
+    src = factor_model(explicit, factors, iterations, source=True).fit(split.train.source)
     models = {
         "none": build[NO_TRANSFER](src, None).fit(split.train),
         "emcdr": build["EMCDR"](src, None, l2=10.0).fit(split.train),

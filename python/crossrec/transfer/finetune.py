@@ -93,7 +93,10 @@ class FineTune(Delegating):
         map_l2 = check_float(self.map_l2, "map_l2", 0.0)
         base = check_factor_model(self.model if self.model is not None else default_factor_model(), "FineTune", "model")
         self._start_fit(pair.target)
-        src = fitted_on(self.source_model if self.source_model is not None else base, pair.source, "FineTune", "source")
+        source = self.source_model
+        if source is None:  # a clone of the given model, or the transfer default for a source
+            source = base if self.model is not None else default_factor_model(pair.source.explicit, source=True)
+        src = fitted_on(source, pair.source, "FineTune", "source")
         S = check_factor_model(src, "FineTune", "source_model").user_rows()
         in_src = pair.source.user_counts() > 0
         in_tgt = pair.target.user_counts() > 0

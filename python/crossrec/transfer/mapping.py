@@ -153,7 +153,12 @@ class EMCDR(Delegating):
         l2 = check_float(self.l2, "l2", 0.0)
         self._start_fit(pair.target)
         src = check_factor_model(
-            fitted_on(self.source_model or default_factor_model(), pair.source, "EMCDR", "source"),
+            fitted_on(
+                self.source_model or default_factor_model(pair.source.explicit, source=True),
+                pair.source,
+                "EMCDR",
+                "source",
+            ),
             "EMCDR",
             "source_model",
         )

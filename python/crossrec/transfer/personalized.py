@@ -257,7 +257,12 @@ class PTUPCDR(Delegating):
         rng = np.random.default_rng(check_seed(self.seed))
         self._start_fit(pair.target)
         src = check_factor_model(
-            fitted_on(self.source_model or default_factor_model(), pair.source, "PTUPCDR", "source"),
+            fitted_on(
+                self.source_model or default_factor_model(pair.source.explicit, source=True),
+                pair.source,
+                "PTUPCDR",
+                "source",
+            ),
             "PTUPCDR",
             "source_model",
         )

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 
 from ..models.base import Recommender
 from ..models.mf import ALS
+from ._common import source_start
 from .baselines import NoTransfer
 from .cmf import CMF
 from .finetune import FineTune
@@ -33,9 +34,18 @@ def als_defaults(explicit: bool, factors: int = 32, iterations: int = 10) -> dic
     return dict(factors=factors, iterations=iterations, regularization=1.0, alpha=10.0, implicit=True)
 
 
-def factor_model(explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0) -> ALS:
-    """The unfitted :class:`crossrec.ALS` the transfer methods build on (source, target and target-only)."""
-    return ALS(**als_defaults(explicit, factors, iterations), seed=seed, n_threads=n_threads)
+def factor_model(
+    explicit: bool, factors: int = 32, iterations: int = 10, seed: int = 0, n_threads: int = 0, source: bool = False
+) -> ALS:
+    """The unfitted :class:`crossrec.ALS` the transfer methods build on (target and target-only;
+    ``source=True``: the source model, which starts wide on implicit feedback so that the user rows
+    the methods read are user-heavy: :func:`crossrec.transfer._common.source_start`)."""
+    return ALS(
+        **als_defaults(explicit, factors, iterations),
+        start=source_start(explicit, source),
+        seed=seed,
+        n_threads=n_threads,
+    )
 
 
 def builders(
@@ -89,16 +99,17 @@ class Fits:
         self._source, self._target = source, target
         self.warm_target, self.warm_iterations = warm_target, warm_iterations
 
-    def model(self, iterations: Optional[int] = None) -> ALS:
-        """A new unfitted transfer-default ALS with these settings."""
+    def model(self, iterations: Optional[int] = None, source: bool = False) -> ALS:
+        """A new unfitted transfer-default ALS with these settings (``source``: for the source
+        domain, see :func:`factor_model`)."""
         sweeps = self.iterations if iterations is None else iterations
-        return factor_model(self.explicit, self.factors, sweeps, self.seed, self.n_threads)
+        return factor_model(self.explicit, self.factors, sweeps, self.seed, self.n_threads, source=source)
 
     @property
     def source(self) -> Recommender:
         """The source factor model, fitted on ``pair.source`` on first use."""
         if self._source is None:
-            self._source = self.model().fit(self.pair.source)
+            self._source = self.model(source=True).fit(self.pair.source)
         return self._source
 
     @property

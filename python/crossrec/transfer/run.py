@@ -64,7 +64,7 @@ def _method_builder(build: Callable[..., Any]) -> Callable[[dict, dict], Any]:
 def _shared(pair: CrossDomain, explicit: bool, factors: int, iterations: int) -> dict:
     # The source domain is the same in every training set (only the target is split), so the
     # source factor model is fitted once and reused for validation and final fits.
-    return {"source": factor_model(explicit, factors, iterations).fit(pair.source)}
+    return {"source": factor_model(explicit, factors, iterations, source=True).fit(pair.source)}
 
 
 @dataclass
