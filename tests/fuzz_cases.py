@@ -426,7 +426,201 @@ def b_encode_baskets(rng, s):
     return dict(baskets=baskets), dict()
 
 
+def _ratings(rng, s):
+    """A users x items rating matrix and its item-major copy (rows are items), as the rating models
+    build them (models/rating_tools.item_major)."""
+    m, n = s["rows"], s["cols"]
+    ip, ix, d = _csr(rng, m, n)
+    mat = sp.csr_matrix((d, ix, ip), shape=(m, n))
+    pos = np.argsort(ix, kind="stable").astype(np.int64)
+    rows = np.repeat(np.arange(m, dtype=np.int32), np.diff(ip))
+    item_ip = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(ix, minlength=n), out=item_ip[1:])
+    return mat, (ip, ix, d), (item_ip, rows[pos].astype(np.int32), d[pos].astype(np.float32), pos)
+
+
+def b_svdpp_epoch(rng, s):
+    m, n, f = s["rows"], s["cols"], s["f"]
+    _, (ip, ix, d), _ = _ratings(rng, s)
+    kw = dict(
+        indptr=ip,
+        indices=ix,
+        data=d,
+        user_order=rng.permutation(m).astype(np.int32),
+        P=_f32(rng, m, f),
+        Q=_f32(rng, n, f),
+        Y=_f32(rng, n, f),
+        user_bias=np.zeros(m, np.float32),
+        item_bias=np.zeros(n, np.float32),
+        global_mean=3.0,
+        learning_rates=[0.007] * 5,
+        regularizations=[0.02] * 5,
+    )
+    # rows in any order (the within-row order is SGD's visiting order): unsorted/duplicate may pass
+    spec = dict(
+        csr=[("indptr", "indices", "data", False, True)],
+        dense=[("P", True), ("Q", True), ("Y", True)],
+        vec=[("user_bias", True), ("item_bias", True)],
+        index=[("user_order", True)],
+        real=["global_mean"],
+    )
+    return kw, spec
+
+
+def b_svdpp_user_vectors(rng, s):
+    m, n, f = s["rows"], s["cols"], s["f"]
+    _, (ip, ix, _), _ = _ratings(rng, s)
+    kw = dict(indptr=ip, indices=ix, P=_f32(rng, m, f), Y=_f32(rng, n, f), n_threads=1)
+    # P and Y are read only: non-finite values propagate to the output (MAY)
+    spec = dict(csr=[("indptr", "indices", None, False, False)], dense=[("P", False), ("Y", False)])
+    return kw, spec
+
+
+def b_nmf_epochs(rng, s):
+    m, n, f = s["rows"], s["cols"], s["f"]
+    _, (ip, ix, d), (iip, iix, idd, pos) = _ratings(rng, s)
+    kw = dict(
+        n_epochs=2,  # not fuzzed: a huge epoch count is a valid request that runs for ever
+        indptr=ip,
+        indices=ix,
+        data=d,
+        item_indptr=iip,
+        item_indices=iix,
+        item_data=idd,
+        item_pos=pos,
+        user_order=rng.permutation(m).astype(np.int32),
+        P=rng.uniform(0, 1, (m, f)).astype(np.float32),
+        Q=rng.uniform(0, 1, (n, f)).astype(np.float32),
+        user_bias=np.zeros(m, np.float32),
+        item_bias=np.zeros(n, np.float32),
+        global_mean=3.0,
+        n_threads=1,
+    )
+    spec = dict(
+        csr=[("indptr", "indices", "data", False, True), ("item_indptr", "item_indices", "item_data", False, True)],
+        dense=[("P", True), ("Q", True)],
+        vec=[("user_bias", False), ("item_bias", False)],
+        index=[("user_order", True)],
+        real=["global_mean", "reg_pu", "lr_bu"],
+    )
+    kw.update(reg_pu=0.06, lr_bu=0.005)
+    return kw, spec
+
+
+def b_slope_one_fit(rng, s):
+    _, (ip, ix, d), (iip, iix, idd, _) = _ratings(rng, s)
+    kw = dict(
+        indptr=ip, indices=ix, data=d, item_indptr=iip, item_indices=iix, item_data=idd, n_items=s["cols"], n_threads=1
+    )
+    spec = dict(
+        csr=[("indptr", "indices", "data", True, True), ("item_indptr", "item_indices", "item_data", True, True)],
+        count=[("n_items", 0)],
+    )
+    return kw, spec
+
+
+def _slope_model(rng, s):
+    from crossrec import _core
+
+    mat, (ip, ix, d), (iip, iix, idd, _) = _ratings(rng, s)
+    t_ip, t_ix, dev, freq = _core.slope_one_fit(ip, ix, d, iip, iix, idd, s["cols"], 1)
+    counts = np.diff(ip)
+    means = np.array([d[a:b].mean() if b > a else 3.0 for a, b in zip(ip[:-1], ip[1:])], np.float64)
+    kw = dict(
+        table_indptr=t_ip,
+        table_indices=t_ix,
+        dev=dev,
+        freq=freq,
+        indptr=ip,
+        indices=ix,
+        data=d,
+        user_mean=means,
+        item_count=np.bincount(ix, minlength=s["cols"]).astype(np.int32),
+        global_mean=3.0,
+        weighted=True,
+        n_threads=1,
+    )
+    del mat, counts
+    spec = dict(
+        csr=[("table_indptr", "table_indices", "dev", True, True), ("indptr", "indices", "data", True, True)],
+        vec=[("user_mean", True)],
+        real=["global_mean"],
+    )
+    return kw, spec
+
+
+def b_slope_one_predict(rng, s):
+    kw, spec = _slope_model(rng, s)
+    m, n = s["rows"], s["cols"]
+    kw.update(users=rng.integers(0, max(m, 1), m).astype(np.int32), items=rng.integers(0, n, m).astype(np.int32))
+    spec["index"] = [("users", True), ("items", True)]
+    return kw, spec
+
+
+def b_slope_one_scores(rng, s):
+    kw, spec = _slope_model(rng, s)
+    kw.update(users=np.arange(s["rows"], dtype=np.int32))
+    spec["index"] = [("users", True)]
+    return kw, spec
+
+
+def b_coclustering_averages(rng, s):
+    m, n = s["rows"], s["cols"]
+    _, (ip, ix, d), _ = _ratings(rng, s)
+    kw = dict(
+        indptr=ip,
+        indices=ix,
+        data=d,
+        n_items=n,
+        cltr_u=rng.integers(0, 2, m).astype(np.int32),
+        cltr_i=rng.integers(0, 2, n).astype(np.int32),
+        n_cltr_u=2,
+        n_cltr_i=2,
+        global_mean=3.0,
+        n_threads=1,
+    )
+    spec = dict(
+        csr=[("indptr", "indices", "data", False, True)],
+        index=[("cltr_u", True), ("cltr_i", True)],
+        count=[("n_cltr_u", 1), ("n_cltr_i", 1)],
+        real=["global_mean"],
+    )
+    return kw, spec
+
+
+def b_coclustering_assign(rng, s):
+    from crossrec import _core
+
+    m, n = s["rows"], s["cols"]
+    _, (ip, ix, d), (iip, iix, idd, _) = _ratings(rng, s)
+    cu, ci = rng.integers(0, 2, m).astype(np.int32), rng.integers(0, 2, n).astype(np.int32)
+    au, ai, ac = _core.coclustering_averages(ip, ix, d, n, cu, ci, 2, 2, 3.0, 1)
+    kw = dict(
+        indptr=ip,
+        indices=ix,
+        data=d,
+        item_indptr=iip,
+        item_indices=iix,
+        item_data=idd,
+        user_mean=np.full(m, 3.0),
+        item_mean=np.full(n, 3.0),
+        cltr_u=cu,
+        cltr_i=ci,
+        user_avg=au,
+        item_avg=ai,
+        cocluster_avg=ac,
+        n_threads=1,
+    )
+    spec = dict(
+        csr=[("indptr", "indices", "data", False, True), ("item_indptr", "item_indices", "item_data", False, True)],
+        vec=[("user_mean", True), ("item_mean", True)],
+    )
+    return kw, spec
+
+
 CORE = {name[2:]: fn for name, fn in list(globals().items()) if name.startswith("b_")}
+# Kernels without an n_threads argument (sequential by design): no thread mutations.
+NO_THREADS = {"distill_rank_weights", "distill_user_gradient", "encode_baskets", "svdpp_epoch"}
 
 # ----------------------------------------------------------------------------------------------
 # Mutations: (name, applies to kind, outcome rule). A rule is FAIL/OK/MAY or a callable of the
@@ -502,6 +696,10 @@ def _bound_of_index(fn: str, name: str, kw: dict) -> int:
         "teacher_items": lambda: len(kw["item_factors"]),
         "positions": lambda: len(kw["teacher_items"]),
         "negatives": lambda: len(kw["item_factors"]),
+        "user_order": lambda: len(kw["indptr"]) - 1,
+        "users": lambda: len(kw["indptr"]) - 1,
+        "cltr_u": lambda: kw["n_cltr_u"],
+        "cltr_i": lambda: kw["n_cltr_i"],
     }
     return int(table[name]())
 
@@ -527,6 +725,16 @@ def apply_mutation(fn: str, kw: dict, spec: dict, kind: str, t: int, mut, rng) -
             if not nnz:
                 return MAY
             bound = kw.get("n_cols", kw.get("n_y", kw.get("n_items", kw.get("a_cols"))))
+            if ip_name == "item_indptr":  # the item-major copy: its rows are items, its columns users
+                bound = len(kw["indptr"]) - 1
+            elif ip_name == "table_indptr":  # the square item x item Slope One table
+                bound = len(kw["table_indptr"]) - 1
+            elif ip_name == "indptr" and "table_indptr" in kw:
+                bound = len(kw["table_indptr"]) - 1
+            elif ip_name == "indptr" and "item_indptr" in kw:
+                bound = len(kw["item_indptr"]) - 1
+            elif ip_name == "indptr" and "Q" in kw:
+                bound = len(kw["Q"])
             if ip_name.startswith("exclude"):
                 bound = kw["scores"].shape[1] if "scores" in kw else len(kw.get("item_factors", [])) or kw["n_items"]
             elif ip_name.startswith("nb_"):

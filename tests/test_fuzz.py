@@ -135,7 +135,7 @@ def exhaustive_core_cases():
                 continue
             cases.append({"target": "core", "fn": fn, "seed": 0, "sizes": SIZES, "mutations": [[kind, t, mut]]})
         for th in fc.THREAD_MUTATIONS:
-            if fn not in ("distill_rank_weights", "distill_user_gradient", "encode_baskets"):
+            if fn not in fc.NO_THREADS:
                 cases.append({"target": "core", "fn": fn, "seed": 0, "sizes": SIZES, "mutations": [["threads", 0, th]]})
         for sizes in ({"rows": 0, "cols": 7, "f": 3}, {"rows": 1, "cols": 1, "f": 1}, {"rows": 1, "cols": 7, "f": 1}):
             cases.append({"target": "core", "fn": fn, "seed": 1, "sizes": sizes, "mutations": []})
@@ -182,7 +182,7 @@ def random_core_case(draw):
     }
     seed = draw(st.integers(0, 2**16))
     _, spec = fc.CORE[fn](np.random.default_rng(seed), sizes)
-    muts = fc.mutation_list(spec) + [("threads", 0, t) for t in fc.THREAD_MUTATIONS]
+    muts = fc.mutation_list(spec) + ([] if fn in fc.NO_THREADS else [("threads", 0, t) for t in fc.THREAD_MUTATIONS])
     picked = draw(st.lists(st.sampled_from(muts), min_size=0, max_size=2)) if muts else []
     picked = [] if sanitizer_skips(spec, picked) else picked
     return {"target": "core", "fn": fn, "seed": seed, "sizes": sizes, "mutations": [list(m) for m in picked]}

@@ -32,6 +32,12 @@ In<double> double_vector(const py::object& obj, const std::string& name, int64_t
   return a;
 }
 
+// Caller-given double vectors (means, averages) must be finite: a NaN would spread silently.
+void validate_finite_doubles(const double* x, int64_t n, const std::string& name) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) fail(name + ": holds a NaN or infinite value at position " + std::to_string(i));
+}
+
 void require_finite_rate(double x, const std::string& name, bool positive) {
   require(std::isfinite(x) && (positive ? x > 0.0 : x >= 0.0),
           name + ": must be finite and " + (positive ? "> 0" : ">= 0") + ", got " + std::to_string(x));
@@ -50,13 +56,6 @@ void validate_range(const int64_t* x, int64_t n, int64_t bound, const std::strin
   for (int64_t k = 0; k < n; ++k)
     if (x[k] < 0 || x[k] >= bound)
       fail(name + ": value " + std::to_string(x[k]) + " out of range [0, " + std::to_string(bound) + ")");
-}
-
-void validate_sorted_rows(const CsrView& m, const std::string& name) {
-  for (int64_t r = 0; r < m.n_rows; ++r)
-    for (int64_t p = m.begin(r) + 1; p < m.end(r); ++p)
-      if (!(m.indices[p - 1] < m.indices[p]))
-        fail(name + ": column indices must be sorted and unique within each row (row " + std::to_string(r) + ")");
 }
 
 // The item-major copy of a ratings matrix, and the position in the user-major one of each entry.
@@ -149,8 +148,8 @@ CROSSREC_BINDINGS(rating_models) {
   m.def(
       "svdpp_user_vectors",
       [](const py::object& indptr, const py::object& indices, const py::object& P_obj, const py::object& Y_obj,
-         int n_threads, double min_work) {
-        thread_arg(n_threads);
+         int64_t threads_arg, double min_work) {
+        const int n_threads = thread_arg(threads_arg);
         auto P = float_matrix(P_obj, "P");
         auto Y = float_matrix(Y_obj, "Y");
         require(P.shape(1) == Y.shape(1), "P and Y: factor counts differ");
@@ -175,8 +174,8 @@ CROSSREC_BINDINGS(rating_models) {
          const py::object& item_indptr, const py::object& item_indices, const py::object& item_data,
          const py::object& item_pos, const py::object& user_order, const py::object& P_obj, const py::object& Q_obj,
          const py::object& bu_obj, const py::object& bi_obj, double global_mean, double reg_pu, double reg_qi,
-         double reg_bu, double reg_bi, double lr_bu, double lr_bi, int n_threads, double min_work) {
-        thread_arg(n_threads);
+         double reg_bu, double reg_bi, double lr_bu, double lr_bi, int64_t threads_arg, double min_work) {
+        const int n_threads = thread_arg(threads_arg);
         require(n_epochs >= 1, "n_epochs: must be >= 1");
         require(!data.is_none(), "matrix.data: NMF needs the ratings");
         require(std::isfinite(global_mean), "global_mean: must be finite");
@@ -229,8 +228,9 @@ CROSSREC_BINDINGS(rating_models) {
   m.def(
       "slope_one_fit",
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& item_indptr,
-         const py::object& item_indices, const py::object& item_data, int64_t n_items, int n_threads, double min_work) {
-        thread_arg(n_threads);
+         const py::object& item_indices, const py::object& item_data, int64_t n_items, int64_t threads_arg,
+         double min_work) {
+        const int n_threads = thread_arg(threads_arg);
         require(!data.is_none(), "matrix.data: Slope One needs the ratings");
         auto mat = csr_arg(indptr, indices, data, n_items, "matrix");
         auto by = by_item_arg(item_indptr, item_indices, item_data, py::none(), mat);
@@ -239,6 +239,8 @@ CROSSREC_BINDINGS(rating_models) {
           py::gil_scoped_release release;
           mat.validate();
           validate_by_item(by);
+          validate_sorted_unique(mat.view, "matrix");  // each co-rated pair counted once
+          validate_sorted_unique(by.m.view, "by_item");
           t = slope_one_fit(mat.view, by.m.view, n_threads, min_work);
         }
         auto as_array = [](auto& v) {
@@ -281,8 +283,11 @@ CROSSREC_BINDINGS(rating_models) {
   auto validate_slope = [](const SlopeArgs& a) {
     a.table.validate();
     a.ratings.validate();
-    validate_sorted_rows(a.table.view, "table");
-    validate_sorted_rows(a.ratings.view, "matrix");
+    validate_finite_doubles(a.mean.data(), a.mean.shape(0), "user_mean");
+    // Slope One binary-searches the table's and the ratings' rows (SVD++ and NMF take rows in any
+    // order on purpose: the within-row order is their SGD visiting order)
+    validate_sorted_unique(a.table.view, "table");
+    validate_sorted_unique(a.ratings.view, "matrix");
   };
 
   m.def(
@@ -290,8 +295,8 @@ CROSSREC_BINDINGS(rating_models) {
       [=](const py::object& t_indptr, const py::object& t_indices, const py::object& dev, const py::object& freq,
           const py::object& indptr, const py::object& indices, const py::object& data, const py::object& user_mean,
           const py::object& item_count, double global_mean, bool weighted, const py::object& users_obj,
-          const py::object& items_obj, bool clip, double lo, double hi, int n_threads, double min_work) {
-        thread_arg(n_threads);
+          const py::object& items_obj, bool clip, double lo, double hi, int64_t threads_arg, double min_work) {
+        const int n_threads = thread_arg(threads_arg);
         auto a = slope_args(t_indptr, t_indices, dev, freq, indptr, indices, data, user_mean, item_count, global_mean);
         auto users = index_array(users_obj, "users");
         auto items = index_array(items_obj, "items");
@@ -319,9 +324,9 @@ CROSSREC_BINDINGS(rating_models) {
       "slope_one_scores",
       [=](const py::object& t_indptr, const py::object& t_indices, const py::object& dev, const py::object& freq,
           const py::object& indptr, const py::object& indices, const py::object& data, const py::object& user_mean,
-          const py::object& item_count, double global_mean, bool weighted, const py::object& users_obj, int n_threads,
-          double min_work) {
-        thread_arg(n_threads);
+          const py::object& item_count, double global_mean, bool weighted, const py::object& users_obj,
+          int64_t threads_arg, double min_work) {
+        const int n_threads = thread_arg(threads_arg);
         auto a = slope_args(t_indptr, t_indices, dev, freq, indptr, indices, data, user_mean, item_count, global_mean);
         auto users = index_array(users_obj, "users");
         auto out = new_array<float>({users.shape(0), static_cast<py::ssize_t>(a.table.view.n_rows)});
@@ -344,8 +349,8 @@ CROSSREC_BINDINGS(rating_models) {
       "coclustering_averages",
       [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_items,
          const py::object& cu_obj, const py::object& ci_obj, int n_cltr_u, int n_cltr_i, double global_mean,
-         int n_threads, double min_work) {
-        thread_arg(n_threads);
+         int64_t threads_arg, double min_work) {
+        const int n_threads = thread_arg(threads_arg);
         require(n_cltr_u >= 1 && n_cltr_i >= 1, "n_cltr_u, n_cltr_i: must be >= 1");
         require(std::isfinite(global_mean), "global_mean: must be finite");
         require(!data.is_none(), "matrix.data: co-clustering needs the ratings");
@@ -378,8 +383,8 @@ CROSSREC_BINDINGS(rating_models) {
       [](const py::object& indptr, const py::object& indices, const py::object& data, const py::object& item_indptr,
          const py::object& item_indices, const py::object& item_data, const py::object& user_mean_obj,
          const py::object& item_mean_obj, const py::object& cu_obj, const py::object& ci_obj, const py::object& au_obj,
-         const py::object& ai_obj, const py::object& ac_obj, int n_threads, double min_work) {
-        thread_arg(n_threads);
+         const py::object& ai_obj, const py::object& ac_obj, int64_t threads_arg, double min_work) {
+        const int n_threads = thread_arg(threads_arg);
         require(!data.is_none(), "matrix.data: co-clustering needs the ratings");
         auto item_rows = py::array::ensure(item_indptr);
         require(static_cast<bool>(item_rows) && item_rows.ndim() == 1 && item_rows.shape(0) >= 1,
@@ -404,6 +409,11 @@ CROSSREC_BINDINGS(rating_models) {
           validate_by_item(by);
           validate_indices(cu.data(), cu.shape(0), n_cltr_u, "cltr_u");
           validate_indices(ci.data(), ci.shape(0), n_cltr_i, "cltr_i");
+          validate_finite_doubles(user_mean.data(), user_mean.shape(0), "user_mean");
+          validate_finite_doubles(item_mean.data(), item_mean.shape(0), "item_mean");
+          validate_finite_doubles(au.data(), au.shape(0), "user_avg");
+          validate_finite_doubles(ai.data(), ai.shape(0), "item_avg");
+          validate_finite_doubles(ac.data(), ac.size(), "cocluster_avg");
           moved = coclustering_assign(mat.view, by.m.view, user_mean.data(), item_mean.data(), cu.mutable_data(),
                                       ci.mutable_data(), n_cltr_u, n_cltr_i, au.data(), ai.data(), ac.data(), n_threads,
                                       min_work);
