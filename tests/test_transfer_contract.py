@@ -5,7 +5,7 @@ from functools import lru_cache
 from contract import TransferContract, small_pair
 
 import crossrec as cr
-from crossrec.transfer import CMF, EMCDR, Auto, Distill, FineTune, NoTransfer, TransferALS
+from crossrec.transfer import CMF, EMCDR, Auto, ConsensusCMF, Distill, FineTune, NoTransfer, TransferALS
 
 ALS = dict(factors=4, iterations=3)
 
@@ -100,3 +100,17 @@ class TestAuto(TransferContract):
 
     def make_model(self, n_threads=0):
         return Auto(candidates=["EMCDR"], factors=4, iterations=3, time_budget=60, n_threads=n_threads)
+
+
+class TestConsensusCMF(TransferContract):
+    rating_model = True
+
+    def make_model(self, n_threads=0):
+        return ConsensusCMF(**ALS, rho=1.0, n_threads=n_threads)
+
+
+class TestConsensusCMFImplicit(TransferContract):
+    explicit_data = False
+
+    def make_model(self, n_threads=0):
+        return ConsensusCMF(**ALS, rho=1.0, n_threads=n_threads)

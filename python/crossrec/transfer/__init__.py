@@ -9,6 +9,7 @@ from .auto import Auto
 from .base import TransferRecommender
 from .baselines import NoTransfer
 from .cmf import CMF
+from .consensus import ConsensusCMF
 from .diagnostics import Diagnosis, diagnose, linear_cka
 from .distill import Distill
 from .domains import ColdStartSplit, CrossDomain
@@ -25,6 +26,7 @@ __all__ = [
     "Auto",
     "CMF",
     "ColdStartSplit",
+    "ConsensusCMF",
     "CrossDomainContent",
     "CrossDomainKNN",
     "CrossDomainRules",
