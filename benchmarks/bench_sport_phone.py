@@ -14,7 +14,8 @@ one left-out target item per user, so every test user is warm):
   with every user warm its choice for them is its warm guard's), differences against ALS with
   95 % paired bootstrap intervals (popularity beside them: the sampled protocol rewards it).
 
-Defaults only; nothing is selected on the test. Writes benchmarks/results/sport_phone.{json,md}.
+Defaults only; nothing is selected on the test. Writes benchmarks/results/sport_phone.{json,md}
+(the tables; the diagnosis section of sport_phone.md is written by hand from them).
 
     python benchmarks/bench_sport_phone.py [--pairs sport:phone phone:sport ...]
 """
@@ -66,7 +67,12 @@ def one(src_name: str, tgt_name: str, n_boot: int) -> dict:
     d = cr.datasets.amazon_pair(src_name, tgt_name, DATA)
     source, train, test = d[src_name].train, d[tgt_name].train, d[tgt_name].test
     pair = cr.CrossDomain(source, train)
-    out: dict = {"pair": f"{src_name}->{tgt_name}", "load_average_1min": os.getloadavg()[0]}
+    out: dict = {
+        "pair": f"{src_name}->{tgt_name}",
+        "load_average_1min": os.getloadavg()[0],
+        "auto_validation_iterations": cr.transfer.Auto().get_params()["validation_iterations"],
+        "commit": os.popen(f"git -C {REPO} rev-parse --short HEAD").read().strip(),
+    }
     for role, dom in (("source", source), ("target", train)):
         counts = dom.user_counts()
         out[role] = {
@@ -157,7 +163,11 @@ def markdown(out: dict) -> str:
                 f"{cell('ALS, transfer defaults (target only)')} | {cell('CMF')} | {cell('CMF, transfer defaults')} | "
                 f"{cell('fine-tune')} | {cell('Auto')} | {r['auto']['choice']} ({r['auto']['warm_choice']}) |"
             )
-    lines.append(f"\nTotal {out['total_seconds']:.0f} s.")
+    lines.append(
+        "\nCommit of each row's run: "
+        + ", ".join(f"{r['pair']} {r.get('commit', '0499f4d, Auto validating at half the sweeps')}" for r in runs)
+        + f". Total {out['total_seconds']:.0f} s (last run)."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -165,8 +175,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", nargs="+", default=PAIRS, help="source:target names")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--merge", action="store_true", help="replace only these pairs' runs in the existing results")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    path = RESULTS / "sport_phone.json"
+    kept = json.loads(path.read_text())["runs"] if args.merge and path.exists() else []
     runs = []
     for p in args.pairs:
         s, t = p.split(":")
@@ -180,6 +193,8 @@ def main() -> None:
             f"{r['auto']['transfer_for_warm']} Auto-ALS {full['Auto'][0]:+.4f}",
             flush=True,
         )
+    new = {r["pair"]: r for r in runs}
+    runs = [new.pop(r["pair"], r) for r in kept] + list(new.values())
     out = {"benchmark": "sport_phone", "total_seconds": time.perf_counter() - t0, "runs": runs}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sport_phone.json").write_text(

@@ -60,6 +60,7 @@ def test_auto_picks_transfer_when_it_helps(related_and_control):
     assert auto.choice_ != "no transfer"
     assert "significant" in auto.reason_ or "best" in auto.reason_
     assert {t["candidate"] for t in auto.trials_} >= {"no transfer", "EMCDR", "CMF"}
+    assert "PTUPCDR" not in {t["candidate"] for t in auto.trials_}  # opt-in only
     base = cr.transfer.NoTransfer(cr.transfer.TransferALS(**SMALL)).fit(split.train)
     assert _cold_rmse(auto, split) < 0.95 * _cold_rmse(base, split)
 
@@ -147,8 +148,17 @@ def test_auto_defaults_are_candidates():
     from crossrec.transfer.presets import auto_candidates
 
     for explicit in (True, False):
-        names = set(auto_candidates(explicit))
-        assert {"no transfer", "EMCDR", "fine-tune pull=1", "CMF"} <= names
+        cands = auto_candidates(explicit)
+        assert {"no transfer", "EMCDR", "fine-tune pull=1", "CMF"} <= set(cands)
+        # registered, tried only when asked for (its fit costs ~14 EMCDR fits)
+        assert "PTUPCDR" in cands and not cands["PTUPCDR"].default
+
+
+def test_auto_tries_an_opt_in_candidate_only_when_named(related_and_control):
+    split, _ = related_and_control
+    auto = Auto(**SMALL, candidates=["PTUPCDR"]).fit(split.train)
+    assert [t["candidate"] for t in auto.trials_] == ["no transfer", "PTUPCDR"]
+    assert auto.trials_[1]["status"] == "fitted"
 
 
 def _implicit_loss(model, data):
