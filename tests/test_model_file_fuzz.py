@@ -474,6 +474,7 @@ def m_header_types(c: Case):
     elif which == "entry-str":
         name = c.choose(sorted(model["state"]))
         model["state"][name] = "x" if not isinstance(model["state"][name], str) else 17
+        c.touched = f"state.{name}."  # a record (RECORDS) may hold any JSON value, a string included
     elif which == "format":
         c.header["format"] = "something-else"
     elif which == "version":

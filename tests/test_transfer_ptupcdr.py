@@ -151,6 +151,17 @@ def test_early_stopping_never_worse_than_the_shared_bridge_on_held_out_users(pai
     t = m.training_
     assert t["held_out_users"] == 3 and t["held_out_mse"] <= t["held_out_mse_shared_bridge"]
     assert t["best_step"] % 10 == 0 and 0 <= t["best_step"] <= 40
+    if t["best_step"] == 0:  # kept the untrained network: no personal part, the shared bridge for all
+        assert not m.network_["D2"].any()
+
+
+def test_a_gain_within_the_held_out_noise_keeps_the_shared_bridge(pair):
+    """Three held-out users cannot show a two-standard-error gain of a network trained to memorise
+    (no weight decay, large steps): its best step is rejected and the untrained network kept."""
+    m = PTUPCDR(als(True), als(True), hidden=16, l2=0.0, epochs=60, learning_rate=0.05).fit(pair)
+    t = m.training_
+    assert t["best_step"] == 0 and t["best_step_rejected"] > 0
+    assert t["held_out_mse"] == t["held_out_mse_shared_bridge"] and not m.network_["D2"].any()
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,8 @@ class PTUPCDR(Delegating):
     (factors and, for biased models, the user bias), with a constant input so a bridge has an
     intercept; it starts from EMCDR's ridge map (``B0``) with the personal part at zero, and
     training keeps the parameters with the lowest error on a seeded 10 % of the training users held
-    out (early stopping), so it can only move away from EMCDR where that generalises.
+    out (early stopping), and only if they beat the shared bridge there by two standard errors of the
+    paired per-user difference, so it moves away from EMCDR only where that generalises.
 
     Parameters
     ----------
@@ -198,8 +199,9 @@ class PTUPCDR(Delegating):
     Attributes
     ----------
     model_ : target model with bridged cold rows; network_ : dict of the trained parameters;
-    cold_users_ : shared indices that received bridged rows; training_ : dict (steps, best step,
-    held-out error of the shared bridge alone and of the trained network).
+    cold_users_ : shared indices that received bridged rows; training_ : dict (steps, best step - 0
+    when the untrained network was kept -, a best step rejected as not significant, held-out error
+    of the shared bridge alone and of the network kept).
     """
 
     state_schema = {
@@ -285,6 +287,7 @@ class PTUPCDR(Delegating):
 
         W, b = fit_linear_map(S[both, :-1], rows_t[both], ridge)
         p = init_params(E.shape[1], S.shape[1], rows_t.shape[1], hidden, rng, np.vstack([W, b]))
+        start = {k: a.copy() for k, a in p.items()}  # the untrained network: EMCDR's map for everyone
 
         held = np.zeros(len(both), bool)
         if self.early_stopping and len(both) >= 20:
@@ -310,10 +313,20 @@ class PTUPCDR(Delegating):
                 err = held_error(p)
                 if err < best_err or not self.early_stopping:
                     best, best_err, best_step = {k: a.copy() for k, a in p.items()}, err, t
+        accepted = True
+        if hold_part is not None and best_step > 0:
+            # A few dozen held-out users are a noisy judge: keep the trained network only if it beats
+            # the shared bridge by two standard errors of the paired per-user difference.
+            diff = hold_part.user_sse(best, E) - hold_part.user_sse(start, E)
+            n_ex = len(hold_part.examples[2])
+            accepted = bool(diff.sum() / n_ex < -2.0 * np.sqrt(len(diff) * diff.var()) / n_ex)
+            if not accepted:
+                best, best_err = start, start_err
         self.network_ = best
         self.training_ = {
             "steps": epochs,
-            "best_step": best_step,
+            "best_step": best_step if accepted else 0,
+            "best_step_rejected": 0 if accepted else best_step,
             "held_out_users": int(held.sum()),
             "held_out_mse_shared_bridge": float(start_err),
             "held_out_mse": float(best_err),
@@ -351,6 +364,14 @@ class _Task:
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.examples = (ptr, np.concatenate(items).astype(np.int64), np.concatenate(values))
         self.Z, self.c = Z, c
+
+    def user_sse(self, p, E) -> np.ndarray:
+        """Each user's sum of squared errors under parameters p (no weight decay)."""
+        T, _ = forward(p, self.S, E, self.indptr, self.indices)
+        ptr, items, values = self.examples
+        owner = np.repeat(np.arange(len(self.S)), np.diff(ptr))
+        err = np.einsum("jk,jk->j", T[owner], self.Z[items]) + self.c[items] - values
+        return np.bincount(owner, err * err, minlength=len(self.S))
 
     def loss(self, p, E, l2, frozen=()):
         return loss_and_grad(p, self.S, E, self.indptr, self.indices, self.examples, self.Z, self.c, l2, frozen)
