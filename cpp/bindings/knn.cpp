@@ -127,6 +127,43 @@ CROSSREC_BINDINGS(knn) {
       "returns (predictions, neighbours used).");
 
   m.def(
+      "knn_similarity_row",
+      [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_y,
+         const py::object& sim_data, const std::string& kind, double shrink, int64_t min_support, int64_t x) {
+        CsrArg X = csr_arg(indptr, indices, data, n_y, "matrix");
+        require(X.data.has_value(), "matrix.data: ratings are required");
+        std::optional<CsrArg> S;
+        if (!sim_data.is_none()) S = csr_arg(indptr, indices, sim_data, n_y, "sim_data");
+        SimOptions opt = sim_options(kind, shrink, count_arg(min_support, "min_support", 0));
+        const int64_t n_x = X.view.n_rows;
+        require(x >= 0 && x < n_x, "x: must be in [0, " + std::to_string(n_x) + "), got " + std::to_string(x));
+        require_transpose_memory(X.view, 1, "matrix");
+        std::vector<int32_t> idx;
+        std::vector<double> sim;
+        {
+          py::gil_scoped_release release;
+          X.validate();
+          validate_sorted_unique(X.view, "matrix");
+          if (S) S->validate();
+          const CsrView& sv = S ? S->view : X.view;
+          opt.float_accumulators = use_float_accumulators(sv, opt);
+          CsrOwned ST = transpose(sv);
+          std::vector<double> norms;
+          if (opt.kind == SimKind::cosine) norms = row_norms(sv);
+          knn_similarity_row(sv, ST.view(n_y, n_x), norms.empty() ? nullptr : norms.data(), opt,
+                             static_cast<int32_t>(x), idx, sim);
+        }
+        auto out_idx = new_array<int32_t>({static_cast<int64_t>(idx.size())});
+        auto out_sim = new_array<double>({static_cast<int64_t>(sim.size())});
+        std::copy(idx.begin(), idx.end(), out_idx.mutable_data());
+        std::copy(sim.begin(), sim.end(), out_sim.mutable_data());
+        return std::make_pair(out_idx, out_sim);
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_y"), py::arg("sim_data"), py::arg("kind"),
+      py::arg("shrink"), py::arg("min_support"), py::arg("x"),
+      "The similarity row of x as knn_predict_rated ranks it (double): (indices sorted, similarities).");
+
+  m.def(
       "knn_predict_fixed",
       [](const py::object& indptr, const py::object& indices, const py::object& data, int64_t n_y,
          const py::object& nb_indptr, const py::object& nb_indices, const py::object& nb_data, const py::object& qx,

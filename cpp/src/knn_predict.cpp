@@ -172,6 +172,22 @@ void knn_predict_rated(const CsrView& X, const CsrView& XT, const CsrView& sim_r
   });
 }
 
+void knn_similarity_row(const CsrView& sim_rows, const CsrView& sim_cols, const double* norms, const SimOptions& opt,
+                        int32_t x, std::vector<int32_t>& out_idx, std::vector<double>& out_sim) {
+  std::vector<std::pair<int32_t, double>> row;
+  with_accumulator(opt, [&](auto zero) {
+    SimilarityRow<decltype(zero)> sim(sim_rows, sim_cols, norms, opt);
+    sim.for_each(x, [&](int32_t j, double v) { row.emplace_back(j, v); });
+  });
+  std::sort(row.begin(), row.end());
+  out_idx.clear();
+  out_sim.clear();
+  for (const auto& [j, v] : row) {
+    out_idx.push_back(j);
+    out_sim.push_back(v);
+  }
+}
+
 void knn_predict_fixed(const CsrView& X, const CsrView& XT, const CsrView& neighbors, const PredictParams& pp,
                        const int32_t* qx, const int32_t* qy, int64_t n_queries, float* out, int32_t* out_k,
                        int n_threads) {

@@ -286,6 +286,21 @@ def knn_recommend(
     returns (items, scores, number of returned items reached by some entry).
     """
 
+def knn_similarity_row(
+    indptr: typing.Any,
+    indices: typing.Any,
+    data: typing.Any,
+    n_y: typing.SupportsInt | typing.SupportsIndex,
+    sim_data: typing.Any,
+    kind: str,
+    shrink: typing.SupportsFloat | typing.SupportsIndex,
+    min_support: typing.SupportsInt | typing.SupportsIndex,
+    x: typing.SupportsInt | typing.SupportsIndex,
+) -> tuple[numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float64]]:
+    """
+    The similarity row of x as knn_predict_rated ranks it (double): (indices sorted, similarities).
+    """
+
 def max_threads() -> int:
     """
     Threads used when n_threads=0.

@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include <vector>
+
 #include "crossrec/csr.hpp"
 #include "crossrec/similarity.hpp"
 
@@ -38,6 +40,12 @@ struct PredictParams {
 void knn_predict_rated(const CsrView& X, const CsrView& XT, const CsrView& sim_rows, const CsrView& sim_cols,
                        const double* norms, const SimOptions& opt, const PredictParams& pp, const int32_t* qx,
                        const int32_t* qy, int64_t n_queries, float* out, int32_t* out_k, int n_threads);
+
+// The similarity row of x exactly as knn_predict_rated ranks it (same accumulator, double
+// values, so explanations pick the same neighbours even where float32 would tie): every row j != x
+// with a non-zero similarity, sorted by j, into out_idx / out_sim (cleared first).
+void knn_similarity_row(const CsrView& sim_rows, const CsrView& sim_cols, const double* norms, const SimOptions& opt,
+                        int32_t x, std::vector<int32_t>& out_idx, std::vector<double>& out_sim);
 
 // Scalable rule: the neighbours are the fixed top-k list of x (a CSR `neighbors`, n_x x n_x,
 // sorted indices) restricted to those who rated y. X must have sorted indices (binary search).

@@ -110,9 +110,10 @@ class Random(Recommender):
 
     state_schema = {
         "seed_": Scalar(int, minimum=0),
-        "global_mean_": Scalar(float, optional=True),
-        "std_": Scalar(float, minimum=0, optional=True),
-        "rating_range_": Array((2,), "float64", optional=True),
+        # required: without them a loaded model would fail at its first predict()
+        "global_mean_": Scalar(float),
+        "std_": Scalar(float, minimum=0),
+        "rating_range_": Array((2,), "float64"),
     }
 
     def __init__(self, seed: int = 0, clip: bool = True):

@@ -304,19 +304,17 @@ class _NeighborhoodModel(Recommender):
         keep = raters != x
         raters, ratings = raters[keep], ratings[keep]
         if self.neighborhood == "rated":
-            sim_row = topk_similarity(
-                X,
-                X.shape[0],
-                self.similarity,
-                self.shrink,
-                self.min_support,
-                rows=np.array([x], np.int32),
-                baseline=self._x_baseline(),
-                n_threads=self._threads(),
+            # the double similarities predict ranks by: float32 ones can tie where it does not
+            kind, values = kernel_input(X, self.similarity, self._x_baseline())
+            indptr, indices, data = csr_parts(X)
+            nb_idx, nb_sim = _core.knn_similarity_row(
+                indptr, indices, data, X.shape[1], values, kind, float(self.shrink), int(self.min_support), x
             )
+            dense = np.zeros(X.shape[0], np.float64)
+            dense[nb_idx] = nb_sim
+            sims = dense[raters]
         else:
-            sim_row = self._neighbors()[[x]]
-        sims = np.asarray(sim_row[:, raters].todense(), dtype=np.float64).ravel()
+            sims = np.asarray(self._neighbors()[[x]][:, raters].todense(), dtype=np.float64).ravel()
         order = np.lexsort((raters, -sims))
         order = order[sims[order] > 0][: self._k()]
         mu = float(self.global_mean_)
