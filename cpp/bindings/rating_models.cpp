@@ -359,6 +359,12 @@ CROSSREC_BINDINGS(rating_models) {
         auto ci = index_array(ci_obj, "cltr_i");
         require(cu.shape(0) == mat.view.n_rows, "cltr_u: expected one cluster per user");
         require(ci.shape(0) == n_items, "cltr_i: expected one cluster per item");
+        {
+          // outputs plus the kernel's per-block partial sums (6 per cluster cell, one set per 256 users)
+          const double cells = double(n_cltr_u) + n_cltr_i + double(n_cltr_u) * n_cltr_i;
+          const double blocks = std::ceil(double(mat.view.n_rows) / 256.0);
+          require_memory(8.0 * cells * (1.0 + 2.0 * blocks + 2.0), "coclustering_averages(n_cltr_u, n_cltr_i)");
+        }
         auto au = new_array<double>({n_cltr_u});
         auto ai = new_array<double>({n_cltr_i});
         auto ac = new_array<double>({n_cltr_u, n_cltr_i});
