@@ -74,6 +74,17 @@ def check_factor_model(model, who: str, role: str) -> FactorRecommender:
     return model
 
 
+def fitted_factor_models(pair, source_model, target_model, who: str) -> tuple[FactorRecommender, FactorRecommender]:
+    """The (source, target) factor models a mapping method reads: each the given model if fitted in
+    that domain's id space, else a fitted clone (of the transfer default when None)."""
+    source = source_model or default_factor_model(pair.source.explicit, source=True)
+    src = check_factor_model(fitted_on(source, pair.source, who, "source"), who, "source_model")
+    tgt = check_factor_model(
+        fitted_on(target_model or default_factor_model(), pair.target, who, "target"), who, "target_model"
+    )
+    return src, tgt
+
+
 class Delegating(TransferRecommender):
     """A transfer model that scores through its fitted target model ``model_``."""
 

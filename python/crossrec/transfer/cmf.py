@@ -71,6 +71,21 @@ def _gaussian(rng: np.random.Generator, n: int, d: int, k: int) -> np.ndarray:
     return (rng.standard_normal((n, d)) / np.sqrt(k)).astype(np.float32)
 
 
+# What a joint factorisation with shared user rows stores (CMF and ConsensusCMF).
+SHARED_USER_ROWS_SCHEMA = {
+    "implicit_": Scalar(bool),
+    "regularization_": Scalar(float),
+    "global_mean_": Scalar(float),
+    "source_global_mean_": Scalar(float),
+    "user_factors_": Array(("users", "factors"), "float32"),
+    "user_bias_": Array((("users", 0),), "float32"),
+    "item_factors_": Array(("items", "factors"), "float32"),
+    "item_bias_": Array((("items", 0),), "float32"),
+    "source_item_factors_": Array(("source_items", "factors"), "float32"),
+    "source_item_bias_": Array((("source_items", 0),), "float32"),
+}
+
+
 class CMF(FactorRecommender, TransferRecommender):
     """Collective matrix factorisation (Singh & Gordon 2008) on the ALS half-steps.
 
@@ -116,18 +131,7 @@ class CMF(FactorRecommender, TransferRecommender):
     source_item_factors_, source_item_bias_, source_global_mean_, implicit_, regularization_.
     """
 
-    state_schema = {
-        "implicit_": Scalar(bool),
-        "regularization_": Scalar(float),
-        "global_mean_": Scalar(float),
-        "source_global_mean_": Scalar(float),
-        "user_factors_": Array(("users", "factors"), "float32"),
-        "user_bias_": Array((("users", 0),), "float32"),
-        "item_factors_": Array(("items", "factors"), "float32"),
-        "item_bias_": Array((("items", 0),), "float32"),
-        "source_item_factors_": Array(("source_items", "factors"), "float32"),
-        "source_item_bias_": Array((("source_items", 0),), "float32"),
-    }
+    state_schema = SHARED_USER_ROWS_SCHEMA
 
     def __init__(
         self,

@@ -10,8 +10,8 @@ import numpy as np
 from .. import factorization as fz
 from .._validation import check_choice, check_float, check_n_threads, check_positive_int, check_seed
 from ..models.mf import DEFAULT_REGULARIZATION, FactorRecommender
-from ..schema import Array, Scalar
 from ._common import check_pair
+from .cmf import SHARED_USER_ROWS_SCHEMA
 from .base import TransferRecommender
 from .domains import CrossDomain
 
@@ -55,18 +55,7 @@ class ConsensusCMF(FactorRecommender, TransferRecommender):
     source_item_factors_, source_item_bias_, source_global_mean_, implicit_, regularization_.
     """
 
-    state_schema = {
-        "implicit_": Scalar(bool),
-        "regularization_": Scalar(float),
-        "global_mean_": Scalar(float),
-        "source_global_mean_": Scalar(float),
-        "user_factors_": Array(("users", "factors"), "float32"),
-        "user_bias_": Array((("users", 0),), "float32"),
-        "item_factors_": Array(("items", "factors"), "float32"),
-        "item_bias_": Array((("items", 0),), "float32"),
-        "source_item_factors_": Array(("source_items", "factors"), "float32"),
-        "source_item_bias_": Array((("source_items", 0),), "float32"),
-    }
+    state_schema = SHARED_USER_ROWS_SCHEMA
 
     def __init__(
         self,

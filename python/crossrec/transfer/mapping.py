@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_positive_int, check_seed
 from ..models.base import Recommender
-from ._common import Delegating, check_pair, check_factor_model, clone, default_factor_model, fitted_on
+from ._common import Delegating, check_pair, clone, fitted_factor_models
 from .domains import CrossDomain
 from ..schema import Array, Json, Model
 
@@ -152,21 +152,7 @@ class EMCDR(Delegating):
         check_choice(self.mapping, "mapping", ("linear", "mlp"))
         l2 = check_float(self.l2, "l2", 0.0)
         self._start_fit(pair.target)
-        src = check_factor_model(
-            fitted_on(
-                self.source_model or default_factor_model(pair.source.explicit, source=True),
-                pair.source,
-                "EMCDR",
-                "source",
-            ),
-            "EMCDR",
-            "source_model",
-        )
-        tgt = check_factor_model(
-            fitted_on(self.target_model or default_factor_model(), pair.target, "EMCDR", "target"),
-            "EMCDR",
-            "target_model",
-        )
+        src, tgt = fitted_factor_models(pair, self.source_model, self.target_model, "EMCDR")
         S, T = src.user_rows().astype(np.float64), tgt.user_rows().astype(np.float64)
         if self.user_stats:
             S = np.hstack([S, source_stats(pair.source)])

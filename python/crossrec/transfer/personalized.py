@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from .._validation import check_choice, check_float, check_positive_int, check_seed
 from ..models.base import Recommender
 from ..schema import Array, Json, Model
-from ._common import Delegating, check_factor_model, check_pair, clone, default_factor_model, fitted_on
+from ._common import Delegating, check_pair, clone, fitted_factor_models
 from .domains import CrossDomain
 from .mapping import fit_linear_map, source_stats
 
@@ -256,21 +256,7 @@ class PTUPCDR(Delegating):
         check_choice(self.history, "history", ("positive", "all"))
         rng = np.random.default_rng(check_seed(self.seed))
         self._start_fit(pair.target)
-        src = check_factor_model(
-            fitted_on(
-                self.source_model or default_factor_model(pair.source.explicit, source=True),
-                pair.source,
-                "PTUPCDR",
-                "source",
-            ),
-            "PTUPCDR",
-            "source_model",
-        )
-        tgt = check_factor_model(
-            fitted_on(self.target_model or default_factor_model(), pair.target, "PTUPCDR", "target"),
-            "PTUPCDR",
-            "target_model",
-        )
+        src, tgt = fitted_factor_models(pair, self.source_model, self.target_model, "PTUPCDR")
         rows_s, rows_t = src.user_rows().astype(np.float64), tgt.user_rows().astype(np.float64)
         S = rows_s if not self.user_stats else np.hstack([rows_s, source_stats(pair.source)])
         S = np.hstack([S, np.ones((len(S), 1))])  # the constant input: each bridge has an intercept
