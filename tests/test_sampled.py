@@ -269,3 +269,18 @@ def test_bad_options_raise():
     for bad in ("recall@10", "hit@0", "ndcg", "mrr@x"):
         with pytest.raises(ValueError, match="protocol='sampled'"):
             ev(protocol="sampled", sampler="disencdr", metrics=[bad])
+
+
+def test_nothing_rankable_is_a_clear_error():
+    """Cold-start users have no training interaction, so DisenCDR's sampler skips every row of
+    theirs: an empty report would fail far from the cause (found by bench_cdimf's cold task)."""
+    train, test = make_problem(0)
+    model = TableScorer(np.zeros((train.n_users, train.n_items))).fit(train)
+    cold = cr.Interactions.from_pandas(
+        pd.DataFrame({"user": ["u1"], "item": ["i0"]}), user_ids=train.user_ids, item_ids=train.item_ids
+    )
+    empty_train = cr.Interactions.from_pandas(
+        pd.DataFrame({"user": ["u0"] * 3, "item": ["i1", "i2", "i3"]}), user_ids=train.user_ids, item_ids=train.item_ids
+    )
+    with pytest.raises(ValueError, match="no test row of model 'm' could be ranked"):
+        cr.evaluate({"m": model}, empty_train, cold, ["ndcg@10"], protocol="sampled", sampler="disencdr", n_negatives=1)

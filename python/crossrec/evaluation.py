@@ -562,6 +562,13 @@ def _evaluate_sampled(
         # every model sees the same negatives: one generator per model from the same seed
         rng = np.random.default_rng(seed)
         users, rank = S.sampled_ranks(model, train, test, sampler, n_negatives, rng, n_top)
+        if len(users) == 0:
+            # an empty report would only fail later, far from the cause
+            raise ValueError(
+                f"protocol='sampled', sampler={sampler!r}: no test row of model {name!r} could be ranked "
+                "(the sampler skips users with no training interaction, such as cold-start users, and "
+                "test items outside the training items)"
+            )
         frame = pd.DataFrame({"user": users})
         for col, (base, k) in zip(metric_names, parsed):
             inside = rank <= (k if k is not None else np.inf)
