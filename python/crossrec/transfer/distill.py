@@ -316,6 +316,30 @@ def distill_epoch(
 
 
 # ---- the estimator ---------------------------------------------------------------------------
+def fitted_teacher(student, pair) -> Recommender:
+    """``student.teacher`` as given when fitted; an unfitted teacher of any family is fitted here
+    on a copy: a transfer model (CMF, CrossDomainKNN, ...) on the pair, a plain model (EASE,
+    ItemKNN, ...) on the target. The copy is kept as ``student.teacher_``; ``teacher`` is left as
+    it was. Shared by the distillation students (Distill, SparseDistill)."""
+    student.__dict__.pop("teacher_", None)
+    try:
+        check_is_fitted(student.teacher)
+        return student.teacher
+    except NotFittedError:
+        pass
+    copy = type(student.teacher)(**student.teacher.get_params())
+    if isinstance(copy, TransferRecommender):
+        if not isinstance(pair, CrossDomain):
+            raise ValueError(
+                f"an unfitted cross-domain teacher ({type(copy).__name__}) needs the CrossDomain pair to fit on"
+            )
+        copy.fit(pair)
+    else:
+        copy.fit(pair.target if isinstance(pair, CrossDomain) else pair)
+    student.teacher_ = copy
+    return copy
+
+
 class Distill(TransferRecommender):
     """A small factor model distilled from a (cross-domain) teacher.
 
@@ -456,26 +480,7 @@ class Distill(TransferRecommender):
         }
 
     def _fitted_teacher(self, pair) -> Recommender:
-        """The teacher as given when fitted; an unfitted teacher of any family is fitted here on a
-        copy: a transfer model (CMF, CrossDomainKNN, ...) on the pair, a plain model (EASE, ItemKNN,
-        ...) on the target. The copy is kept as ``teacher_``; ``teacher`` is left as it was."""
-        self.__dict__.pop("teacher_", None)
-        try:
-            check_is_fitted(self.teacher)
-            return self.teacher
-        except NotFittedError:
-            pass
-        copy = type(self.teacher)(**self.teacher.get_params())
-        if isinstance(copy, TransferRecommender):
-            if not isinstance(pair, CrossDomain):
-                raise ValueError(
-                    f"an unfitted cross-domain teacher ({type(copy).__name__}) needs the CrossDomain pair to fit on"
-                )
-            copy.fit(pair)
-        else:
-            copy.fit(getattr(pair, "target", pair))
-        self.teacher_ = copy
-        return copy
+        return fitted_teacher(self, pair)
 
     def _default_lr(self, from_svd: bool) -> float:
         lr = _student_param(self.student, "learning_rate")

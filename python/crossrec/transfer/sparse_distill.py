@@ -38,13 +38,11 @@ import scipy.sparse as sp
 from .._memory import check_allocation
 from .._validation import as_index_array, check_float, check_n_threads, check_positive_int, check_seed
 from ..data import Interactions
-from ..errors import NotFittedError
 from ..models.base import Recommender
 from ..models.knn import neighbourhood_topn
-from ..models.protocol import check_is_fitted
 from ..schema import Array, Csr, Model, Scalar
 from .base import TransferRecommender
-from .distill import teacher_score_factors
+from .distill import fitted_teacher, teacher_score_factors
 from .domains import CrossDomain
 
 _BLOCK_BYTES = 1 << 27  # dense row blocks of W* (and of teacher scores) up to 128 MiB
@@ -275,25 +273,6 @@ class SparseDistill(TransferRecommender):
             "n_threads": check_n_threads(self.n_threads),
         }
 
-    def _fitted_teacher(self, pair) -> Recommender:
-        self.__dict__.pop("teacher_", None)
-        try:
-            check_is_fitted(self.teacher)
-            return self.teacher
-        except NotFittedError:
-            pass
-        copy = type(self.teacher)(**self.teacher.get_params())
-        if isinstance(copy, TransferRecommender):
-            if not isinstance(pair, CrossDomain):
-                raise ValueError(
-                    f"an unfitted cross-domain teacher ({type(copy).__name__}) needs the CrossDomain pair to fit on"
-                )
-            copy.fit(pair)
-        else:
-            copy.fit(pair.target if isinstance(pair, CrossDomain) else pair)
-        self.teacher_ = copy
-        return copy
-
     def fit(self, pair: CrossDomain | Interactions) -> SparseDistill:
         """Learn W on a cross-domain pair (every target user, cold ones from their source history)
         or on target Interactions (target history only)."""
@@ -303,7 +282,7 @@ class SparseDistill(TransferRecommender):
             raise ValueError(  # noqa: TRY004
                 f"SparseDistill.fit expects a CrossDomain pair or Interactions, got {type(pair).__name__}"
             )
-        teacher = self._fitted_teacher(pair)
+        teacher = fitted_teacher(self, pair)
         m = self._start_fit(target)
         x, n_source = student_history(pair, p["source_weight"])
         low_rank = teacher_score_factors(teacher, self.user_map_.ids, self.item_map_.ids)
